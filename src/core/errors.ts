@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'output-failed'
   // models and runtime
   | 'model-not-found'
+  | 'model-invalid'
   | 'model-contract'
   | 'model-run-failed'
   | 'provider-unavailable'

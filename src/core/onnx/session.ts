@@ -1,0 +1,117 @@
+/**
+ * ONNX Runtime sessions with an explicit device choice.
+ *
+ * - 'cpu'  : CPU execution provider only.
+ * - 'cuda' : CUDA only; fails loudly (ModelError 'provider-unavailable') when the CUDA provider
+ *            cannot be loaded (onnxruntime-node installed without ONNXRUNTIME_NODE_INSTALL=cuda12,
+ *            no driver, ...). Never a silent CPU run.
+ * - 'auto' : tries CUDA, and when it is unavailable falls back to CPU with a visible log line and
+ *            a `causeway_provider_fallbacks_total` increment.
+ *
+ * The provider reported is the one whose session creation succeeded; ORT may still place single
+ * unsupported nodes on CPU inside a CUDA session, which it logs itself at verbose level.
+ */
+import { existsSync } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { ModelError } from '../errors.js';
+import { logger } from '../log.js';
+import { m } from '../metrics.js';
+
+export type Device = 'auto' | 'cpu' | 'cuda';
+export type Provider = 'cpu' | 'cuda';
+
+export interface SessionOptions {
+  device?: Device;
+  /** Intra-op threads (default 1: streams scale across cores by running side by side, not by splitting one small step). */
+  threads?: number;
+}
+
+export interface LoadedSession {
+  readonly session: ort.InferenceSession;
+  readonly provider: Provider;
+  readonly path: string;
+}
+
+const log = logger('onnx');
+
+/**
+ * onnxruntime-node ships CPU binaries only; the CUDA provider library lands beside them only when
+ * it was installed with ONNXRUNTIME_NODE_INSTALL=cuda12. Looking for it first gives a precise
+ * reason and avoids ORT's native error dump on every CPU-only machine.
+ */
+export function cudaProviderInstalled(): boolean {
+  const require = createRequire(import.meta.url);
+  const root = dirname(require.resolve('onnxruntime-node/package.json'));
+  const dir = join(root, 'bin', 'napi-v6', process.platform, process.arch);
+  return existsSync(join(dir, 'libonnxruntime_providers_cuda.so')) || existsSync(join(dir, 'onnxruntime_providers_cuda.dll'));
+}
+
+async function tryCuda(path: string, threads: number): Promise<ort.InferenceSession> {
+  if (!cudaProviderInstalled()) {
+    throw new Error('onnxruntime-node was installed without its CUDA provider libraries');
+  }
+  return create(path, 'cuda', threads);
+}
+
+async function create(path: string, provider: Provider, threads: number): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(path, {
+    executionProviders: [provider],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    // Our own error says what failed; ORT's native error dump would only repeat it on stderr.
+    logSeverityLevel: provider === 'cuda' ? 4 : 3,
+  });
+}
+
+function loadError(path: string, e: unknown): ModelError {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/protobuf parsing failed|invalid model|ModelProto/i.test(msg)) {
+    return new ModelError('model-invalid', `${path} is not a valid ONNX model (${msg.split('\n')[0]})`, { cause: e });
+  }
+  return new ModelError('model-invalid', `cannot load ONNX model ${path}: ${msg.split('\n')[0]}`, { cause: e });
+}
+
+export async function loadSession(path: string, options: SessionOptions = {}): Promise<LoadedSession> {
+  const device = options.device ?? 'auto';
+  const threads = options.threads ?? 1;
+  if (!['auto', 'cpu', 'cuda'].includes(device)) {
+    throw new ModelError('provider-unavailable', `unknown device '${device}' (expected auto, cpu or cuda)`);
+  }
+  try {
+    await access(path);
+  } catch {
+    throw new ModelError('model-not-found', `model file not found: ${path}`);
+  }
+  if (device === 'cuda' || device === 'auto') {
+    try {
+      const session = await tryCuda(path, threads);
+      log.info(`${path}: running on CUDA`);
+      m.provider.set({ model: path, provider: 'cuda' }, 1);
+      return { session, provider: 'cuda', path };
+    } catch (e) {
+      const reason = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+      if (device === 'cuda') {
+        throw new ModelError(
+          'provider-unavailable',
+          `device 'cuda' requested for ${path} but the CUDA execution provider is unavailable (${reason}); ` +
+            `install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 on a machine with CUDA 12, or use device 'cpu'`,
+          { cause: e },
+        );
+      }
+      if (!/cuda|shared library|provider/i.test(reason)) throw loadError(path, e);
+      log.info(`${path}: CUDA unavailable (${reason}); falling back to CPU`);
+      m.providerFallbacks.inc({ model: path });
+    }
+  }
+  try {
+    const session = await create(path, 'cpu', threads);
+    m.provider.set({ model: path, provider: 'cpu' }, 1);
+    return { session, provider: 'cpu', path };
+  } catch (e) {
+    throw loadError(path, e);
+  }
+}
