@@ -1,0 +1,86 @@
+/**
+ * `stft` / `istft` / `logMel`: the spectral front end as operators over mono audio.
+ *
+ * Timing: STFT frame k analyses the window whose last sample is source sample k*hop + hop - 1
+ * (the stream is treated as left-padded by nFft - hop zeros, see kernels/stft). Its pts is the
+ * source time of the window's first sample, which is before the stream's start for the first
+ * (nFft - hop) / hop frames. `istft` gives each block of hop samples the pts of the frame it
+ * completes minus nothing: output block k holds source samples [k*hop - (nFft - hop), ...),
+ * whose time is exactly that frame's pts, so STFT -> ISTFT is an identity on the timeline
+ * (with nFft - hop samples of algorithmic latency).
+ */
+import { StreamingLogMel, type LogMelOptions } from '../kernels/mel.js';
+import { StreamingIstft, StreamingStft, type StftOptions } from '../kernels/stft.js';
+import { CausewayError } from '../src/core/errors.js';
+import { audioFrame, samplePts, type AudioFrame, type SpectrumFrame } from '../src/core/frames.js';
+import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
+import { syncMap } from '../src/core/sync-operator.js';
+import { checkAudio } from './audio-checks.js';
+
+function spectrum(pts: number, sampleRate: number, data: Float32Array, wallMs: number): SpectrumFrame {
+  return { kind: 'spectrum', pts, wallMs, sampleRate, data };
+}
+
+function usOf(samples: number, sampleRate: number | undefined): number {
+  return sampleRate ? Math.round((samples * 1e6) / sampleRate) : 0;
+}
+
+export interface StftOperatorOptions extends StftOptions {
+  /** Expected input rate, used only to state the latency in µs before the first frame. */
+  sampleRate?: number;
+}
+
+export function stft(o: StftOperatorOptions): StreamOperator<AudioFrame, SpectrumFrame> {
+  const op = syncMap<AudioFrame, SpectrumFrame>('stft', () => {
+    const kernel = new StreamingStft(o);
+    let first: AudioFrame | undefined;
+    let wall = 0;
+    return {
+      step(frame, emit) {
+        checkAudio('stft', frame, first ?? { channels: 1 });
+        first ??= frame;
+        wall = frame.wallMs;
+        kernel.push(frame.data, (spec, k) =>
+          emit(spectrum(samplePts(first!.pts, k * o.hop - kernel.latency, first!.sampleRate), first!.sampleRate, spec.slice(), wall)),
+        );
+      },
+    };
+  });
+  return withInfo(op, { name: 'stft', latencyUs: usOf(o.nFft - o.hop, o.sampleRate), lookaheadUs: 0 });
+}
+
+export function istft(o: StftOperatorOptions): StreamOperator<SpectrumFrame, AudioFrame> {
+  const bins = o.nFft / 2 + 1;
+  const op = syncMap<SpectrumFrame, AudioFrame>('istft', () => {
+    const kernel = new StreamingIstft(o);
+    return {
+      step(frame, emit) {
+        if (frame.kind !== 'spectrum' || frame.data.length !== bins * 2) {
+          throw new CausewayError('invalid-frame', `istft expects spectrum frames of ${bins} complex bins (${bins * 2} floats), got ${frame.data.length}`);
+        }
+        const out = kernel.push(frame.data);
+        emit(audioFrame(frame.pts, frame.sampleRate, 1, out.slice(), frame.wallMs));
+      },
+    };
+  });
+  return withInfo(op, { name: 'istft', latencyUs: 0, lookaheadUs: 0 });
+}
+
+export function logMel(o: LogMelOptions): StreamOperator<AudioFrame, SpectrumFrame> {
+  const op = syncMap<AudioFrame, SpectrumFrame>('logMel', () => {
+    const kernel = new StreamingLogMel(o);
+    let first: AudioFrame | undefined;
+    let wall = 0;
+    return {
+      step(frame, emit) {
+        checkAudio('logMel', frame, first ?? { channels: 1, sampleRate: o.sampleRate });
+        first ??= frame;
+        wall = frame.wallMs;
+        kernel.push(frame.data, (mel, k) =>
+          emit(spectrum(samplePts(first!.pts, k * o.hop - kernel.latency, o.sampleRate), o.sampleRate, mel.slice(), wall)),
+        );
+      },
+    };
+  });
+  return withInfo(op, { name: 'logMel', latencyUs: usOf(o.nFft - o.hop, o.sampleRate), lookaheadUs: 0 });
+}

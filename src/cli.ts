@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+/**
+ * The `causeway` command. Errors are one line on stderr and a non-zero exit code; `--debug`
+ * adds the stack. Program output (segments, JSON) goes to stdout, logs to stderr.
+ */
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { lastValueFrom, tap } from 'rxjs';
+import { isCausewayError } from './core/errors.js';
+import { nowMs, type VadEvent } from './core/frames.js';
+import { setLogLevel } from './core/log.js';
+import type { Device } from './core/onnx/session.js';
+import { detectSpeech } from './pipelines/detect-speech.js';
+import { probeMedia } from '../media/ffmpeg/index.js';
+
+const USAGE = `usage:
+  causeway vad <input> [--json] [--realtime] [--device auto|cpu|cuda] [--threads N] [--debug]
+      speech segments of any media file or URL ffmpeg reads, one line each
+  causeway demo [--json]
+      the VAD pipeline on the speech clip shipped with Causeway, with its real-time factor
+options:
+  --json        one JSON object per segment
+  --realtime    read the input at 1x speed, like a live source
+  --device      ONNX execution provider: auto (CUDA if installed, else CPU; default), cpu, cuda
+  --threads     ONNX intra-op threads (default 1)
+  --quiet       no log lines on stderr
+  --debug       show stack traces`;
+
+class UsageError extends Error {}
+
+const fmt = (us: number) => (us / 1e6).toFixed(3);
+
+function printSegment(e: VadEvent, json: boolean): void {
+  if (e.type !== 'speech-end') return;
+  if (json) process.stdout.write(JSON.stringify({ type: 'speech', startUs: e.startUs, endUs: e.endUs }) + '\n');
+  else process.stdout.write(`speech ${fmt(e.startUs)} ${fmt(e.endUs)} (${((e.endUs - e.startUs) / 1e6).toFixed(2)} s)\n`);
+}
+
+async function runVad(input: string, opts: { json: boolean; realtime: boolean; device: Device; threads: number }): Promise<{ segments: number; seconds: number; wallSeconds: number }> {
+  const t0 = nowMs();
+  const info = await probeMedia(input);
+  let segments = 0;
+  await lastValueFrom(
+    detectSpeech(input, { realtime: opts.realtime, device: opts.device, threads: opts.threads }).pipe(
+      tap((e) => {
+        if (e.type === 'speech-end') segments++;
+        printSegment(e, opts.json);
+      }),
+    ),
+    { defaultValue: undefined },
+  );
+  return { segments, seconds: info.durationSec ?? NaN, wallSeconds: (nowMs() - t0) / 1000 };
+}
+
+export function demoClipPath(): string {
+  return fileURLToPath(new URL('../../examples/assets/speech.ogg', import.meta.url));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      realtime: { type: 'boolean', default: false },
+      device: { type: 'string', default: 'auto' },
+      threads: { type: 'string', default: '1' },
+      quiet: { type: 'boolean', default: false },
+      debug: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.quiet) setLogLevel('silent');
+  if (values.debug) setLogLevel('debug');
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(USAGE + '\n');
+    if (!command && !values.help) process.exitCode = 2;
+    return;
+  }
+  const device = values.device as Device;
+  if (!['auto', 'cpu', 'cuda'].includes(device)) throw new UsageError(`--device must be auto, cpu or cuda, got '${values.device}'`);
+  const threads = Number(values.threads);
+  if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads must be a positive integer, got '${values.threads}'`);
+  const common = { json: values.json!, realtime: values.realtime!, device, threads };
+  switch (command) {
+    case 'vad': {
+      if (rest.length !== 1) throw new UsageError('vad takes exactly one input (a file path or URL)');
+      const r = await runVad(rest[0], common);
+      process.stderr.write(`${r.segments} segment(s) in ${r.seconds.toFixed(2)} s of audio, processed in ${r.wallSeconds.toFixed(2)} s (real-time factor ${(r.wallSeconds / r.seconds).toFixed(4)})\n`);
+      return;
+    }
+    case 'demo': {
+      const clip = demoClipPath();
+      process.stdout.write(`Causeway demo: Silero VAD v5 (ONNX) on ${clip}\n`);
+      const r = await runVad(clip, common);
+      process.stdout.write(`${r.segments} speech segment(s) in ${r.seconds.toFixed(2)} s of audio; processed in ${r.wallSeconds.toFixed(2)} s, real-time factor ${(r.wallSeconds / r.seconds).toFixed(4)} (${(r.seconds / r.wallSeconds).toFixed(0)}x faster than real time)\n`);
+      return;
+    }
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  const debug = process.argv.includes('--debug');
+  if (e instanceof UsageError || (e as { code?: string })?.code?.startsWith?.('ERR_PARSE_ARGS')) {
+    process.stderr.write(`causeway: ${(e as Error).message}\n${USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const msg = isCausewayError(e) ? `${e.message} [${e.code}]` : `unexpected error: ${(e as Error)?.message ?? String(e)}`;
+  process.stderr.write(`causeway: error: ${msg.split('\n')[0]}\n`);
+  if (debug && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+  process.exitCode = 1;
+});

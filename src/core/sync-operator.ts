@@ -1,0 +1,61 @@
+/**
+ * `syncMap`: the operator shape for synchronous kernels (rechunk, resample, STFT, ...). State is
+ * created per subscription by `open`, outputs are emitted as they are produced, `flush` runs when
+ * the source completes, and `teardown` runs once however the subscription ends. No queue is
+ * needed: the work is done inside the source's `next`.
+ */
+import { Observable, type OperatorFunction } from 'rxjs';
+import { m } from './metrics.js';
+import { nowMs } from './frames.js';
+
+export interface SyncWorker<I, O> {
+  step(item: I, emit: (o: O) => void): void;
+  flush?(emit: (o: O) => void): void;
+  teardown?(): void;
+}
+
+export function syncMap<I, O extends { wallMs: number }>(name: string, open: () => SyncWorker<I, O>): OperatorFunction<I, O> {
+  return (source) =>
+    new Observable<O>((subscriber) => {
+      const worker = open();
+      let done = false;
+      const emit = (o: O) => {
+        m.framesOut.inc({ operator: name });
+        m.frameAgeMs.observe({ operator: name }, nowMs() - o.wallMs);
+        subscriber.next(o);
+      };
+      const finish = () => {
+        if (done) return;
+        done = true;
+        worker.teardown?.();
+      };
+      const sub = source.subscribe({
+        next: (item) => {
+          m.framesIn.inc({ operator: name });
+          try {
+            worker.step(item, emit);
+          } catch (e) {
+            subscriber.error(e);
+            finish();
+          }
+        },
+        error: (e) => {
+          subscriber.error(e);
+          finish();
+        },
+        complete: () => {
+          try {
+            worker.flush?.(emit);
+            subscriber.complete();
+          } catch (e) {
+            subscriber.error(e);
+          }
+          finish();
+        },
+      });
+      return () => {
+        sub.unsubscribe();
+        finish();
+      };
+    });
+}
