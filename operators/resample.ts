@@ -1,8 +1,8 @@
 /**
  * `resample`: audio frames at any rate -> frames at `toRate`, one polyphase kernel per channel.
- * The output is aligned to the source timeline: the filter's group delay (rounded to a whole
- * output sample) is trimmed from the start and the tail is flushed on completion, so output
- * sample j is the source signal at time j / toRate and a pts means the same instant before and
+ * The output is aligned to the source timeline: the filter's group delay (a whole number of
+ * output samples by design) is trimmed from the start and the tail is flushed on completion, so
+ * output sample j is the source signal at time j / toRate and a pts means the same instant before and
  * after resampling.
  */
 import { Resampler } from '../kernels/resample.js';
@@ -53,7 +53,7 @@ export function resample(o: ResampleOptions): StreamOperator<AudioFrame, AudioFr
             kernels = [];
           } else {
             kernels = Array.from({ length: frame.channels }, () => new Resampler({ fromRate: frame.sampleRate, toRate: o.toRate, stopbandDb: o.stopbandDb }));
-            trim = Math.round(kernels[0].delay);
+            trim = kernels[0].delay;
           }
         }
         wall = frame.wallMs;

@@ -1,0 +1,29 @@
+/** Causeway's public entry: operators, media edges, ready-made pipelines and the model runtime. */
+
+// Frames, errors, runtime
+export * from './core/frames.js';
+export * from './core/errors.js';
+export { FlowControl } from './core/flow.js';
+export { logger, setLogLevel, setLogSink, type LogLevel, type LogSink } from './core/log.js';
+export { metrics, Registry, Counter, Gauge, Histogram } from './core/metrics.js';
+export { withInfo, pipelineLatency, type OperatorInfo, type StreamOperator } from './core/operator-info.js';
+export { serialMap, type OverflowPolicy, type QueueOptions, type SerialWorker } from './core/serial-queue.js';
+export { syncMap, type SyncWorker } from './core/sync-operator.js';
+export { loadSession, cudaProviderInstalled, type Device, type Provider, type SessionOptions, type LoadedSession } from './core/onnx/session.js';
+export { StepModel, StepState } from './core/onnx/step-model.js';
+export { acquireModel, loadedModelCount, type ModelLease } from './core/onnx/shared-models.js';
+export { checkContract, type ModelContract, type TensorSpec, type StatePair, type DType, type Dim } from './core/onnx/contract.js';
+export { SileroStream, sileroVadContract, defaultSileroVadPath } from './core/models/silero-vad.js';
+
+// Operators
+export { rechunk, type RechunkOptions } from '../operators/rechunk.js';
+export { resample, type ResampleOptions } from '../operators/resample.js';
+export { stft, istft, logMel, type StftOperatorOptions } from '../operators/stft.js';
+export { vad, type VadOptions } from '../operators/vad.js';
+
+// Media edges
+export * from '../media/ffmpeg/index.js';
+export { parseWav, encodeWav, type WavData } from '../media/wav.js';
+
+// Pipelines
+export { detectSpeech, type DetectSpeechOptions } from './pipelines/detect-speech.js';
