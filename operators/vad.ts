@@ -11,7 +11,6 @@ import { SileroStream, sileroGeometry } from '../src/core/models/silero-vad.js';
 import type { SessionOptions } from '../src/core/onnx/session.js';
 import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
 import { serialMap, type QueueOptions } from '../src/core/serial-queue.js';
-import { m } from '../src/core/metrics.js';
 
 export interface VadOptions extends SessionOptions {
   /** Sample rate of the incoming frames: 16000 (default) or 8000. */
@@ -87,7 +86,6 @@ export function vad(options: VadOptions = {}): StreamOperator<AudioFrame, VadEve
             `vad expects mono ${r.sampleRate} Hz audio frames, got ${frame.channels} channel(s) at ${frame.sampleRate} Hz (put resample() before vad())`,
           );
         }
-        m.framesIn.inc({ operator: name });
         originPts ??= frame.pts;
         lastWall = frame.wallMs;
         const data = frame.data;

@@ -16,6 +16,7 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { CausewayError } from './errors.js';
 import type { FlowControl } from './flow.js';
+import { nowMs } from './frames.js';
 import { m } from './metrics.js';
 
 export type OverflowPolicy = 'drop-oldest' | 'pause' | 'error';
@@ -57,7 +58,11 @@ export function serialMap<I, O>(
       let closed = false;
       let tornDown = false;
       const emit = (o: O) => {
-        if (!closed) subscriber.next(o);
+        if (closed) return;
+        m.framesOut.inc({ operator: q.name });
+        const wall = (o as { wallMs?: unknown }).wallMs;
+        if (typeof wall === 'number') m.frameAgeMs.observe({ operator: q.name }, nowMs() - wall);
+        subscriber.next(o);
       };
       const teardownWorker = () => {
         if (tornDown || running || !worker) return;
@@ -108,6 +113,7 @@ export function serialMap<I, O>(
       const sub = source.subscribe({
         next: (item) => {
           if (closed) return;
+          m.framesIn.inc({ operator: q.name });
           if (queue.length >= capacity) {
             if (policy === 'drop-oldest') {
               queue.shift();

@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { Subject, lastValueFrom, toArray } from 'rxjs';
+import { CausewayError } from '../../src/core/errors.js';
+import { FlowControl } from '../../src/core/flow.js';
+import { m } from '../../src/core/metrics.js';
+import { serialMap, type SerialWorker } from '../../src/core/serial-queue.js';
+
+/** A worker whose steps wait until released, to hold items in the queue. */
+function gated() {
+  const gates: (() => void)[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let tornDown = 0;
+  const worker: SerialWorker<number, number> = {
+    async step(item, emit) {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise<void>((r) => gates.push(r));
+      inFlight--;
+      emit(item * 10);
+    },
+    flush(emit) {
+      emit(-1);
+    },
+    teardown() {
+      tornDown++;
+    },
+  };
+  const releaseAll = async () => {
+    while (gates.length) {
+      gates.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  return { worker, releaseAll, stats: () => ({ maxInFlight, tornDown, waiting: gates.length }) };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('core/serial-queue', () => {
+  it('keeps order, runs one step at a time, flushes at completion and tears down once', async () => {
+    const g = gated();
+    const src = new Subject<number>();
+    const out = lastValueFrom(src.pipe(serialMap(() => g.worker, { name: 't1', capacity: 100 }), toArray()));
+    for (let i = 1; i <= 5; i++) src.next(i);
+    src.complete();
+    for (let i = 0; i < 10; i++) {
+      await tick();
+      await g.releaseAll();
+    }
+    assert.deepEqual(await out, [10, 20, 30, 40, 50, -1]);
+    assert.equal(g.stats().maxInFlight, 1);
+    assert.equal(g.stats().tornDown, 1);
+  });
+
+  it("'drop-oldest' drops the oldest waiting items and counts them", async () => {
+    const g = gated();
+    const src = new Subject<number>();
+    const before = m.drops.get({ operator: 't2', policy: 'drop-oldest' });
+    const out = lastValueFrom(src.pipe(serialMap(() => g.worker, { name: 't2', capacity: 2, policy: 'drop-oldest' }), toArray()));
+    src.next(1);
+    await tick(); // 1 is now in flight
+    for (let i = 2; i <= 6; i++) src.next(i); // queue holds 2 at most: 5, 6 survive
+    src.complete();
+    for (let i = 0; i < 10; i++) {
+      await tick();
+      await g.releaseAll();
+    }
+    assert.deepEqual(await out, [10, 50, 60, -1]);
+    assert.equal(m.drops.get({ operator: 't2', policy: 'drop-oldest' }) - before, 3);
+  });
+
+  it("'pause' pauses the shared flow at capacity, resumes at half, and errors if the source ignores it", async () => {
+    const g = gated();
+    const flow = new FlowControl();
+    const changes: boolean[] = [];
+    flow.onChange((p) => changes.push(p));
+    const src = new Subject<number>();
+    const out = lastValueFrom(src.pipe(serialMap(() => g.worker, { name: 't3', capacity: 4, policy: 'pause', flow }), toArray()));
+    src.next(0);
+    await tick();
+    for (let i = 1; i <= 5; i++) src.next(i);
+    assert.equal(flow.paused, true);
+    src.complete();
+    for (let i = 0; i < 10; i++) {
+      await tick();
+      await g.releaseAll();
+    }
+    assert.deepEqual(await out, [0, 10, 20, 30, 40, 50, -1], 'nothing lost');
+    assert.deepEqual(changes, [true, false]);
+
+    const g2 = gated();
+    const src2 = new Subject<number>();
+    const out2 = lastValueFrom(src2.pipe(serialMap(() => g2.worker, { name: 't3b', capacity: 2, policy: 'pause', flow: new FlowControl() })));
+    src2.next(0);
+    await tick();
+    for (let i = 1; i <= 5; i++) src2.next(i);
+    await assert.rejects(out2, (e: unknown) => e instanceof CausewayError && e.code === 'queue-overflow');
+    await g2.releaseAll();
+    await tick();
+    assert.equal(g2.stats().tornDown, 1);
+  });
+
+  it("'error' fails the stream on the first overflow", async () => {
+    const g = gated();
+    const src = new Subject<number>();
+    const out = lastValueFrom(src.pipe(serialMap(() => g.worker, { name: 't4', capacity: 1, policy: 'error' })));
+    src.next(1);
+    await tick();
+    src.next(2);
+    src.next(3);
+    await assert.rejects(out, /queue full \(1 items\) with policy 'error'/);
+    await g.releaseAll();
+  });
+
+  it("policy 'pause' without a FlowControl is refused up front", () => {
+    assert.throws(() => serialMap(() => gated().worker, { name: 't5', policy: 'pause' }), /needs a FlowControl/);
+  });
+
+  it('unsubscribing with a step in flight tears down after the step settles, and emits nothing more', async () => {
+    const g = gated();
+    const src = new Subject<number>();
+    const seen: number[] = [];
+    const sub = src.pipe(serialMap(() => g.worker, { name: 't6' })).subscribe((v) => seen.push(v));
+    src.next(1);
+    src.next(2);
+    await tick();
+    sub.unsubscribe();
+    assert.equal(g.stats().tornDown, 0, 'not while the step runs');
+    await g.releaseAll();
+    await tick();
+    assert.equal(g.stats().tornDown, 1);
+    assert.deepEqual(seen, []);
+  });
+});
