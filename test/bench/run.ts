@@ -1,0 +1,39 @@
+/**
+ * `npm run bench`: one table, every optimised path beside its baseline measured in the same run.
+ * Ratios are what count; absolute times move with the machine's load.
+ */
+import { benchFfmpegResample } from './ffmpeg-resample.bench.js';
+import { benchKernels } from './kernels.bench.js';
+import type { BenchRow } from './row.js';
+import { peakRssMb } from './stats.js';
+import { benchVad } from './vad.bench.js';
+import { setLogLevel } from '../../src/core/log.js';
+
+function table(rows: BenchRow[]): string {
+  const cols: (keyof BenchRow)[] = ['name', 'value', 'baseline', 'ratio', 'bound'];
+  const head = ['benchmark', 'ours', 'baseline', 'ratio', 'bound'];
+  const widths = cols.map((c, i) => Math.max(head[i].length, ...rows.map((r) => r[c].length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |';
+  return [
+    line(head),
+    '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|',
+    ...rows.map((r) => line(cols.map((c) => r[c]))),
+    '',
+    ...rows.map((r, i) => `${i + 1}. ${r.name}: ${r.notes}`),
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  setLogLevel('warn');
+  const rows: BenchRow[] = [];
+  for (const part of [benchKernels, benchFfmpegResample, benchVad]) {
+    rows.push(...(await part()));
+  }
+  console.log(table(rows));
+  console.log(`\nnode ${process.version}, peak RSS of the whole run ${peakRssMb().toFixed(0)} MB`);
+}
+
+main().catch((e) => {
+  console.error(`bench failed: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = 1;
+});
