@@ -11,6 +11,8 @@
  * - 'error': the first overflow errors the stream with 'queue-overflow'.
  *
  * On completion of the source the queue drains, then `flush` runs, then the output completes.
+ * When the source errors (a truncated file, a dropped connection), what it delivered is not
+ * lost: the queue drains and `flush` runs as on completion, then the source's error follows.
  * On unsubscribe the queue is cleared and `teardown` runs once (after any in-flight step settles).
  */
 import { Observable, type OperatorFunction } from 'rxjs';
@@ -55,6 +57,7 @@ export function serialMap<I, O>(
       let worker: SerialWorker<I, O> | undefined;
       let running = false;
       let sourceDone = false;
+      let sourceError: { error: unknown } | undefined;
       let closed = false;
       let tornDown = false;
       const emit = (o: O) => {
@@ -89,7 +92,8 @@ export function serialMap<I, O>(
           if (!closed && sourceDone) {
             await worker.flush?.(emit);
             closed = true;
-            subscriber.complete();
+            if (sourceError) subscriber.error(sourceError.error);
+            else subscriber.complete();
           }
         } catch (e) {
           running = false;
@@ -132,7 +136,11 @@ export function serialMap<I, O>(
           queue.push(item);
           void pump();
         },
-        error: fail,
+        error: (e) => {
+          sourceError = { error: e };
+          sourceDone = true;
+          void pump();
+        },
         complete: () => {
           sourceDone = true;
           void pump();

@@ -1,7 +1,7 @@
 /**
  * `syncMap`: the operator shape for synchronous kernels (rechunk, resample, STFT, ...). State is
  * created per subscription by `open`, outputs are emitted as they are produced, `flush` runs when
- * the source completes, and `teardown` runs once however the subscription ends. No queue is
+ * the source completes or errors (before the error is passed on: nothing delivered is lost), and `teardown` runs once however the subscription ends. No queue is
  * needed: the work is done inside the source's `next`.
  */
 import { Observable, type OperatorFunction } from 'rxjs';
@@ -40,6 +40,12 @@ export function syncMap<I, O extends { wallMs: number }>(name: string, open: () 
           }
         },
         error: (e) => {
+          // What the source delivered before failing is still flushed out, then the error follows.
+          try {
+            worker.flush?.(emit);
+          } catch {
+            // the source's error is the one to report
+          }
           subscriber.error(e);
           finish();
         },

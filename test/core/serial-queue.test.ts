@@ -132,4 +132,22 @@ describe('core/serial-queue', () => {
     assert.equal(g.stats().tornDown, 1);
     assert.deepEqual(seen, []);
   });
+
+  it('a source error loses nothing: the queue drains and flushes, then the error follows', async () => {
+    const g = gated();
+    const src = new Subject<number>();
+    const seen: number[] = [];
+    let error: unknown;
+    src.pipe(serialMap(() => g.worker, { name: 't7' })).subscribe({ next: (v) => seen.push(v), error: (e) => (error = e) });
+    src.next(1);
+    src.next(2);
+    src.error(new Error('truncated'));
+    for (let i = 0; i < 10; i++) {
+      await tick();
+      await g.releaseAll();
+    }
+    assert.deepEqual(seen, [10, 20, -1]);
+    assert.match(String(error), /truncated/);
+    assert.equal(g.stats().tornDown, 1);
+  });
 });

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { speechFixture, writeFixtureWav, type SpeechFixture } from '../fixtures-speech.js';
+import { ffmpegSync, garbageBytes, makeTempDir, removeDir, truncateCopy } from '../fixtures-media.js';
+
+const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+const exec = promisify(execFile);
+
+async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await exec(process.execPath, [cli, ...args], { timeout: 60_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+describe('causeway CLI', () => {
+  let dir: string;
+  let fx: SpeechFixture;
+  let wav: string;
+  before(() => {
+    dir = makeTempDir('cw-cli-');
+    fx = speechFixture([0.8, 'Voice activity detection on the command line', 1.5, 'Second sentence follows', 1.0], 16000);
+    wav = writeFixtureWav(fx, dir);
+  });
+  after(() => removeDir(dir));
+
+  it('vad prints one line per speech segment, in source time, for a 44.1 kHz stereo mp3', async () => {
+    const mp3 = join(dir, 'speech.mp3');
+    ffmpegSync(['-i', wav, '-ar', '44100', '-ac', '2', '-c:a', 'libmp3lame', '-b:a', '128k', mp3]);
+    const r = await run(['vad', mp3, '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, fx.spans.length, r.stdout);
+    lines.forEach((line, i) => {
+      const m = /^speech (\d+\.\d{3}) (\d+\.\d{3}) \(\d+\.\d{2} s\)$/.exec(line);
+      assert.ok(m, line);
+      // mp3 adds its encoder delay (~26 ms at 44.1 kHz) in front of the audio.
+      assert.ok(Math.abs(Number(m[1]) - fx.spans[i].start) < 0.2, `${line} vs ${JSON.stringify(fx.spans[i])}`);
+      assert.ok(Math.abs(Number(m[2]) - fx.spans[i].end) < 0.35, `${line} vs ${JSON.stringify(fx.spans[i])}`);
+    });
+    assert.match(r.stderr, /2 segment\(s\) in \d+\.\d+ s of audio.*real-time factor/);
+  });
+
+  it('--json prints one JSON object per segment', async () => {
+    const r = await run(['vad', wav, '--json', '--quiet', '--device', 'cpu']);
+    assert.equal(r.code, 0, r.stderr);
+    const objs = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(objs.length, 2);
+    for (const o of objs) {
+      assert.equal(o.type, 'speech');
+      assert.ok(Number.isInteger(o.startUs) && Number.isInteger(o.endUs) && o.endUs > o.startUs);
+    }
+  });
+
+  it('bad input gives one line on stderr and exit code 1, never a stack trace', async () => {
+    const empty = join(dir, 'empty.wav');
+    writeFileSync(empty, '');
+    const junk = join(dir, 'junk.mp4');
+    writeFileSync(junk, garbageBytes(20000));
+    const cut = join(dir, 'cut.wav');
+    truncateCopy(wav, cut, 40000);
+    const video = join(dir, 'video.mp4');
+    ffmpegSync(['-f', 'lavfi', '-i', 'testsrc=d=1:s=64x48', video]);
+    const cases: [string, RegExp][] = [
+      [join(dir, 'missing.wav'), /input not found: .*missing\.wav.*\[input-not-found\]/],
+      [empty, /empty.*\[input-empty\]/],
+      [junk, /junk\.mp4.*\[corrupt-input\]/],
+      [cut, /cut\.wav.*truncated.*\[corrupt-input\]/],
+      [video, /video\.mp4: no audio stream \[no-audio-stream\]/],
+    ];
+    for (const [input, re] of cases) {
+      const r = await run(['vad', input, '--quiet']);
+      assert.equal(r.code, 1, `${input}: ${r.stderr}`);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, `one line for ${input}: ${r.stderr}`);
+      assert.match(lines[0], /^causeway: error: /);
+      assert.match(lines[0], re);
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+    }
+  });
+
+  it('usage errors exit with 2; --debug adds the stack', async () => {
+    const r = await run(['vad']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /vad takes exactly one input/);
+    const d = await run(['vad', join(dir, 'missing.wav'), '--quiet', '--debug']);
+    assert.equal(d.code, 1);
+    assert.match(d.stderr, /\n\s+at /);
+    const dev = await run(['vad', wav, '--device', 'tpu']);
+    assert.equal(dev.code, 2);
+    assert.match(dev.stderr, /--device must be auto, cpu or cuda/);
+  });
+
+  it('demo runs the VAD pipeline on the bundled clip and reports the real-time factor', async () => {
+    const r = await run(['demo']);
+    assert.equal(r.code, 0, r.stderr);
+    const segs = r.stdout.split('\n').filter((l) => l.startsWith('speech '));
+    // The clip has three sentences (scripts/make-demo-clip.sh prints their spans: 1.00, 5.75, 10.46 s).
+    assert.equal(segs.length, 3, r.stdout);
+    const starts = segs.map((l) => Number(l.split(' ')[1]));
+    [1.0, 5.75, 10.46].forEach((t, i) => assert.ok(Math.abs(starts[i] - t) < 0.2, `${starts[i]} vs ${t}`));
+    assert.match(r.stdout, /3 speech segment\(s\) in 15\.\d+ s of audio; processed in \d+\.\d+ s, real-time factor 0\.\d+/);
+    // device auto on a CPU-only install says so on stderr.
+    assert.match(r.stderr, /CUDA unavailable .*falling back to CPU|running on CUDA/);
+  });
+});
