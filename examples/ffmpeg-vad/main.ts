@@ -1,0 +1,35 @@
+/**
+ * Example: speech segments of any ffmpeg input, with per-event latency (how long after the
+ * source produced the audio the event was known). See README.md beside this file.
+ */
+import { FlowControl, ffmpegAudioInput, metrics, nowMs, probeMedia, resample, vad } from 'causeway';
+
+const [input, flag] = process.argv.slice(2);
+if (!input) {
+  console.error('usage: node dist/examples/ffmpeg-vad/main.js <input> [--realtime]');
+  process.exit(2);
+}
+const realtime = flag === '--realtime';
+const info = await probeMedia(input);
+const rate = info.audio?.sampleRate ?? 48000;
+const flow = new FlowControl();
+
+ffmpegAudioInput(input, { sampleRate: rate, channels: 1, realtime, flow })
+  .pipe(
+    resample({ toRate: 16000, fromRate: rate }),
+    vad({ queue: realtime ? { policy: 'drop-oldest', capacity: 50 } : { policy: 'pause', capacity: 32, flow } }),
+  )
+  .subscribe({
+    next: (e) => {
+      const age = realtime ? ` (emitted ${(nowMs() - e.wallMs).toFixed(1)} ms after the newest audio it needed arrived)` : '';
+      console.log(`${e.type.padEnd(12)} ${(e.startUs / 1e6).toFixed(3)}..${(e.endUs / 1e6).toFixed(3)} s${age}`);
+    },
+    error: (e: Error) => {
+      console.error(`error: ${e.message}`);
+      process.exitCode = 1;
+    },
+    complete: () => {
+      const lines = metrics.render().split('\n').filter((l) => /^causeway_(frames_(in|out|dropped)_total|model_provider)/.test(l));
+      console.log('\n' + lines.join('\n'));
+    },
+  });
