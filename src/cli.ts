@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { lastValueFrom, tap } from 'rxjs';
 import { isCausewayError } from './core/errors.js';
 import { nowMs, type VadEvent } from './core/frames.js';
-import { setLogLevel } from './core/log.js';
+import { logger, setLogLevel } from './core/log.js';
+import { m } from './core/metrics.js';
 import type { Device } from './core/onnx/session.js';
 import { detectSpeech } from './pipelines/detect-speech.js';
 import { probeMedia } from '../media/ffmpeg/index.js';
@@ -27,6 +28,8 @@ options:
   --debug       show stack traces`;
 
 class UsageError extends Error {}
+
+const log = logger('cli');
 
 const fmt = (us: number) => (us / 1e6).toFixed(3);
 
@@ -49,6 +52,8 @@ async function runVad(input: string, opts: { json: boolean; realtime: boolean; d
     ),
     { defaultValue: undefined },
   );
+  const dropped = m.drops.get({ operator: 'vad', policy: 'drop-oldest' });
+  if (dropped > 0) log.warn(`${dropped} audio frame(s) dropped: the VAD fell behind real time (queue policy drop-oldest)`);
   return { segments, seconds: info.durationSec ?? NaN, wallSeconds: (nowMs() - t0) / 1000 };
 }
 
