@@ -24,12 +24,10 @@ abstract class Metric {
   abstract remove(labels: Labels): void;
 }
 
-export class Counter extends Metric {
-  private readonly series = new Map<string, number>();
-  constructor(name: string, help: string) {
-    super(name, help, 'counter');
-  }
-  inc(labels: Labels = {}, by = 1): void {
+/** One number per label set: the shared body of counters and gauges. */
+abstract class ScalarMetric extends Metric {
+  protected readonly series = new Map<string, number>();
+  protected addTo(labels: Labels, by: number): void {
     const k = key(labels);
     this.series.set(k, (this.series.get(k) ?? 0) + by);
   }
@@ -44,8 +42,16 @@ export class Counter extends Metric {
   }
 }
 
-export class Gauge extends Metric {
-  private readonly series = new Map<string, number>();
+export class Counter extends ScalarMetric {
+  constructor(name: string, help: string) {
+    super(name, help, 'counter');
+  }
+  inc(labels: Labels = {}, by = 1): void {
+    this.addTo(labels, by);
+  }
+}
+
+export class Gauge extends ScalarMetric {
   constructor(name: string, help: string) {
     super(name, help, 'gauge');
   }
@@ -53,17 +59,7 @@ export class Gauge extends Metric {
     this.series.set(key(labels), value);
   }
   add(labels: Labels, by: number): void {
-    const k = key(labels);
-    this.series.set(k, (this.series.get(k) ?? 0) + by);
-  }
-  get(labels: Labels = {}): number {
-    return this.series.get(key(labels)) ?? 0;
-  }
-  remove(labels: Labels): void {
-    this.series.delete(key(labels));
-  }
-  render(): string[] {
-    return [...this.series].map(([k, v]) => `${this.name}${k ? `{${k}}` : ''} ${v}`);
+    this.addTo(labels, by);
   }
 }
 
