@@ -19,6 +19,12 @@ export type ErrorCode =
   | 'model-contract'
   | 'model-run-failed'
   | 'provider-unavailable'
+  // webrtc and server
+  | 'bad-offer'
+  | 'unauthorized'
+  | 'session-limit'
+  | 'session-not-found'
+  | 'peer-failed'
   // misuse
   | 'invalid-argument'
   | 'invalid-frame'
