@@ -1,0 +1,645 @@
+// Causeway example page: microphone (and camera) -> WHIP (RFC 9725) -> processed audio, video and
+// JSON events back. Plain ES module, no build step, nothing loaded from other origins.
+//
+// Test hook: window.causeway (see README.md). Everything the page shows is also readable there.
+
+const $ = (id) => /** @type {any} */ (document.getElementById(id));
+
+const ui = {
+  start: $('start'),
+  stop: $('stop'),
+  camera: $('camera'),
+  token: $('token'),
+  error: $('error'),
+  state: $('state'),
+  conn: $('conn'),
+  rtt: $('rtt'),
+  session: $('session'),
+  micMeter: $('mic-meter'),
+  outMeter: $('out-meter'),
+  remoteAudio: $('remote-audio'),
+  localVideo: $('local-video'),
+  localVideoFig: $('local-video-fig'),
+  remoteVideo: $('remote-video'),
+  remoteVideoFig: $('remote-video-fig'),
+  events: $('events'),
+  eventCount: $('event-count'),
+};
+
+/** Options of start(); any of them may be overridden by the caller. */
+const DEFAULTS = Object.freeze({
+  whipUrl: '/whip',
+  camera: false,
+  token: '',
+  /** Browser voice processing: echo cancellation stays on (we play the returned audio), the rest
+   *  is off so the models hear the microphone as it is. */
+  audio: { echoCancellation: true, noiseSuppression: false, autoGainControl: false },
+  video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } },
+  iceServers: [],
+  /** Non-trickle WHIP: the offer is sent once gathering completes, or after this long. */
+  iceGatheringTimeoutMs: 2000,
+  requestTimeoutMs: 10000,
+  /** start() resolves when the peer connection is connected, or fails after this long. */
+  connectTimeoutMs: 15000,
+  pingIntervalMs: 1000,
+});
+
+const MAX_RENDERED_EVENTS = 200;
+
+class Aborted extends Error {
+  constructor() {
+    super('stopped');
+    this.name = 'Aborted';
+  }
+}
+
+/** The session being started or running; null when idle. */
+let current = null;
+
+const hook = {
+  /** 'idle' | 'starting' | 'connecting' | 'connected' | 'stopping' */
+  state: 'idle',
+  /** RTCPeerConnection.connectionState of the current (or last) session. */
+  connectionState: 'new',
+  /** Every JSON message received on the data channel in this session, as received (pongs too). */
+  events: [],
+  /** One entry per message: { message, receivedWallMs, latencyMs } (latencyMs when it has wallMs). */
+  log: [],
+  /** Absolute URL of the WHIP session resource (the Location), null when none. */
+  sessionUrl: null,
+  /** Last error shown on the page, null when none. */
+  error: null,
+  /** Last data-channel round trip (ping/pong) in ms. */
+  rttMs: null,
+  /** SDP of the last offer sent and answer received. */
+  offer: null,
+  answer: null,
+  /** HTTP status of the last DELETE of a session (null before any, 0 if it failed to send). */
+  deleteStatus: null,
+  /** Messages that were not JSON objects with a string type. */
+  invalidMessages: 0,
+  start,
+  stop,
+  stats,
+  send,
+};
+// @ts-ignore: the test hook
+window.causeway = hook;
+
+// ---------------------------------------------------------------------------------- UI state
+
+function setState(state) {
+  hook.state = state;
+  ui.state.textContent = state;
+  ui.state.dataset.state = state;
+  const idle = state === 'idle';
+  ui.start.disabled = !idle;
+  ui.stop.disabled = idle || state === 'stopping';
+  ui.camera.disabled = !idle;
+  ui.token.disabled = !idle;
+}
+
+function setError(message) {
+  hook.error = message;
+  ui.error.textContent = message ?? '';
+}
+
+function setConnection(text) {
+  ui.conn.textContent = text;
+}
+
+function showRtt(ms) {
+  hook.rttMs = ms;
+  ui.rtt.textContent = ms === null ? '–' : `${ms.toFixed(1)} ms`;
+}
+
+function showSession(url) {
+  hook.sessionUrl = url;
+  ui.session.textContent = url ?? '–';
+}
+
+// ---------------------------------------------------------------------------------- events list
+
+function clearEvents() {
+  hook.events = [];
+  hook.log = [];
+  hook.invalidMessages = 0;
+  ui.events.replaceChildren(emptyItem());
+  ui.eventCount.textContent = '';
+}
+
+function emptyItem() {
+  const li = document.createElement('li');
+  li.className = 'empty';
+  li.textContent = 'No events yet.';
+  return li;
+}
+
+const seconds = (us) => (typeof us === 'number' ? (us / 1e6).toFixed(3) : '?');
+
+function describe(msg) {
+  switch (msg.type) {
+    case 'speech-start':
+    case 'speech-end':
+      return `${seconds(msg.startUs)} – ${seconds(msg.endUs)} s`;
+    case 'partial':
+    case 'final':
+      return String(msg.text ?? '');
+    case 'error':
+      return String(msg.message ?? '');
+    default: {
+      const { type: _type, ...rest } = msg;
+      return JSON.stringify(rest);
+    }
+  }
+}
+
+function clock(ms) {
+  const d = new Date(ms);
+  const p = (n, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+function renderEvent(msg, receivedWallMs, latencyMs) {
+  const li = document.createElement('li');
+  if (msg.type === 'error') li.className = 'error';
+  const cells = [clock(receivedWallMs), msg.type, describe(msg), latencyMs === null ? '' : `${Math.round(latencyMs)} ms`];
+  for (const [i, text] of cells.entries()) {
+    const span = document.createElement('span');
+    span.textContent = text;
+    if (i === 3) {
+      span.className = 'lat';
+      span.title = 'latency: now - wallMs of the event';
+    }
+    li.append(span);
+  }
+  const first = ui.events.firstElementChild;
+  if (first?.classList.contains('empty')) first.remove();
+  ui.events.prepend(li);
+  while (ui.events.childElementCount > MAX_RENDERED_EVENTS) ui.events.lastElementChild.remove();
+  ui.eventCount.textContent = `(${hook.log.filter((e) => e.message.type !== 'pong').length})`;
+}
+
+function onMessage(s, data) {
+  let msg;
+  try {
+    msg = typeof data === 'string' ? JSON.parse(data) : null;
+  } catch {
+    msg = null;
+  }
+  if (msg === null || typeof msg !== 'object' || Array.isArray(msg) || typeof msg.type !== 'string') {
+    hook.invalidMessages++;
+    setError(`the server sent a message that is not a JSON event: ${String(data).slice(0, 80)}`);
+    return;
+  }
+  const receivedWallMs = Date.now();
+  const latencyMs = typeof msg.wallMs === 'number' ? receivedWallMs - msg.wallMs : null;
+  hook.events.push(msg);
+  hook.log.push({ message: msg, receivedWallMs, latencyMs });
+  if (msg.type === 'pong') {
+    if (typeof msg.t === 'number') showRtt(performance.now() - msg.t);
+    return;
+  }
+  if (msg.type === 'error') setError(`server: ${msg.message ?? 'error'}`);
+  renderEvent(msg, receivedWallMs, latencyMs);
+}
+
+// ---------------------------------------------------------------------------------- audio meters
+
+function makeAnalyser(ctx, track) {
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 2048;
+  const source = ctx.createMediaStreamSource(new MediaStream([track]));
+  source.connect(analyser);
+  return { analyser, source, buf: new Float32Array(analyser.fftSize) };
+}
+
+/** RMS of the last fftSize samples, 0..1. */
+function rms(a) {
+  if (!a) return null;
+  a.analyser.getFloatTimeDomainData(a.buf);
+  let e = 0;
+  for (let i = 0; i < a.buf.length; i++) e += a.buf[i] * a.buf[i];
+  return Math.sqrt(e / a.buf.length);
+}
+
+/** Meter width: -60 dBFS .. 0 dBFS. */
+function meterPercent(level) {
+  if (!level) return 0;
+  const db = 20 * Math.log10(level);
+  return Math.max(0, Math.min(100, ((db + 60) / 60) * 100));
+}
+
+function updateMeters() {
+  const s = current;
+  ui.micMeter.style.width = `${meterPercent(s ? rms(s.micAnalyser) : 0)}%`;
+  ui.outMeter.style.width = `${meterPercent(s ? rms(s.remoteAnalyser) : 0)}%`;
+}
+
+// ---------------------------------------------------------------------------------- session
+
+function checkCurrent(s) {
+  if (current !== s) throw new Aborted();
+}
+
+function authHeaders(s) {
+  return s.token ? { Authorization: `Bearer ${s.token}` } : {};
+}
+
+async function fetchWithTimeout(url, init, timeoutMs) {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), timeoutMs);
+  try {
+    return await fetch(url, { ...init, signal: ac.signal });
+  } catch (e) {
+    if (ac.signal.aborted) throw new Error(`no answer from ${url} within ${timeoutMs / 1000} s`);
+    throw new Error(`cannot reach ${url}: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** First non-empty line of an error body, or the status text. */
+async function reasonOf(res) {
+  let text = '';
+  try {
+    text = await res.text();
+  } catch {
+    // no body
+  }
+  const line = text.split(/\r?\n/).map((l) => l.trim()).find((l) => l !== '') ?? res.statusText ?? '';
+  return `${line.slice(0, 300) || 'request failed'} (HTTP ${res.status})`;
+}
+
+function mediaError(e, camera) {
+  const what = camera ? 'microphone or camera' : 'microphone';
+  switch (e?.name) {
+    case 'NotAllowedError':
+      return `permission to use the ${what} was denied`;
+    case 'NotFoundError':
+      return `no ${what} found`;
+    case 'NotReadableError':
+      return `the ${what} is in use or unreadable`;
+    default:
+      return `cannot open the ${what}: ${e?.name ?? 'Error'}: ${e?.message ?? String(e)}`;
+  }
+}
+
+function waitForIceGathering(pc, timeoutMs) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (complete) => {
+      clearTimeout(timer);
+      pc.removeEventListener('icegatheringstatechange', onChange);
+      resolve(complete);
+    };
+    const onChange = () => {
+      if (pc.iceGatheringState === 'complete') done(true);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    pc.addEventListener('icegatheringstatechange', onChange);
+  });
+}
+
+function waitForConnected(s, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      s.onConnected = null;
+      reject(new Error(`no WebRTC connection within ${timeoutMs / 1000} s (ICE ${s.pc?.iceConnectionState ?? 'closed'})`));
+    }, timeoutMs);
+    s.onConnected = (err) => {
+      clearTimeout(timer);
+      s.onConnected = null;
+      if (err) reject(err);
+      else resolve();
+    };
+    if (s.pc?.connectionState === 'connected') s.onConnected(null);
+  });
+}
+
+function wirePeer(s) {
+  const pc = s.pc;
+  pc.addEventListener('connectionstatechange', () => {
+    if (current !== s) return;
+    hook.connectionState = pc.connectionState;
+    setConnection(`${pc.connectionState} (ICE ${pc.iceConnectionState})`);
+    if (pc.connectionState === 'connected') {
+      if (hook.state === 'connecting') setState('connected');
+      s.onConnected?.(null);
+    } else if (pc.connectionState === 'failed') {
+      const err = new Error('the WebRTC connection failed');
+      if (s.onConnected) s.onConnected(err);
+      else void endSession(s, err.message);
+    }
+  });
+  pc.addEventListener('iceconnectionstatechange', () => {
+    if (current === s) setConnection(`${pc.connectionState} (ICE ${pc.iceConnectionState})`);
+  });
+  pc.addEventListener('track', (e) => {
+    if (current !== s) return;
+    const track = e.track;
+    if (track.kind === 'audio') {
+      ui.remoteAudio.srcObject = new MediaStream([track]);
+      ui.remoteAudio.play().catch(() => {
+        // Autoplay refused: the controls of the <audio> element let the user start it.
+      });
+      if (s.audioCtx) s.remoteAnalyser = makeAnalyser(s.audioCtx, track);
+    } else if (track.kind === 'video') {
+      ui.remoteVideo.srcObject = new MediaStream([track]);
+      ui.remoteVideoFig.hidden = false;
+      ui.remoteVideo.play().catch(() => {});
+    }
+  });
+}
+
+function wireDataChannel(s) {
+  const dc = s.dc;
+  dc.addEventListener('open', () => {
+    if (current !== s) return;
+    const ping = () => {
+      if (dc.readyState === 'open') dc.send(JSON.stringify({ type: 'ping', t: performance.now() }));
+    };
+    ping();
+    s.pingTimer = setInterval(ping, s.opts.pingIntervalMs);
+  });
+  dc.addEventListener('message', (e) => {
+    if (current === s) onMessage(s, e.data);
+  });
+  dc.addEventListener('close', () => {
+    if (current === s && hook.state === 'connected') void endSession(s, 'the server closed the session');
+  });
+}
+
+/**
+ * Starts a session. Resolves with { sessionUrl } once the peer connection is connected; rejects
+ * with the reason shown on the page (the page is then idle again).
+ */
+async function start(options = {}) {
+  if (hook.state !== 'idle') throw new Error(`cannot start: the page is ${hook.state}`);
+  const opts = { ...DEFAULTS, camera: ui.camera.checked, token: ui.token.value.trim(), ...options };
+  const s = {
+    opts,
+    token: opts.token,
+    whipUrl: new URL(opts.whipUrl, location.href).href,
+    stream: null,
+    pc: null,
+    dc: null,
+    audioCtx: null,
+    micAnalyser: null,
+    remoteAnalyser: null,
+    pingTimer: null,
+    meterTimer: null,
+    sessionUrl: null,
+    deleted: false,
+    onConnected: null,
+  };
+  current = s;
+  ui.camera.checked = Boolean(opts.camera);
+  clearEvents();
+  setError(null);
+  showRtt(null);
+  showSession(null);
+  hook.offer = null;
+  hook.answer = null;
+  hook.connectionState = 'new';
+  setConnection('–');
+  setState('starting');
+  try {
+    if (!navigator.mediaDevices?.getUserMedia) {
+      throw new Error('this page needs a secure context (https, or http://localhost) to use the microphone');
+    }
+    try {
+      s.stream = await navigator.mediaDevices.getUserMedia({ audio: opts.audio, video: opts.camera ? opts.video : false });
+    } catch (e) {
+      throw new Error(mediaError(e, opts.camera));
+    }
+    checkCurrent(s);
+
+    const AudioCtx = window.AudioContext;
+    if (AudioCtx) {
+      s.audioCtx = new AudioCtx();
+      if (s.audioCtx.state === 'suspended') s.audioCtx.resume().catch(() => {});
+      const micTrack = s.stream.getAudioTracks()[0];
+      if (micTrack) s.micAnalyser = makeAnalyser(s.audioCtx, micTrack);
+      s.meterTimer = setInterval(updateMeters, 100);
+    }
+    const videoTrack = s.stream.getVideoTracks()[0];
+    if (videoTrack) {
+      ui.localVideo.srcObject = new MediaStream([videoTrack]);
+      ui.localVideoFig.hidden = false;
+      ui.localVideo.play().catch(() => {});
+    }
+
+    s.pc = new RTCPeerConnection({ iceServers: opts.iceServers });
+    wirePeer(s);
+    // The data channel must exist before the offer so that the offer has its m=application section.
+    s.dc = s.pc.createDataChannel('causeway');
+    wireDataChannel(s);
+    const audioTrack = s.stream.getAudioTracks()[0];
+    if (!audioTrack) throw new Error('the microphone gave no audio track');
+    s.pc.addTransceiver(audioTrack, { direction: 'sendrecv', streams: [s.stream] });
+    if (videoTrack) s.pc.addTransceiver(videoTrack, { direction: 'sendrecv', streams: [s.stream] });
+
+    await s.pc.setLocalDescription(await s.pc.createOffer());
+    checkCurrent(s);
+    setConnection('gathering ICE candidates');
+    await waitForIceGathering(s.pc, opts.iceGatheringTimeoutMs);
+    checkCurrent(s);
+    const offer = s.pc.localDescription.sdp;
+    hook.offer = offer;
+
+    setConnection(`sending offer to ${s.whipUrl}`);
+    const res = await fetchWithTimeout(
+      s.whipUrl,
+      { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...authHeaders(s) }, body: offer },
+      opts.requestTimeoutMs,
+    );
+    if (!res.ok) throw new Error(await reasonOf(res));
+    const location_ = res.headers.get('Location');
+    if (location_) s.sessionUrl = new URL(location_, s.whipUrl).href;
+    checkCurrent(s);
+    if (!location_) throw new Error(`the server answered ${res.status} without a Location header`);
+    showSession(s.sessionUrl);
+    const answer = await res.text();
+    checkCurrent(s);
+    hook.answer = answer;
+    try {
+      await s.pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    } catch (e) {
+      throw new Error(`the server's SDP answer was refused: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    checkCurrent(s);
+    setState('connecting');
+    await waitForConnected(s, opts.connectTimeoutMs);
+    checkCurrent(s);
+    if (hook.state === 'connecting') setState('connected');
+    return { sessionUrl: s.sessionUrl };
+  } catch (e) {
+    if (e instanceof Aborted || current !== s) {
+      await release(s); // stop() ran meanwhile: release whatever arrived after it
+      throw new Aborted();
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    await endSession(s, message);
+    throw new Error(message);
+  }
+}
+
+/** Ends session s (if still current) with an error shown on the page. */
+async function endSession(s, message) {
+  if (current !== s) return;
+  current = null;
+  setError(message);
+  setState('stopping');
+  await release(s);
+  setState('idle');
+}
+
+/** Stops the current session: DELETE its resource, close the peer, release the devices. */
+async function stop() {
+  const s = current;
+  if (!s) return;
+  current = null;
+  setState('stopping');
+  await release(s);
+  setState('idle');
+}
+
+/** Frees everything session s holds; safe to call more than once. */
+async function release(s) {
+  clearInterval(s.pingTimer);
+  clearInterval(s.meterTimer);
+  s.pingTimer = s.meterTimer = null;
+  s.onConnected?.(new Aborted());
+  const del = s.sessionUrl && !s.deleted ? deleteSession(s) : Promise.resolve();
+  s.deleted = true;
+  if (s.dc) {
+    try {
+      s.dc.close();
+    } catch {
+      // already closed
+    }
+  }
+  if (s.pc) {
+    hook.connectionState = 'closed';
+    s.pc.close();
+  }
+  for (const t of s.stream?.getTracks() ?? []) t.stop();
+  for (const a of [s.micAnalyser, s.remoteAnalyser]) a?.source.disconnect();
+  s.micAnalyser = s.remoteAnalyser = null;
+  if (s.audioCtx && s.audioCtx.state !== 'closed') s.audioCtx.close().catch(() => {});
+  s.audioCtx = null;
+  if (current === null) {
+    for (const el of [ui.remoteAudio, ui.localVideo, ui.remoteVideo]) el.srcObject = null;
+    ui.localVideoFig.hidden = true;
+    ui.remoteVideoFig.hidden = true;
+    setConnection(s.pc ? 'closed' : '–');
+    updateMeters();
+  }
+  await del;
+}
+
+async function deleteSession(s) {
+  try {
+    const res = await fetchWithTimeout(s.sessionUrl, { method: 'DELETE', headers: authHeaders(s) }, 3000);
+    hook.deleteStatus = res.status;
+  } catch {
+    hook.deleteStatus = 0;
+  }
+}
+
+/** Sends a JSON message on the data channel; false when it is not open. */
+function send(message) {
+  const dc = current?.dc;
+  if (!dc || dc.readyState !== 'open') return false;
+  dc.send(JSON.stringify(message));
+  return true;
+}
+
+/** Counters from getStats() plus the analyser levels (RMS 0..1) of the mic and returned audio. */
+async function stats() {
+  const s = current;
+  const out = {
+    state: hook.state,
+    connectionState: hook.connectionState,
+    dataChannelRttMs: hook.rttMs,
+    inboundAudioBytes: 0,
+    inboundAudioPackets: 0,
+    inboundAudioPacketsLost: 0,
+    inboundAudioJitter: null,
+    inboundAudioLevel: null,
+    inboundAudioEnergy: null,
+    inboundAudioSamplesDuration: null,
+    inboundAudioCodec: null,
+    outboundAudioBytes: 0,
+    outboundAudioPackets: 0,
+    outboundAudioCodec: null,
+    micAudioLevel: null,
+    micAudioEnergy: null,
+    inboundVideoBytes: 0,
+    inboundVideoFramesDecoded: 0,
+    inboundVideoWidth: null,
+    inboundVideoHeight: null,
+    outboundVideoBytes: 0,
+    outboundVideoFramesEncoded: 0,
+    iceRttMs: null,
+    micAnalyserLevel: s ? rms(s.micAnalyser) : null,
+    remoteAnalyserLevel: s ? rms(s.remoteAnalyser) : null,
+  };
+  if (!s?.pc || s.pc.signalingState === 'closed') return out;
+  const report = await s.pc.getStats();
+  const codecOf = (st) => {
+    const c = st.codecId ? report.get(st.codecId) : undefined;
+    return c ? `${c.mimeType}/${c.clockRate}${c.channels ? '/' + c.channels : ''}` : null;
+  };
+  for (const st of report.values()) {
+    if (st.type === 'inbound-rtp' && st.kind === 'audio') {
+      out.inboundAudioBytes += st.bytesReceived ?? 0;
+      out.inboundAudioPackets += st.packetsReceived ?? 0;
+      out.inboundAudioPacketsLost += st.packetsLost ?? 0;
+      out.inboundAudioJitter = st.jitter ?? null;
+      out.inboundAudioLevel = st.audioLevel ?? null;
+      out.inboundAudioEnergy = st.totalAudioEnergy ?? null;
+      out.inboundAudioSamplesDuration = st.totalSamplesDuration ?? null;
+      out.inboundAudioCodec = codecOf(st);
+    } else if (st.type === 'outbound-rtp' && st.kind === 'audio') {
+      out.outboundAudioBytes += st.bytesSent ?? 0;
+      out.outboundAudioPackets += st.packetsSent ?? 0;
+      out.outboundAudioCodec = codecOf(st);
+    } else if (st.type === 'media-source' && st.kind === 'audio') {
+      out.micAudioLevel = st.audioLevel ?? null;
+      out.micAudioEnergy = st.totalAudioEnergy ?? null;
+    } else if (st.type === 'inbound-rtp' && st.kind === 'video') {
+      out.inboundVideoBytes += st.bytesReceived ?? 0;
+      out.inboundVideoFramesDecoded += st.framesDecoded ?? 0;
+      out.inboundVideoWidth = st.frameWidth ?? null;
+      out.inboundVideoHeight = st.frameHeight ?? null;
+    } else if (st.type === 'outbound-rtp' && st.kind === 'video') {
+      out.outboundVideoBytes += st.bytesSent ?? 0;
+      out.outboundVideoFramesEncoded += st.framesEncoded ?? 0;
+    } else if (st.type === 'candidate-pair' && st.nominated && st.state === 'succeeded') {
+      if (typeof st.currentRoundTripTime === 'number') out.iceRttMs = st.currentRoundTripTime * 1000;
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------- wiring
+
+ui.start.addEventListener('click', () => {
+  start().catch(() => {
+    // the reason is on the page already
+  });
+});
+ui.stop.addEventListener('click', () => {
+  void stop();
+});
+// Leaving the page ends the session on the server too.
+addEventListener('pagehide', () => {
+  const s = current;
+  if (s?.sessionUrl && !s.deleted) {
+    s.deleted = true;
+    fetch(s.sessionUrl, { method: 'DELETE', headers: authHeaders(s), keepalive: true }).catch(() => {});
+  }
+});
+setState('idle');
