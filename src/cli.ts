@@ -19,6 +19,8 @@ const USAGE = `usage:
       speech segments of any media file or URL ffmpeg reads, one line each
   causeway demo [--json]
       the VAD pipeline on the speech clip shipped with Causeway, with its real-time factor
+  causeway serve [--host 127.0.0.1] [--port 8080] [--token T] [--max-sessions 8] [--device auto|cpu|cuda]
+      the WebRTC server (WHIP ingest, /events, /metrics, /healthz) and the example page
 options:
   --json        one JSON object per segment
   --realtime    read the input at 1x speed, like a live source
@@ -72,6 +74,10 @@ async function main(argv: string[]): Promise<void> {
       threads: { type: 'string', default: '1' },
       quiet: { type: 'boolean', default: false },
       debug: { type: 'boolean', default: false },
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '8080' },
+      token: { type: 'string' },
+      'max-sessions': { type: 'string', default: '8' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -100,6 +106,23 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`Causeway demo: Silero VAD v5 (ONNX) on ${clip}\n`);
       const r = await runVad(clip, common);
       process.stdout.write(`${r.segments} speech segment(s) in ${r.seconds.toFixed(2)} s of audio; processed in ${r.wallSeconds.toFixed(2)} s, real-time factor ${(r.wallSeconds / r.seconds).toFixed(4)} (${(r.seconds / r.wallSeconds).toFixed(0)}x faster than real time)\n`);
+      return;
+    }
+    case 'serve': {
+      const port = Number(values.port);
+      const maxSessions = Number(values['max-sessions']);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got '${values.port}'`);
+      if (!Number.isInteger(maxSessions) || maxSessions < 1) throw new UsageError(`--max-sessions must be a positive integer, got '${values['max-sessions']}'`);
+      const { startServer } = await import('./server/http-server.js');
+      const { defaultPipeline } = await import('./server/session-pipeline.js');
+      const server = await startServer({ host: values.host, port, token: values.token, maxSessions, pipeline: defaultPipeline({ device }) });
+      process.stdout.write(`Causeway is serving on ${server.url}/  (open it in a browser; WHIP endpoint ${server.url}/whip)\n`);
+      const stop = () => {
+        process.stdout.write('shutting down\n');
+        void server.close().then(() => process.exit(0));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
       return;
     }
     default:

@@ -1,0 +1,218 @@
+/**
+ * Causeway's one HTTP server: WHIP ingest (RFC 9725), /events WebSockets, /metrics, /healthz
+ * and the example page. Every failure a client can cause is a 4xx/503 with a one-line text
+ * reason; nothing a client sends can take the process down or disturb another session.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { createWhipPeer, type WhipPeerOptions } from '../../media/webrtc/index.js';
+import { isCausewayError } from '../core/errors.js';
+import { logger } from '../core/log.js';
+import { metrics } from '../core/metrics.js';
+import { Session } from './session.js';
+import { defaultPipeline, type SessionPipeline } from './session-pipeline.js';
+import { serveStatic } from './static-files.js';
+
+const log = logger('server');
+
+export interface ServerOptions {
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** When set, POST/DELETE on WHIP need `Authorization: Bearer <token>`, and /events needs `?token=`. */
+  token?: string;
+  /** Sessions open at once; the next offer gets 503 (default 8). */
+  maxSessions?: number;
+  pipeline?: SessionPipeline;
+  peer?: WhipPeerOptions;
+}
+
+export interface CausewayServer {
+  readonly url: string;
+  readonly sessions: ReadonlyMap<string, Session>;
+  close(): Promise<void>;
+}
+
+const MAX_SDP_BYTES = 64 * 1024;
+const httpErrors = metrics.counter('causeway_http_errors_total', 'HTTP requests answered with an error, by route and status');
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        // Stop keeping it, but let the client finish sending so it can read the 413 we answer.
+        req.off('data', onData);
+        req.resume();
+        reject(new HttpError(413, `offer larger than ${limit} bytes`, { Connection: 'close' }));
+        return;
+      }
+      parts.push(c);
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+const CORS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'POST, DELETE, OPTIONS',
+  'Access-Control-Allow-Headers': 'Authorization, Content-Type',
+  'Access-Control-Expose-Headers': 'Location',
+};
+
+export async function startServer(options: ServerOptions = {}): Promise<CausewayServer> {
+  const host = options.host ?? '127.0.0.1';
+  const maxSessions = options.maxSessions ?? 8;
+  const pipeline = options.pipeline ?? defaultPipeline();
+  const sessions = new Map<string, Session>();
+  let pending = 0;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+
+  const authorized = (req: IncomingMessage, url: URL): boolean => {
+    if (!options.token) return true;
+    return req.headers.authorization === `Bearer ${options.token}` || url.searchParams.get('token') === options.token;
+  };
+  const requireAuth = (req: IncomingMessage, url: URL) => {
+    if (!authorized(req, url)) throw new HttpError(401, 'missing or wrong bearer token', { 'WWW-Authenticate': 'Bearer' });
+  };
+
+  async function whipPost(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    requireAuth(req, url);
+    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/sdp') throw new HttpError(415, `offer must be Content-Type application/sdp, got '${type || 'none'}'`);
+    if (sessions.size + pending >= maxSessions) {
+      throw new HttpError(503, `server full (${maxSessions} sessions)`, { 'Retry-After': '5' });
+    }
+    pending++;
+    let session: Session | undefined;
+    try {
+      const offer = await readBody(req, MAX_SDP_BYTES);
+      let peer;
+      try {
+        // 4 s without RTP means the client is gone (a browser sends 50 packets/s while connected;
+        // a killed one sends no DTLS close, and werift's ICE consent timeout is 30 s).
+        peer = await createWhipPeer(offer, { iceAdditionalHostAddresses: ['127.0.0.1'], timeoutSec: 4, ...options.peer });
+      } catch (e) {
+        if (isCausewayError(e) && e.code === 'bad-offer') throw new HttpError(400, e.message);
+        throw e;
+      }
+      session = new Session(peer, (s) => sessions.delete(s.id));
+      sessions.set(session.id, session);
+    } finally {
+      pending--;
+    }
+    session.start(pipeline);
+    const location = `/whip/${session.id}`;
+    res.writeHead(201, { ...CORS, 'Content-Type': 'application/sdp', Location: location, ETag: `"${session.id}"` });
+    res.end(session.peer.answer);
+    log.info(`session ${session.id}: started (${sessions.size} open)`);
+  }
+
+  async function whipDelete(req: IncomingMessage, res: ServerResponse, url: URL, id: string): Promise<void> {
+    requireAuth(req, url);
+    const s = sessions.get(id);
+    if (!s) throw new HttpError(404, `no session ${id}`);
+    await s.close('deleted');
+    res.writeHead(200, CORS);
+    res.end();
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+    if (method === 'OPTIONS' && (path === '/whip' || path.startsWith('/whip/'))) {
+      res.writeHead(204, CORS);
+      res.end();
+      return;
+    }
+    if (path === '/whip') {
+      if (method !== 'POST') throw new HttpError(405, 'use POST with an SDP offer', { Allow: 'POST, OPTIONS' });
+      return whipPost(req, res, url);
+    }
+    const m = /^\/whip\/([0-9a-f-]{36})$/.exec(path);
+    if (m) {
+      if (method === 'DELETE') return whipDelete(req, res, url, m[1]);
+      // Trickle ICE and ICE restarts (PATCH) are not supported: answers carry all candidates.
+      throw new HttpError(405, 'only DELETE is supported on a session', { Allow: 'DELETE, OPTIONS' });
+    }
+    if (path === '/healthz' && method === 'GET') {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ status: 'ok', sessions: sessions.size, maxSessions }));
+      return;
+    }
+    if (path === '/metrics' && method === 'GET') {
+      for (const s of sessions.values()) s.updatePeerMetrics();
+      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
+      res.end(metrics.render());
+      return;
+    }
+    if (method === 'GET' && (await serveStatic(path, res))) return;
+    throw new HttpError(404, `not found: ${method} ${path}`);
+  }
+
+  const server: Server = createServer((req, res) => {
+    route(req, res).catch((e: unknown) => {
+      const status = e instanceof HttpError ? e.status : 500;
+      const message = e instanceof HttpError ? e.message : `internal error: ${(e as Error)?.message ?? String(e)}`;
+      if (status === 500) log.error(`${req.method} ${req.url}: ${message}`);
+      httpErrors.inc({ route: (req.url ?? '').split('/')[1] ?? '', status: String(status) });
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      res.writeHead(status, { ...CORS, 'Content-Type': 'text/plain; charset=utf-8', ...(e instanceof HttpError ? e.headers : {}) });
+      res.end(message.split('\n')[0] + '\n');
+    });
+  });
+
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const m = /^\/events\/([0-9a-f-]{36})$/.exec(url.pathname);
+    const session = m ? sessions.get(m[1]) : undefined;
+    const refuse = (status: string) => {
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    if (!m) return refuse('404 Not Found');
+    if (!authorized(req, url)) return refuse('401 Unauthorized');
+    if (!session) return refuse('404 Not Found');
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('message', () => ws.send(JSON.stringify({ type: 'error', message: '/events is read-only; send control on the data channel' })));
+      session.attachSocket(ws);
+    });
+  });
+  server.on('clientError', (_e, socket) => socket.destroy());
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8080, host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+
+  return {
+    url,
+    sessions,
+    async close() {
+      await Promise.all([...sessions.values()].map((s) => s.close('server-shutdown')));
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

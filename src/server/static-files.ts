@@ -1,0 +1,32 @@
+/**
+ * Serves the example web page from examples/web in the source tree (no build step for it).
+ * Only plain files directly inside that folder, by exact name: no path walking.
+ */
+import { readFile } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+import { basename, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../../examples/web/', import.meta.url));
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+};
+
+/** Returns false when there is no such file (the caller answers 404). */
+export async function serveStatic(pathname: string, res: ServerResponse): Promise<boolean> {
+  const name = pathname === '/' ? 'index.html' : pathname.slice(1);
+  if (name !== basename(name) || name.startsWith('.') || !(extname(name) in TYPES)) return false;
+  let body: Buffer;
+  try {
+    body = await readFile(join(ROOT, name));
+  } catch {
+    return false;
+  }
+  res.writeHead(200, { 'Content-Type': TYPES[extname(name)], 'Cache-Control': 'no-cache', 'Content-Length': body.length });
+  res.end(body);
+  return true;
+}

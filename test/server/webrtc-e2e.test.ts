@@ -1,0 +1,176 @@
+/**
+ * The whole WebRTC path with a real browser: headless Debian chromium (playwright-core) plays a
+ * generated speech WAV as its microphone, the example page connects over WHIP to the real server,
+ * the default pipeline runs Silero VAD on the decoded Opus audio and returns the microphone
+ * through STFT -> ISTFT; events come back on the data channel and /events.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import WebSocket from 'ws';
+import { startServer, type CausewayServer } from '../../src/server/http-server.js';
+import { defaultPipeline } from '../../src/server/session-pipeline.js';
+import { launchBrowser, writeWav, type BrowserHarness } from '../browser-harness.js';
+import { makeTempDir, removeDir } from '../fixtures-media.js';
+import { speechFixture, type SpeechFixture } from '../fixtures-speech.js';
+
+interface Ev {
+  type: string;
+  startUs?: number;
+  endUs?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, ms: number, f: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Sessions ended for `reasons` so far (the counter is process-wide: tests compare before/after). */
+async function ended(server: CausewayServer, reasons: RegExp): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(/^causeway_sessions_ended_total\{reason="([^"]+)"\} (\d+)$/gm)) if (reasons.test(m[1])) n += Number(m[2]);
+  return n;
+}
+const peerEnded = (server: CausewayServer) => ended(server, /^peer-(closed|failed)$/);
+
+function childPids(): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(process.pid)]).toString().trim().split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+describe('WebRTC end to end: chromium <-> WHIP server <-> VAD pipeline', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let fx: SpeechFixture;
+  let server: CausewayServer;
+  let browser: BrowserHarness;
+  let page: Page;
+  // One loop of the fake microphone: silence, one sentence, silence. Chromium loops the file, so
+  // the speech repeats with a known period.
+  const lead = 1.5;
+  const tail = 2.0;
+
+  before(async () => {
+    dir = makeTempDir('cw-e2e-');
+    fx = speechFixture([lead, 'Causeway hears this sentence clearly', tail], 48000);
+    const wav = join(dir, 'mic.wav');
+    writeWav(wav, [fx.samples], 48000);
+    server = await startServer({ port: 0, pipeline: defaultPipeline({ device: 'cpu' }), maxSessions: 4 });
+    browser = await launchBrowser({ fakeAudioWav: wav, fakeVideo: false });
+    page = await browser.page(`${server.url}/`);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    removeDir(dir);
+  });
+
+  it('VAD events arrive over the data channel and /events with the speech timing of the file; returned audio plays', async () => {
+    const deletedBefore = await ended(server, /^deleted$/);
+    await page.evaluate(() => (globalThis as any).causeway.start());
+    const sessionUrl: string = await page.evaluate(() => (globalThis as any).causeway.sessionUrl);
+    const id = sessionUrl.split('/').pop()!;
+    assert.equal(server.sessions.size, 1);
+    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/events/${id}`);
+    const wsEvents: Ev[] = [];
+    ws.on('message', (d) => wsEvents.push(JSON.parse(String(d))));
+
+    const period = fx.samples.length / 48000;
+    const speech = fx.spans[0].end - fx.spans[0].start;
+    // Three loops of the file give at least two whole segments.
+    const segs = await until('two whole speech segments', 3 * period * 1000 + 10_000, async () => {
+      const evs: Ev[] = await page.evaluate(() => (globalThis as any).causeway.events);
+      const ends = evs.filter((e) => e.type === 'speech-end');
+      return ends.length >= 3 ? ends : undefined;
+    });
+    // The first segment may start mid-sentence (capture starts anywhere in the loop): judge the others.
+    const whole = segs.slice(1);
+    for (const s of whole) {
+      const dur = (s.endUs! - s.startUs!) / 1e6;
+      assert.ok(Math.abs(dur - speech) < 0.45, `segment lasts ${dur.toFixed(2)} s, the sentence ${speech.toFixed(2)} s`);
+    }
+    for (let i = 1; i < whole.length; i++) {
+      const gap = (whole[i].startUs! - whole[i - 1].startUs!) / 1e6;
+      assert.ok(Math.abs(gap - period) < 0.15, `segments ${gap.toFixed(3)} s apart, the file loops every ${period.toFixed(3)} s`);
+    }
+    // /events carried the same VAD events (it joined a little later, so compare what it saw).
+    await until('events on /events', 5000, () => wsEvents.some((e) => e.type === 'speech-end') || undefined);
+    const dcEnds = new Set(segs.map((e) => `${e.startUs}-${e.endUs}`));
+    for (const e of wsEvents.filter((x) => x.type === 'speech-end')) {
+      if (!dcEnds.has(`${e.startUs}-${e.endUs}`)) {
+        const later: Ev[] = await page.evaluate(() => (globalThis as any).causeway.events);
+        assert.ok(later.some((x) => x.type === 'speech-end' && x.startUs === e.startUs && x.endUs === e.endUs), 'same event on both channels');
+      }
+    }
+    ws.close();
+    const stats = await page.evaluate(() => (globalThis as any).causeway.stats());
+    assert.ok(stats.inboundAudioBytes > 10_000, `returned audio bytes ${stats.inboundAudioBytes}`);
+    assert.ok(stats.remoteAnalyserLevel > 0.001 || stats.inboundAudioLevel > 0.001, `returned audio level ${JSON.stringify(stats)}`);
+    const rtt = await page.evaluate(() => (globalThis as any).causeway.rttMs);
+    assert.ok(typeof rtt === 'number' && rtt >= 0 && rtt < 500, `data channel RTT ${rtt}`);
+
+    await page.evaluate(() => (globalThis as any).causeway.stop());
+    await until('session gone after DELETE', 5000, () => server.sessions.size === 0 || undefined);
+    const metricsText = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metricsText, /causeway_sessions 0/);
+    assert.equal(await ended(server, /^deleted$/), deletedBefore + 1);
+    assert.match(metricsText, /causeway_model_provider\{[^}]*provider="cpu"\} 1/);
+  });
+
+  it('20 sessions opened and closed in a row leave no growth in handles, child processes or memory', async () => {
+    const handles = () => process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap').length;
+    // One session first so lazily created things (model session cache, sockets) exist in the baseline.
+    await page.evaluate(() => (globalThis as any).causeway.start());
+    await page.evaluate(() => (globalThis as any).causeway.stop());
+    await until('first session closed', 5000, () => server.sessions.size === 0 || undefined);
+    await sleep(500);
+    const before = { handles: handles(), children: childPids().length, heap: process.memoryUsage().heapUsed };
+    for (let i = 0; i < 20; i++) {
+      await page.evaluate(() => (globalThis as any).causeway.start());
+      await sleep(150);
+      await page.evaluate(() => (globalThis as any).causeway.stop());
+    }
+    await until('all sessions closed', 10_000, () => server.sessions.size === 0 || undefined);
+    await sleep(1000);
+    (globalThis as { gc?: () => void }).gc?.();
+    const after = { handles: handles(), children: childPids().length, heap: process.memoryUsage().heapUsed };
+    assert.ok(after.handles <= before.handles + 2, `handles ${before.handles} -> ${after.handles}: ${process.getActiveResourcesInfo().join(',')}`);
+    assert.ok(after.children <= before.children, `child processes ${before.children} -> ${after.children}`);
+    // 20 sessions of werift peers, Opus codecs and VAD state; 40 MB is far above what survives a GC when nothing leaks.
+    assert.ok(after.heap - before.heap < 40e6, `heap grew by ${((after.heap - before.heap) / 1e6).toFixed(1)} MB`);
+    const m = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(m, /causeway_sessions 0/);
+  });
+
+  it('a client that vanishes (browser killed mid-stream) is torn down within a few seconds', async () => {
+    const endedBefore = await peerEnded(server);
+    await page.evaluate(() => (globalThis as any).causeway.start());
+    assert.equal(server.sessions.size, 1);
+    for (const pid of browser.pids()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    const t0 = Date.now();
+    await until('session of the vanished client closed', 15_000, () => server.sessions.size === 0 || undefined);
+    const took = (Date.now() - t0) / 1000;
+    // The server gives peers 4 s without RTP (a killed browser sends no DTLS close); werift's own ICE consent check takes 30 s.
+    assert.ok(took < 7, `teardown took ${took.toFixed(1)} s`);
+    assert.equal(await peerEnded(server), endedBefore + 1, 'ended because the peer went away, not by DELETE');
+  });
+});
