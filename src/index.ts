@@ -20,10 +20,14 @@ export { rechunk, type RechunkOptions } from '../operators/rechunk.js';
 export { resample, type ResampleOptions } from '../operators/resample.js';
 export { stft, istft, logMel, type StftOperatorOptions } from '../operators/stft.js';
 export { vad, type VadOptions } from '../operators/vad.js';
+export { toMono } from '../operators/to-mono.js';
 
 // Media edges
 export * from '../media/ffmpeg/index.js';
 export { parseWav, encodeWav, type WavData } from '../media/wav.js';
+export * from '../media/webrtc/index.js';
 
-// Pipelines
+// Pipelines and the server
 export { detectSpeech, type DetectSpeechOptions } from './pipelines/detect-speech.js';
+export { startServer, type ServerOptions, type CausewayServer } from './server/http-server.js';
+export { defaultPipeline, type SessionPipeline, type SessionInputs, type SessionOutputs } from './server/session-pipeline.js';
