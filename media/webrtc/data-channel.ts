@@ -2,7 +2,9 @@
  * JSON over the client's data channels. Incoming text that is not JSON is answered on the same
  * channel with {"type":"error"} and counted, never emitted: a client bug must not end a session.
  * Outgoing messages wait in a bounded queue (drop-oldest, counted) until a channel opens, so a
- * pipeline can speak before the client's channel is up without growing memory.
+ * pipeline can speak before the client's channel is up without growing memory. A client that
+ * stops reading (or vanished without closing) gets messages dropped, counted, once the channel
+ * holds `maxBufferedBytes` unsent: SCTP would otherwise buffer for it without bound.
  */
 import type { RTCDataChannel } from 'werift';
 import { invalidArgument } from '../../src/core/errors.js';
@@ -14,6 +16,8 @@ export interface JsonChannelsOptions {
   readonly maxQueue?: number;
   /** Label preferred for sending when the client opened several (default 'causeway'). */
   readonly preferredLabel?: string;
+  /** Unsent bytes a channel may hold before messages to it are dropped (default 1 MiB). */
+  readonly maxBufferedBytes?: number;
 }
 
 export interface JsonChannelsStats {
@@ -97,6 +101,11 @@ export class JsonChannels {
   }
 
   private write(ch: RTCDataChannel, text: string): boolean {
+    if (ch.bufferedAmount > (this.options.maxBufferedBytes ?? 1 << 20)) {
+      this.stats.messagesDropped++;
+      m.drops.inc({ operator: 'webrtc-messages', policy: 'drop-newest' });
+      return false;
+    }
     try {
       ch.send(text);
       this.stats.messagesOut++;

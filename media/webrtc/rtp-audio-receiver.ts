@@ -15,6 +15,7 @@
  */
 import { audioFrame, samplePts, type AudioFrame } from '../../src/core/frames.js';
 import { OPUS_FRAME_SAMPLES, OPUS_RATE, OpusDecoder, opusPacketSamples } from './opus.js';
+import { Unwrapper } from './rtp-unwrap.js';
 
 export interface RtpAudioPacket {
   readonly ssrc: number;
@@ -54,25 +55,6 @@ interface Held {
   readonly t: number;
   readonly payload: Uint8Array;
   readonly arrivalMs: number;
-}
-
-/** Extends a wrapping counter of `bits` bits to a monotonic-ish number, relative to the highest seen. */
-class Unwrapper {
-  private highest: number | undefined;
-  constructor(private readonly bits: 16 | 32) {}
-  unwrap(v: number): number {
-    const range = 2 ** this.bits;
-    if (this.highest === undefined) {
-      this.highest = v;
-      return v;
-    }
-    let delta = (v - (this.highest % range)) % range;
-    if (delta < 0) delta += range;
-    if (delta >= range / 2) delta -= range;
-    const ext = this.highest + delta;
-    if (ext > this.highest) this.highest = ext;
-    return ext;
-  }
 }
 
 export class RtpAudioReceiver {

@@ -1,11 +1,13 @@
 /**
- * One WHIP session's peer connection (werift): the client's microphone as AudioFrames, JSON on
- * its data channel both ways, and processed audio back on the same (sendrecv) audio m-line.
+ * One WHIP session's peer connection (werift): the client's microphone as AudioFrames and its
+ * camera (VP8) as VideoFrames, JSON on its data channel both ways, and processed audio and
+ * video back on the same (sendrecv) m-lines. The same Peer serves WHEP viewers (whep-peer.ts),
+ * with sendonly m-lines.
  *
- * Everything a peer holds (werift sockets and timers, Opus WASM memory, our timers) is released
- * by close(), which also runs by itself when the client goes: ICE/DTLS failure, a disconnect
- * that outlasts the grace period, the client closing DTLS or all its data channels, or no RTP
- * for timeoutSec.
+ * Everything a peer holds (werift sockets and timers, Opus WASM memory, ffmpeg VP8 processes,
+ * our timers) is released by close(), which also runs by itself when the client goes: ICE/DTLS
+ * failure, a disconnect that outlasts the grace period, the client closing DTLS or all its data
+ * channels, or no RTP (a viewer: no RTCP) for timeoutSec.
  */
 import { ReplaySubject, Subject, type Observable } from 'rxjs';
 import {
@@ -19,14 +21,17 @@ import {
   type RtpPacket,
 } from 'werift';
 import { CausewayError, invalidArgument } from '../../src/core/errors.js';
-import { nowMs, type AudioFrame } from '../../src/core/frames.js';
+import { nowMs, type AudioFrame, type PixelFormat, type VideoFrame } from '../../src/core/frames.js';
 import { logger } from '../../src/core/log.js';
 import { m } from '../../src/core/metrics.js';
 import { JsonChannels } from './data-channel.js';
 import { RtpAudioReceiver } from './rtp-audio-receiver.js';
 import { RtpAudioSender } from './rtp-audio-sender.js';
-import { badOffer, checkOffer, type OfferInfo } from './sdp-checks.js';
+import { checkVideoFrame } from '../ffmpeg/vp8-encoder.js';
+import { badOffer, checkOffer, type OfferInfo, type OfferProtocol } from './sdp-checks.js';
 import { forWerift, withOurOpusFmtp } from './sdp-rewrite.js';
+import { VideoIn } from './video-in.js';
+import { VideoOut, asksForKeyframe } from './video-out.js';
 
 const log = logger('webrtc');
 
@@ -41,6 +46,23 @@ export interface WhipPeerOptions {
   readonly iceServers?: RTCIceServer[];
   /** UDP port range for ICE, e.g. to match a firewall rule. */
   readonly icePortRange?: [number, number];
+  readonly video?: PeerVideoOptions;
+  /** ffmpeg binary for VP8 (default $FFMPEG_PATH or `ffmpeg` on PATH). */
+  readonly ffmpegPath?: string;
+}
+
+export interface PeerVideoOptions {
+  /** Size of the decoded camera frames, whatever the camera sends (default 320x240). */
+  readonly width?: number;
+  readonly height?: number;
+  /** Pixel format of the decoded camera frames (default 'rgb24'). */
+  readonly pixelFormat?: PixelFormat;
+  /** Nominal rate of the returned video, for the encoder's rate control (default 30). */
+  readonly fps?: number;
+  /** Bitrate of the returned video, kbit/s (default 600). */
+  readonly bitrateKbps?: number;
+  /** Regular key frames in the returned video, seconds apart (default 2). */
+  readonly keyframeIntervalSec?: number;
 }
 
 export type PeerState = 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
@@ -55,12 +77,28 @@ export interface WhipPeer {
    * before subscription are not replayed.
    */
   readonly audio$: Observable<AudioFrame>;
+  /**
+   * Decoded camera frames, all of the configured size and pixel format (default 320x240 rgb24).
+   * pts from the 90 kHz RTP timestamp relative to the first video packet; wallMs = arrival of
+   * the frame's last packet. Frames that arrive incomplete are dropped, and so is everything up
+   * to the next key frame, which is asked for with RTCP PLI. Hot; completes on close. Never
+   * emits for an offer without VP8 video.
+   */
+  readonly video$: Observable<VideoFrame>;
+  /** The offer has a VP8 video m-line: video$ may emit and sendVideo reaches the client if it receives. */
+  readonly hasVideo: boolean;
   /** JSON messages from the client's data channels; non-JSON gets an error reply instead. */
   readonly messages$: Observable<unknown>;
   /** JSON to the client; queued (256, drop-oldest) until a channel opens. False once closed. */
   send(message: unknown): boolean;
   /** 48 kHz audio (any frame size, 1|2 channels) to the client; other rates throw 'invalid-frame'. */
   sendAudio(frame: AudioFrame): void;
+  /**
+   * A frame (any size, rgb24|rgba|gray|yuv420p) to the client as VP8, RTP timestamps from pts.
+   * Malformed frames throw 'invalid-frame'. Frames wait in a small drop-oldest queue (counted in
+   * stats) so a slow encoder never delays the pipeline. Ignored when the client takes no video.
+   */
+  sendVideo(frame: VideoFrame): void;
   /** Replays the current state. */
   readonly state$: Observable<PeerState>;
   stats(): Record<string, number>;
@@ -70,6 +108,8 @@ export interface WhipPeer {
 
 /** Bound on ICE gathering: host candidates take milliseconds; STUN is given 1.5 s of it. */
 const GATHER_TIMEOUT_MS = 2000;
+/** How long a client that closed its connection has for its DELETE to arrive (see Peer.leaving). */
+const LEAVE_GRACE_MS = 300;
 /** Bound on werift's own close, so a wedged transport cannot keep close() pending. */
 const PC_CLOSE_TIMEOUT_MS = 2000;
 
@@ -78,9 +118,24 @@ export function peerConnectionOf(peer: WhipPeer): RTCPeerConnection | undefined 
   return peer instanceof Peer ? peer.pc : undefined;
 }
 
+/** pids of the peer's ffmpeg VP8 processes running now, for leak checks in tests. */
+export function ffmpegPidsOf(peer: WhipPeer): number[] {
+  return peer instanceof Peer ? peer.ffmpegPids() : [];
+}
+
 export async function createWhipPeer(offerSdp: string, options: WhipPeerOptions = {}): Promise<WhipPeer> {
-  const info = checkOffer(offerSdp);
-  const timeoutSec = positive('timeoutSec', options.timeoutSec ?? 10);
+  return createPeer('WHIP', offerSdp, options);
+}
+
+/**
+ * The peer for either protocol. WHIP: the client sends (microphone, camera) and receives what
+ * the pipeline returns on the same m-lines. WHEP: a viewer only receives, so our m-lines are
+ * sendonly and it is alive while it sends RTCP (receiver reports), not RTP.
+ */
+export async function createPeer(protocol: OfferProtocol, offerSdp: string, options: WhipPeerOptions = {}): Promise<Peer> {
+  const info = checkOffer(offerSdp, protocol);
+  // A viewer's receiver reports come every 1-7.5 s (Chrome: audio RTCP every 5 s +-50%).
+  const timeoutSec = positive('timeoutSec', options.timeoutSec ?? (protocol === 'WHIP' ? 10 : 15));
   const graceSec = positive('disconnectGraceSec', options.disconnectGraceSec ?? 3);
   const iceServers = options.iceServers ?? [];
   const pc = new RTCPeerConnection({
@@ -89,20 +144,23 @@ export async function createWhipPeer(offerSdp: string, options: WhipPeerOptions 
     ...(options.iceAdditionalHostAddresses !== undefined ? { iceAdditionalHostAddresses: [...options.iceAdditionalHostAddresses] } : {}),
     ...(options.icePortRange !== undefined ? { icePortRange: options.icePortRange } : {}),
     ...(iceServers.length > 0 ? { iceStunGatherTimeout: 1.5 } : {}),
-    // VP8 only so that a camera is accepted; nothing decodes it yet.
     codecs: { audio: [useOPUS()], video: [useVP8()] },
   });
-  const peer = new Peer(pc, info, timeoutSec, graceSec);
+  const peer = new Peer(protocol, pc, info, timeoutSec, graceSec, options);
   try {
     try {
       await pc.setRemoteDescription({ type: 'offer', sdp: forWerift(offerSdp) });
     } catch (e) {
-      throw badOffer(`werift rejected it: ${(e as Error).message}`);
+      throw badOffer(`werift rejected it: ${(e as Error).message}`, protocol);
     }
     const audio = peer.pickAudioTransceiver();
-    if (audio === undefined) throw badOffer('no audio transceiver could be created for the audio m-line');
-    audio.setDirection('sendrecv'); // werift intersects with the offer: a sendonly offer gets recvonly
-    for (const t of pc.getTransceivers()) if (t !== audio) t.setDirection(t.kind === 'video' ? 'recvonly' : 'inactive');
+    if (audio === undefined) throw badOffer('no audio transceiver could be created for the audio m-line', protocol);
+    const video = peer.pickVideoTransceiver();
+    // werift intersects with the offer: a sendonly offer gets recvonly, a recvonly one sendonly.
+    const direction = protocol === 'WHIP' ? 'sendrecv' : 'sendonly';
+    audio.setDirection(direction);
+    video?.setDirection(direction);
+    for (const t of pc.getTransceivers()) if (t !== audio && t !== video) t.setDirection('inactive');
     await pc.setLocalDescription(await pc.createAnswer());
     await waitGathered(pc);
     const sdp = pc.localDescription?.sdp;
@@ -112,7 +170,7 @@ export async function createWhipPeer(offerSdp: string, options: WhipPeerOptions 
   } catch (e) {
     await peer.close();
     if (e instanceof CausewayError) throw e;
-    throw new CausewayError('peer-failed', `could not answer the WHIP offer: ${(e as Error).message}`, { cause: e });
+    throw new CausewayError('peer-failed', `could not answer the ${protocol} offer: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -137,14 +195,16 @@ function waitGathered(pc: RTCPeerConnection): Promise<void> {
   });
 }
 
-class Peer implements WhipPeer {
+export class Peer implements WhipPeer {
   answer = '';
   private readonly audioSubject = new Subject<AudioFrame>();
+  private readonly videoSubject = new Subject<VideoFrame>();
   private readonly messageSubject = new Subject<unknown>();
   /** ReplaySubject rather than BehaviorSubject: a subscriber after close still sees 'closed'. */
   private readonly stateSubject = new ReplaySubject<PeerState>(1);
   private state: PeerState = 'connecting';
   readonly audio$ = this.audioSubject.asObservable();
+  readonly video$ = this.videoSubject.asObservable();
   readonly messages$ = this.messageSubject.asObservable();
   readonly state$ = this.stateSubject.asObservable();
 
@@ -152,19 +212,26 @@ class Peer implements WhipPeer {
   private readonly sender: RtpAudioSender;
   private readonly channels: JsonChannels;
   private audioTransceiver: RTCRtpTransceiver | undefined;
+  private videoTransceiver: RTCRtpTransceiver | undefined;
+  private readonly videoIn: VideoIn;
+  private videoOut: VideoOut | undefined;
+  private videoSsrc: number | undefined;
+  private videoFramesNotSent = 0;
   private readonly unsubscribes: Array<() => void> = [];
-  private videoPacketsIn = 0;
   private lastRtpMs = Date.now();
   private livenessTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
+  private leaveTimer: NodeJS.Timeout | undefined;
   private readonly dataChannels: RTCDataChannel[] = [];
   private closing: Promise<void> | undefined;
 
   constructor(
+    readonly protocol: OfferProtocol,
     readonly pc: RTCPeerConnection,
     private readonly info: OfferInfo,
     private readonly timeoutSec: number,
     private readonly graceSec: number,
+    private readonly options: WhipPeerOptions,
   ) {
     this.stateSubject.next(this.state);
     this.receiver = new RtpAudioReceiver({
@@ -175,7 +242,24 @@ class Peer implements WhipPeer {
         this.audioSubject.next(f);
       },
     });
-    this.sender = new RtpAudioSender({ channels: info.stereoOut ? 2 : 1, send: (p) => this.sendRtp(p) });
+    this.sender = new RtpAudioSender({ channels: info.stereoOut ? 2 : 1, send: (p) => this.sendRtp(this.audioTransceiver, p) });
+    const v = options.video ?? {};
+    this.videoIn = new VideoIn({
+      width: v.width ?? 320,
+      height: v.height ?? 240,
+      pixelFormat: v.pixelFormat ?? 'rgb24',
+      ...(options.ffmpegPath !== undefined ? { ffmpegPath: options.ffmpegPath } : {}),
+      onFrame: (f) => {
+        m.framesOut.inc({ operator: 'webrtc-video-in' });
+        m.frameAgeMs.observe({ operator: 'webrtc-video-in' }, nowMs() - f.wallMs);
+        this.videoSubject.next(f);
+      },
+      sendPli: () => {
+        const t = this.videoTransceiver;
+        if (t === undefined || this.videoSsrc === undefined || this.closing !== undefined) return;
+        t.receiver.sendRtcpPLI(this.videoSsrc).catch((e: unknown) => log.debug(`PLI send failed: ${(e as Error).message}`));
+      },
+    });
     this.channels = new JsonChannels({ onMessage: (v) => this.messageSubject.next(v) });
     this.listen(pc.onTrack.subscribe((track) => this.onTrack(track)));
     this.listen(
@@ -196,15 +280,37 @@ class Peer implements WhipPeer {
     return this.audioTransceiver;
   }
 
-  /** The answer is ready: from here on the client has timeoutSec to connect and send RTP. */
+  /** The transceiver of the first video m-line that offers VP8, if any. */
+  pickVideoTransceiver(): RTCRtpTransceiver | undefined {
+    if (this.info.videoMid === undefined) return undefined;
+    const t = this.pc.getTransceivers().find((x) => x.kind === 'video' && x.mid === this.info.videoMid);
+    if (t === undefined) return undefined;
+    this.videoTransceiver = t;
+    this.listen(t.sender.onPictureLossIndication.subscribe(() => this.videoOut?.onPictureLoss()));
+    this.listen(
+      t.receiver.onRtcp.subscribe((p) => {
+        if (asksForKeyframe(p, t.sender.ssrc)) this.videoOut?.onPictureLoss();
+      }),
+    );
+    return t;
+  }
+
+  /** The answer is ready: from here on the client has timeoutSec to connect and send RTP (a viewer: RTCP). */
   start(answer: string): void {
     this.answer = answer;
     this.lastRtpMs = Date.now();
     for (const dtls of this.pc.dtlsTransports) {
+      if (this.protocol === 'WHEP') {
+        this.listen(
+          dtls.onRtcp.subscribe(() => {
+            this.lastRtpMs = Date.now();
+          }),
+        );
+      }
       this.listen(
         dtls.onStateChange.subscribe((s) => {
           // werift marks DTLS closed on any alert from the client, e.g. close_notify when a tab closes.
-          if (s === 'closed' && this.closing === undefined) this.shutDown('the client closed DTLS');
+          if (s === 'closed' && this.closing === undefined) this.leaving('the client closed DTLS');
         }),
       );
     }
@@ -213,7 +319,7 @@ class Peer implements WhipPeer {
       const idle = Date.now() - this.lastRtpMs;
       if (idle <= this.timeoutSec * 1000) return;
       if (this.state === 'connecting') this.fail(`the client did not connect within ${this.timeoutSec} s`);
-      else this.shutDown(`no RTP from the client for ${(idle / 1000).toFixed(1)} s`);
+      else this.shutDown(`no ${this.protocol === 'WHIP' ? 'RTP' : 'RTCP'} from the client for ${(idle / 1000).toFixed(1)} s`);
     }, every);
     this.livenessTimer.unref();
   }
@@ -227,6 +333,36 @@ class Peer implements WhipPeer {
     this.sender.push(frame);
   }
 
+  sendVideo(frame: VideoFrame): void {
+    checkVideoFrame('sendVideo', frame);
+    if (this.closing !== undefined) return;
+    m.framesIn.inc({ operator: 'webrtc-video-out' });
+    const t = this.videoTransceiver;
+    const dir = t?.currentDirection;
+    if (t === undefined || (dir !== 'sendrecv' && dir !== 'sendonly')) {
+      this.videoFramesNotSent++;
+      return;
+    }
+    const v = this.options.video ?? {};
+    this.videoOut ??= new VideoOut({
+      ...(v.fps !== undefined ? { fps: v.fps } : {}),
+      ...(v.bitrateKbps !== undefined ? { bitrateKbps: v.bitrateKbps } : {}),
+      ...(v.keyframeIntervalSec !== undefined ? { keyframeIntervalSec: v.keyframeIntervalSec } : {}),
+      ...(this.options.ffmpegPath !== undefined ? { ffmpegPath: this.options.ffmpegPath } : {}),
+      send: (p) => this.sendRtp(this.videoTransceiver, p),
+    });
+    this.videoOut.push(frame);
+  }
+
+  get hasVideo(): boolean {
+    return this.videoTransceiver !== undefined;
+  }
+
+  /** pids of the ffmpeg VP8 processes running now (tests check they are gone after close). */
+  ffmpegPids(): number[] {
+    return [this.videoIn.decoderPid, this.videoOut?.encoderPid].filter((p): p is number => p !== undefined);
+  }
+
   stats(): Record<string, number> {
     const r = this.receiver.stats;
     const s = this.sender.stats;
@@ -234,7 +370,6 @@ class Peer implements WhipPeer {
     return {
       audioPacketsIn: r.packetsIn,
       audioBytesIn: r.bytesIn,
-      videoPacketsIn: this.videoPacketsIn,
       framesDecoded: r.framesDecoded,
       framesConcealed: r.framesConcealed,
       packetsLost: r.packetsLost,
@@ -252,6 +387,9 @@ class Peer implements WhipPeer {
       messagesOut: c.messagesOut,
       messagesInvalid: c.messagesInvalid,
       messagesDropped: c.messagesDropped,
+      ...this.videoIn.stats(),
+      ...(this.videoOut?.stats() ?? {}),
+      videoFramesNotSent: this.videoFramesNotSent,
     };
   }
 
@@ -263,12 +401,14 @@ class Peer implements WhipPeer {
   private async release(): Promise<void> {
     clearInterval(this.livenessTimer);
     clearTimeout(this.graceTimer);
+    clearTimeout(this.leaveTimer);
     for (const u of this.unsubscribes) u();
     this.unsubscribes.length = 0;
     this.receiver.flush(); // audio already received is still delivered
     this.receiver.dispose();
     this.sender.dispose();
     this.channels.close();
+    const media = Promise.all([this.videoIn.close(), this.videoOut?.close()]);
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
@@ -282,9 +422,11 @@ class Peer implements WhipPeer {
     } finally {
       clearTimeout(timer);
     }
+    await media; // ffmpeg gets SIGKILL 500 ms after SIGTERM: this is bounded too
     this.state = 'closed';
     this.stateSubject.next('closed');
     this.audioSubject.complete();
+    this.videoSubject.complete();
     this.messageSubject.complete();
     this.stateSubject.complete();
   }
@@ -297,6 +439,17 @@ class Peer implements WhipPeer {
     if (this.closing !== undefined || this.state === s) return;
     this.state = s;
     this.stateSubject.next(s);
+  }
+
+  /**
+   * The client is leaving. A WHIP/WHEP client sends its DELETE just before closing its
+   * connection, but the two race to us; a short wait lets the DELETE end the session, so that
+   * sessions are counted as deleted rather than as peers that went away.
+   */
+  private leaving(reason: string): void {
+    if (this.closing !== undefined || this.leaveTimer !== undefined) return;
+    this.leaveTimer = setTimeout(() => this.shutDown(reason), LEAVE_GRACE_MS);
+    this.leaveTimer.unref();
   }
 
   private shutDown(reason: string): void {
@@ -332,15 +485,15 @@ class Peer implements WhipPeer {
 
   /** The client opened data channels and has now closed them all: it left. */
   private checkChannels(): void {
-    if (this.dataChannels.every((c) => c.readyState === 'closed')) this.shutDown('the client closed its data channels');
+    if (this.dataChannels.every((c) => c.readyState === 'closed')) this.leaving('the client closed its data channels');
   }
 
   private onTrack(track: MediaStreamTrack): void {
     if (track.kind === 'video') {
       this.listen(
-        track.onReceiveRtp.subscribe(() => {
-          this.videoPacketsIn++;
+        track.onReceiveRtp.subscribe((rtp) => {
           this.lastRtpMs = Date.now();
+          if (this.videoTransceiver?.receiver.tracks.includes(track) === true) this.onVideoRtp(rtp);
         }),
       );
       return;
@@ -360,8 +513,14 @@ class Peer implements WhipPeer {
     this.receiver.push({ ssrc, sequenceNumber, timestamp, payload: rtp.payload }, nowMs());
   }
 
-  private sendRtp(packet: RtpPacket): boolean {
-    const t = this.audioTransceiver;
+  private onVideoRtp(rtp: RtpPacket): void {
+    const { ssrc, sequenceNumber, timestamp, marker, payloadType } = rtp.header;
+    if (payloadType !== this.info.vp8PayloadType) return;
+    this.videoSsrc = ssrc;
+    this.videoIn.push({ ssrc, sequenceNumber, timestamp, marker, payload: rtp.payload }, nowMs());
+  }
+
+  private sendRtp(t: RTCRtpTransceiver | undefined, packet: RtpPacket): boolean {
     if (this.closing !== undefined || t === undefined || this.pc.connectionState !== 'connected') return false;
     t.sender.sendRtp(packet).catch((e: unknown) => log.debug(`RTP send failed: ${(e as Error).message}`));
     return true;

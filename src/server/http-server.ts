@@ -1,12 +1,13 @@
 /**
- * Causeway's one HTTP server: WHIP ingest (RFC 9725), /events WebSockets, /metrics, /healthz
- * and the example page. Every failure a client can cause is a 4xx/503 with a one-line text
- * reason; nothing a client sends can take the process down or disturb another session.
+ * Causeway's one HTTP server: WHIP ingest (RFC 9725), WHEP viewers of a live session
+ * (`POST /whep/<session>`, `DELETE /whep/<session>/<viewer>`), /events WebSockets, /metrics,
+ * /healthz and the example page. Every failure a client can cause is a 4xx/503 with a one-line
+ * text reason; nothing a client sends can take the process down or disturb another session.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { createWhipPeer, type WhipPeerOptions } from '../../media/webrtc/index.js';
+import { createWhepPeer, createWhipPeer, type WhepPeer, type WhipPeerOptions } from '../../media/webrtc/index.js';
 import { isCausewayError } from '../core/errors.js';
 import { logger } from '../core/log.js';
 import { metrics } from '../core/metrics.js';
@@ -24,6 +25,10 @@ export interface ServerOptions {
   token?: string;
   /** Sessions open at once; the next offer gets 503 (default 8). */
   maxSessions?: number;
+  /** WHEP viewers per session; the next one gets 503 (default 4). Each encodes its own video. */
+  maxViewers?: number;
+  /** Seconds without RTCP from a viewer before it is considered gone (default 15: browsers report audio every ~5 s). */
+  viewerTimeoutSec?: number;
   pipeline?: SessionPipeline;
   peer?: WhipPeerOptions;
 }
@@ -78,6 +83,9 @@ const CORS = {
 export async function startServer(options: ServerOptions = {}): Promise<CausewayServer> {
   const host = options.host ?? '127.0.0.1';
   const maxSessions = options.maxSessions ?? 8;
+  const maxViewers = options.maxViewers ?? 4;
+  /** Viewers being set up, by session: they count against maxViewers before they exist. */
+  const pendingViewers = new Map<string, number>();
   const pipeline = options.pipeline ?? defaultPipeline();
   const sessions = new Map<string, Session>();
   let pending = 0;
@@ -91,10 +99,17 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
     if (!authorized(req, url)) throw new HttpError(401, 'missing or wrong bearer token', { 'WWW-Authenticate': 'Bearer' });
   };
 
-  async function whipPost(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    requireAuth(req, url);
+  const requireSdp = (req: IncomingMessage) => {
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (type !== 'application/sdp') throw new HttpError(415, `offer must be Content-Type application/sdp, got '${type || 'none'}'`);
+  };
+  const peerOptions = (): WhipPeerOptions => ({ iceAdditionalHostAddresses: ['127.0.0.1'], timeoutSec: 4, ...options.peer });
+  /** A bad offer is the client's fault (400); anything else is ours (500). */
+  const asHttp = (e: unknown): unknown => (isCausewayError(e) && e.code === 'bad-offer' ? new HttpError(400, e.message) : e);
+
+  async function whipPost(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    requireAuth(req, url);
+    requireSdp(req);
     if (sessions.size + pending >= maxSessions) {
       throw new HttpError(503, `server full (${maxSessions} sessions)`, { 'Retry-After': '5' });
     }
@@ -102,15 +117,11 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
     let session: Session | undefined;
     try {
       const offer = await readBody(req, MAX_SDP_BYTES);
-      let peer;
-      try {
-        // 4 s without RTP means the client is gone (a browser sends 50 packets/s while connected;
-        // a killed one sends no DTLS close, and werift's ICE consent timeout is 30 s).
-        peer = await createWhipPeer(offer, { iceAdditionalHostAddresses: ['127.0.0.1'], timeoutSec: 4, ...options.peer });
-      } catch (e) {
-        if (isCausewayError(e) && e.code === 'bad-offer') throw new HttpError(400, e.message);
-        throw e;
-      }
+      // 4 s without RTP means the client is gone (a browser sends 50 packets/s while connected;
+      // a killed one sends no DTLS close, and werift's ICE consent timeout is 30 s).
+      const peer = await createWhipPeer(offer, peerOptions()).catch((e: unknown) => {
+        throw asHttp(e);
+      });
       session = new Session(peer, (s) => sessions.delete(s.id));
       sessions.set(session.id, session);
     } finally {
@@ -132,11 +143,52 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
     res.end();
   }
 
+  async function whepPost(req: IncomingMessage, res: ServerResponse, url: URL, id: string): Promise<void> {
+    requireAuth(req, url);
+    requireSdp(req);
+    const session = sessions.get(id);
+    if (!session) throw new HttpError(404, `no session ${id}`);
+    const pendingHere = pendingViewers.get(id) ?? 0;
+    if (session.viewers + pendingHere >= maxViewers) {
+      throw new HttpError(503, `session ${id} has its ${maxViewers} viewers`, { 'Retry-After': '5' });
+    }
+    pendingViewers.set(id, pendingHere + 1);
+    let peer: WhepPeer;
+    try {
+      const offer = await readBody(req, MAX_SDP_BYTES);
+      // A viewer sends no RTP; its receiver reports (every 1-7.5 s) say it is still there.
+      peer = await createWhepPeer(offer, { ...peerOptions(), timeoutSec: options.viewerTimeoutSec ?? 15 }).catch((e: unknown) => {
+        throw asHttp(e);
+      });
+    } finally {
+      const n = (pendingViewers.get(id) ?? 1) - 1;
+      if (n > 0) pendingViewers.set(id, n);
+      else pendingViewers.delete(id);
+    }
+    const viewerId = session.addViewer(peer);
+    if (viewerId === undefined) {
+      // The session ended while the viewer was being set up.
+      await peer.close();
+      throw new HttpError(404, `session ${id} has ended`);
+    }
+    res.writeHead(201, { ...CORS, 'Content-Type': 'application/sdp', Location: `/whep/${id}/${viewerId}`, ETag: `"${viewerId}"` });
+    res.end(peer.answer);
+    log.info(`session ${id}: viewer ${viewerId} joined (${session.viewers} watching)`);
+  }
+
+  async function whepDelete(req: IncomingMessage, res: ServerResponse, url: URL, id: string, viewerId: string): Promise<void> {
+    requireAuth(req, url);
+    const session = sessions.get(id);
+    if (!session || !(await session.removeViewer(viewerId))) throw new HttpError(404, `no viewer ${viewerId} of session ${id}`);
+    res.writeHead(200, CORS);
+    res.end();
+  }
+
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     const method = req.method ?? 'GET';
-    if (method === 'OPTIONS' && (path === '/whip' || path.startsWith('/whip/'))) {
+    if (method === 'OPTIONS' && (path === '/whip' || path.startsWith('/whip/') || path.startsWith('/whep/'))) {
       res.writeHead(204, CORS);
       res.end();
       return;
@@ -151,6 +203,17 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
       // Trickle ICE and ICE restarts (PATCH) are not supported: answers carry all candidates.
       throw new HttpError(405, 'only DELETE is supported on a session', { Allow: 'DELETE, OPTIONS' });
     }
+    const whep = /^\/whep\/([0-9a-f-]{36})$/.exec(path);
+    if (whep) {
+      if (method !== 'POST') throw new HttpError(405, 'use POST with a recvonly SDP offer to watch a session', { Allow: 'POST, OPTIONS' });
+      return whepPost(req, res, url, whep[1]);
+    }
+    const viewer = /^\/whep\/([0-9a-f-]{36})\/([0-9a-f-]{36})$/.exec(path);
+    if (viewer) {
+      if (method === 'DELETE') return whepDelete(req, res, url, viewer[1], viewer[2]);
+      throw new HttpError(405, 'only DELETE is supported on a viewer', { Allow: 'DELETE, OPTIONS' });
+    }
+    if (path === '/whep' || path.startsWith('/whep/')) throw new HttpError(404, 'watch a session with POST /whep/<session id>');
     if (path === '/healthz' && method === 'GET') {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ status: 'ok', sessions: sessions.size, maxSessions }));

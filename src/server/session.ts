@@ -1,13 +1,20 @@
 /**
  * One WHIP session: one peer connection and one pipeline subscription, torn down together
- * and completely (peer, pipeline, /events sockets, metric series) whatever ends it: DELETE,
- * the peer leaving or failing, a pipeline error, or server shutdown.
+ * and completely (peer, pipeline, WHEP viewers, /events sockets, metric series) whatever ends
+ * it: DELETE, the peer leaving or failing, a pipeline error, or server shutdown.
+ *
+ * Outputs are fanned out, never recomputed: the pipeline is subscribed once, and its audio,
+ * video and events go through Subjects to the WHIP peer and to each WHEP viewer. Every
+ * consumer's send is non-blocking (Opus encoding in-process; VP8 into a bounded drop-oldest
+ * encoder queue; RTP over UDP; data-channel JSON dropped past 1 MiB unsent), so a slow or
+ * vanished viewer costs only its own frames; a viewer whose send throws is closed alone.
  */
 import { randomUUID } from 'node:crypto';
-import { Subscription, filter } from 'rxjs';
+import { Subject, Subscription, filter } from 'rxjs';
 import type { WebSocket } from 'ws';
-import type { WhipPeer } from '../../media/webrtc/index.js';
+import type { WhepPeer, WhipPeer } from '../../media/webrtc/index.js';
 import { isCausewayError } from '../core/errors.js';
+import type { AudioFrame, VideoFrame } from '../core/frames.js';
 import { logger } from '../core/log.js';
 import { metrics } from '../core/metrics.js';
 import type { SessionPipeline } from './session-pipeline.js';
@@ -21,6 +28,8 @@ export const sessionMetrics = {
   eventsOut: metrics.counter('causeway_events_sent_total', 'JSON events sent to clients, by channel'),
   wsDrops: metrics.counter('causeway_events_dropped_total', 'Events not sent to a slow /events socket'),
   peer: metrics.gauge('causeway_peer_stat', 'Per-session peer counters (packets, bytes, frames), by session and stat'),
+  viewers: metrics.gauge('causeway_whep_viewers', 'WHEP viewers currently watching'),
+  viewersEnded: metrics.counter('causeway_whep_viewers_ended_total', 'WHEP viewers ended, by reason'),
 };
 
 /** A slow /events reader gets events dropped beyond this much unsent data, never unbounded memory. */
@@ -35,6 +44,11 @@ export class Session {
   private readonly sockets = new Set<WebSocket>();
   private readonly subs = new Subscription();
   private closing: Promise<void> | undefined;
+  /** The pipeline's outputs, shared by the WHIP peer and the viewers. */
+  private readonly audioOut = new Subject<AudioFrame>();
+  private readonly videoOut = new Subject<VideoFrame>();
+  private readonly eventsOut = new Subject<Out>();
+  private readonly viewerList = new Map<string, { peer: WhepPeer; subs: Subscription; closing?: Promise<void> }>();
 
   constructor(
     readonly peer: WhipPeer,
@@ -59,26 +73,29 @@ export class Session {
     );
     let out: ReturnType<SessionPipeline>;
     try {
-      out = pipeline({ audio$: this.peer.audio$, control$: control$.pipe(filter((c) => c.type !== 'ping')) });
+      out = pipeline({
+        audio$: this.peer.audio$,
+        ...(this.peer.hasVideo ? { video$: this.peer.video$ } : {}),
+        control$: control$.pipe(filter((c) => c.type !== 'ping')),
+      });
     } catch (e) {
       this.fail(e);
       return;
     }
-    this.subs.add(out.events$.subscribe({ next: (e) => this.emit(e), error: (e) => this.fail(e) }));
-    if (out.audio$) {
-      this.subs.add(
-        out.audio$.subscribe({
-          next: (f) => {
-            try {
-              this.peer.sendAudio(f);
-            } catch (e) {
-              this.fail(e);
-            }
-          },
-          error: (e) => this.fail(e),
-        }),
-      );
-    }
+    // The WHIP peer first: a frame it refuses is a pipeline bug, which ends the session.
+    this.subs.add(this.audioOut.subscribe((f) => this.guard(() => this.peer.sendAudio(f))));
+    this.subs.add(this.videoOut.subscribe((f) => this.guard(() => this.peer.sendVideo(f))));
+    this.subs.add(
+      out.events$.subscribe({
+        next: (e) => {
+          this.emit(e);
+          this.eventsOut.next(e);
+        },
+        error: (e) => this.fail(e),
+      }),
+    );
+    if (out.audio$) this.subs.add(out.audio$.subscribe({ next: (f) => this.audioOut.next(f), error: (e) => this.fail(e) }));
+    if (out.video$) this.subs.add(out.video$.subscribe({ next: (f) => this.videoOut.next(f), error: (e) => this.fail(e) }));
     this.subs.add(
       this.peer.state$.subscribe((s) => {
         if (s === 'failed' || s === 'closed') void this.close(s === 'failed' ? 'peer-failed' : 'peer-closed');
@@ -103,10 +120,76 @@ export class Session {
     }
   }
 
+  get viewers(): number {
+    return this.viewerList.size;
+  }
+
+  /**
+   * Adds a WHEP viewer: from now on it gets the session's audio, video and pipeline events.
+   * Returns its id (for DELETE /whep/<session>/<id>), or undefined if the session is ending (the
+   * caller closes the peer). The viewer ends on its own when it leaves, and with the session.
+   */
+  addViewer(peer: WhepPeer): string | undefined {
+    if (this.closing) return undefined;
+    const id = randomUUID();
+    const subs = new Subscription();
+    const entry: { peer: WhepPeer; subs: Subscription; closing?: Promise<void> } = { peer, subs };
+    this.viewerList.set(id, entry);
+    sessionMetrics.viewers.add({}, 1);
+    const safely = (what: string, f: () => void) => {
+      try {
+        f();
+      } catch (e) {
+        log.warn(`session ${this.id}: viewer ${id}: ${what} failed: ${(e as Error).message}`);
+        void this.removeViewer(id, 'send-error');
+      }
+    };
+    subs.add(this.audioOut.subscribe((f) => safely('audio', () => peer.sendAudio(f))));
+    if (peer.hasVideo) subs.add(this.videoOut.subscribe((f) => safely('video', () => peer.sendVideo(f))));
+    subs.add(this.eventsOut.subscribe((e) => safely('event', () => peer.send(e))));
+    subs.add(
+      peer.messages$.subscribe((msg) => {
+        const m = msg as Json | null;
+        if (typeof m === 'object' && m !== null && m.type === 'ping') peer.send({ type: 'pong', t: m.t, serverMs: Date.now() });
+      }),
+    );
+    subs.add(
+      peer.state$.subscribe((s) => {
+        if (s === 'failed' || s === 'closed') void this.removeViewer(id, s === 'failed' ? 'peer-failed' : 'peer-closed');
+      }),
+    );
+    return id;
+  }
+
+  /** Ends a viewer (DELETE, or it left); false if there is no such viewer. */
+  async removeViewer(id: string, reason = 'deleted'): Promise<boolean> {
+    const v = this.viewerList.get(id);
+    if (v === undefined) return false;
+    if (v.closing === undefined) {
+      v.subs.unsubscribe();
+      v.closing = v.peer.close().finally(() => {
+        this.viewerList.delete(id);
+        sessionMetrics.viewers.add({}, -1);
+        sessionMetrics.viewersEnded.inc({ reason });
+      });
+    }
+    await v.closing;
+    return true;
+  }
+
   attachSocket(ws: WebSocket): void {
     this.sockets.add(ws);
     ws.on('close', () => this.sockets.delete(ws));
     ws.on('error', () => this.sockets.delete(ws));
+  }
+
+  /** Runs a send to the WHIP peer; a throw (a malformed frame) fails the session. */
+  private guard(send: () => void): void {
+    try {
+      send();
+    } catch (e) {
+      this.fail(e);
+    }
   }
 
   private fail(e: unknown): void {
@@ -128,8 +211,9 @@ export class Session {
       this.subs.unsubscribe();
       for (const ws of this.sockets) ws.close(1000, 'session ended');
       this.sockets.clear();
+      const viewers = [...this.viewerList.keys()].map((id) => this.removeViewer(id, 'session-ended'));
       try {
-        await this.peer.close();
+        await Promise.all([this.peer.close(), ...viewers]);
       } finally {
         for (const stat of Object.keys(this.peer.stats())) sessionMetrics.peer.remove({ session: this.id, stat });
         sessionMetrics.active.add({}, -1);

@@ -130,6 +130,35 @@ describe('WebRTC end to end: chromium <-> WHIP server <-> VAD pipeline', functio
     assert.match(metricsText, /causeway_model_provider\{[^}]*provider="cpu"\} 1/);
   });
 
+  it('camera: the server decodes the fake camera (VP8) and the page decodes the mirrored video it sends back', async () => {
+    const cam = await launchBrowser({ fakeAudioWav: join(dir, 'mic.wav'), fakeVideo: true });
+    try {
+      const camPage = await cam.page(`${server.url}/`);
+      await camPage.evaluate(() => (globalThis as any).causeway.start({ camera: true }));
+      const sessionUrl: string = await camPage.evaluate(() => (globalThis as any).causeway.sessionUrl);
+      const session = server.sessions.get(sessionUrl.split('/').pop()!)!;
+      assert.ok(session.peer.hasVideo, 'the offer had VP8 video');
+      const sizes = new Set<string>();
+      const sub = session.peer.video$.subscribe((f) => sizes.add(`${f.width}x${f.height}:${f.format}`));
+      await until('camera frames decoded at the server', 20_000, () => session.peer.stats().videoFramesDecoded >= 10 || undefined);
+      const stats = await until('returned video decoded by the page', 20_000, async () => {
+        const st = await camPage.evaluate(() => (globalThis as any).causeway.stats());
+        return st.inboundVideoFramesDecoded >= 10 ? st : undefined;
+      });
+      sub.unsubscribe();
+      assert.deepEqual([...sizes], ['320x240:rgb24']);
+      assert.equal(stats.inboundVideoWidth, 320);
+      assert.equal(stats.inboundVideoHeight, 240);
+      const peerStats = session.peer.stats();
+      assert.ok(peerStats.videoFramesSent >= 10, `video frames sent ${peerStats.videoFramesSent}`);
+      await camPage.evaluate(() => (globalThis as any).causeway.stop());
+      await until('camera session closed', 5000, () => server.sessions.size === 0 || undefined);
+      assert.deepEqual(cam.errors(camPage), []);
+    } finally {
+      await cam.close();
+    }
+  });
+
   it('20 sessions opened and closed in a row leave no growth in handles, child processes or memory', async () => {
     const handles = () => process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap').length;
     // One session first so lazily created things (model session cache, sockets) exist in the baseline.

@@ -17,6 +17,10 @@ import {
 
 export interface FakeClientOptions {
   readonly video?: boolean;
+  /** Direction of the offered video (default 'sendonly'); 'sendrecv' to receive the server's video. */
+  readonly videoDirection?: 'sendonly' | 'sendrecv' | 'recvonly';
+  /** Direction of the offered audio (default 'sendrecv'); 'recvonly' for a WHEP viewer. */
+  readonly audioDirection?: 'sendrecv' | 'recvonly';
   /** Offer stereo both ways (sprop-stereo=1; stereo=1). */
   readonly stereo?: boolean;
   readonly dataChannel?: boolean;
@@ -32,8 +36,12 @@ export const OPUS_PT = 111;
 export class FakeClient {
   /** RTP the server sent on the audio m-line. */
   readonly received: RtpPacket[] = [];
+  /** RTP the server sent on the video m-line. */
+  readonly receivedVideo: RtpPacket[] = [];
   /** Text messages that arrived on the data channel. */
   readonly messages: string[] = [];
+  /** RTCP PLIs the server sent about our video. */
+  pliReceived = 0;
 
   private constructor(
     readonly pc: RTCPeerConnection,
@@ -46,6 +54,10 @@ export class FakeClient {
       track.onReceiveRtp.subscribe((rtp) => this.received.push(rtp));
     });
     dc?.onMessage.subscribe((m) => this.messages.push(m.toString()));
+    video?.onTrack.subscribe((track) => {
+      track.onReceiveRtp.subscribe((rtp) => this.receivedVideo.push(rtp));
+    });
+    video?.sender.onPictureLossIndication.subscribe(() => this.pliReceived++);
   }
 
   static async create(options: FakeClientOptions = {}): Promise<FakeClient> {
@@ -60,8 +72,8 @@ export class FakeClient {
     });
     const bundleOnly = options.bundleOnlyAudio === true;
     const videoFirst = bundleOnly ? pc.addTransceiver('video', { direction: 'sendonly' }) : undefined;
-    const audio = pc.addTransceiver('audio', { direction: 'sendrecv' });
-    const video = videoFirst ?? (options.video === true ? pc.addTransceiver('video', { direction: 'sendonly' }) : undefined);
+    const audio = pc.addTransceiver('audio', { direction: options.audioDirection ?? 'sendrecv' });
+    const video = videoFirst ?? (options.video === true ? pc.addTransceiver('video', { direction: options.videoDirection ?? 'sendonly' }) : undefined);
     const dc = options.dataChannel === false ? undefined : pc.createDataChannel('causeway');
     await pc.setLocalDescription(await pc.createOffer());
     await waitFor(() => pc.iceGatheringState === 'complete', 2000, 'client ICE gathering');
@@ -90,10 +102,10 @@ export class FakeClient {
     await this.audio.sender.sendRtp(new RtpPacket(header, Buffer.from(payload)));
   }
 
-  /** Sends one RTP packet on the video m-line (the payload need not be real VP8: nothing decodes it). */
-  async sendVideo(sequenceNumber: number, timestamp: number, payload: Uint8Array): Promise<void> {
+  /** Sends one RTP packet on the video m-line (VP8, payload type 96). */
+  async sendVideo(sequenceNumber: number, timestamp: number, payload: Uint8Array, marker = false): Promise<void> {
     if (this.video === undefined) throw new Error('this client offered no video');
-    const header = new RtpHeader({ sequenceNumber, timestamp, payloadType: 96 });
+    const header = new RtpHeader({ sequenceNumber: sequenceNumber & 0xffff, timestamp: timestamp % 2 ** 32, payloadType: 96, marker });
     await this.video.sender.sendRtp(new RtpPacket(header, Buffer.from(payload)));
   }
 

@@ -58,7 +58,20 @@ describe('media/webrtc createWhipPeer: bad offers', function () {
 
   it('reads a bundle-only audio m-line (port 0) as present, and the stereo and mid parameters', () => {
     const info = checkOffer(offer.replace(/m=audio \d+/, 'm=audio 0').replace('a=mid:0', 'a=mid:0\r\na=bundle-only'));
-    assert.deepEqual(info, { opusPayloadType: 111, audioMid: '0', stereoIn: false, stereoOut: false, hasVideo: false, hasData: true });
+    assert.deepEqual(info, {
+      opusPayloadType: 111,
+      audioMid: '0',
+      stereoIn: false,
+      stereoOut: false,
+      hasVideo: false,
+      videoMid: undefined,
+      vp8PayloadType: undefined,
+      hasData: true,
+    });
+    const video = checkOffer(videoOffer);
+    assert.equal(video.hasVideo, true);
+    assert.equal(video.vp8PayloadType, 96);
+    assert.ok(video.videoMid !== undefined && video.videoMid !== video.audioMid);
     const stereo = checkOffer(offer.replace(/(a=fmtp:111 [^\r]*)/, '$1;stereo=1;sprop-stereo=1'));
     assert.equal(stereo.stereoIn && stereo.stereoOut, true);
   });
