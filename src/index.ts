@@ -21,6 +21,7 @@ export { resample, type ResampleOptions } from '../operators/resample.js';
 export { stft, istft, logMel, type StftOperatorOptions } from '../operators/stft.js';
 export { vad, type VadOptions } from '../operators/vad.js';
 export { toMono } from '../operators/to-mono.js';
+export { videoMirror, mirrorFrame } from '../operators/video-mirror.js';
 
 // Media edges
 export * from '../media/ffmpeg/index.js';
