@@ -42,6 +42,10 @@ const DEFAULTS = Object.freeze({
   /** start() resolves when the peer connection is connected, or fails after this long. */
   connectTimeoutMs: 15000,
   pingIntervalMs: 1000,
+  /** A MediaStream to send instead of asking getUserMedia: its first audio track is the
+   *  microphone, its first video track (if any) the camera. The caller owns it: stop() leaves its
+   *  tracks running. Tests and benchmarks pass a WebAudio graph (MediaStreamAudioDestinationNode). */
+  stream: null,
 });
 
 const MAX_RENDERED_EVENTS = 200;
@@ -382,6 +386,8 @@ async function start(options = {}) {
     token: opts.token,
     whipUrl: new URL(opts.whipUrl, location.href).href,
     stream: null,
+    /** Whether the page opened s.stream (and so stops its tracks) or the caller passed it. */
+    ownStream: false,
     pc: null,
     dc: null,
     audioCtx: null,
@@ -405,15 +411,20 @@ async function start(options = {}) {
   setConnection('–');
   setState('starting');
   try {
-    if (!navigator.mediaDevices?.getUserMedia) {
-      throw new Error('this page needs a secure context (https, or http://localhost) to use the microphone');
+    if (opts.stream) {
+      s.stream = opts.stream;
+    } else {
+      if (!navigator.mediaDevices?.getUserMedia) {
+        throw new Error('this page needs a secure context (https, or http://localhost) to use the microphone');
+      }
+      try {
+        s.stream = await navigator.mediaDevices.getUserMedia({ audio: opts.audio, video: opts.camera ? opts.video : false });
+      } catch (e) {
+        throw new Error(mediaError(e, opts.camera));
+      }
+      s.ownStream = true;
+      checkCurrent(s);
     }
-    try {
-      s.stream = await navigator.mediaDevices.getUserMedia({ audio: opts.audio, video: opts.camera ? opts.video : false });
-    } catch (e) {
-      throw new Error(mediaError(e, opts.camera));
-    }
-    checkCurrent(s);
 
     const AudioCtx = window.AudioContext;
     if (AudioCtx) {
@@ -524,7 +535,7 @@ async function release(s) {
     hook.connectionState = 'closed';
     s.pc.close();
   }
-  for (const t of s.stream?.getTracks() ?? []) t.stop();
+  if (s.ownStream) for (const t of s.stream?.getTracks() ?? []) t.stop();
   for (const a of [s.micAnalyser, s.remoteAnalyser]) a?.source.disconnect();
   s.micAnalyser = s.remoteAnalyser = null;
   if (s.audioCtx && s.audioCtx.state !== 'closed') s.audioCtx.close().catch(() => {});

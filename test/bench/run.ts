@@ -7,6 +7,7 @@ import { benchKernels } from './kernels.bench.js';
 import type { BenchRow } from './row.js';
 import { peakRssMb } from './stats.js';
 import { benchVad } from './vad.bench.js';
+import { benchWebrtc } from './webrtc.bench.js';
 import { setLogLevel } from '../../src/core/log.js';
 
 function table(rows: BenchRow[]): string {
@@ -26,7 +27,7 @@ function table(rows: BenchRow[]): string {
 async function main(): Promise<void> {
   setLogLevel('warn');
   const rows: BenchRow[] = [];
-  for (const part of [benchKernels, benchFfmpegResample, benchVad]) {
+  for (const part of [benchKernels, benchFfmpegResample, benchVad, benchWebrtc]) {
     rows.push(...(await part()));
   }
   console.log(table(rows));
