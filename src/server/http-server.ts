@@ -87,6 +87,8 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
   /** Viewers being set up, by session: they count against maxViewers before they exist. */
   const pendingViewers = new Map<string, number>();
   const pipeline = options.pipeline ?? defaultPipeline();
+  // Models load before the first session, not inside one (a load blocks the event loop).
+  const releaseWarm = (await pipeline.warm?.()) ?? (() => {});
   const sessions = new Map<string, Session>();
   let pending = 0;
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
@@ -261,10 +263,15 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
   });
   server.on('clientError', (_e, socket) => socket.destroy());
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 8080, host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 8080, host, () => resolve());
+    });
+  } catch (e) {
+    releaseWarm();
+    throw e;
+  }
   const addr = server.address() as AddressInfo;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
 
@@ -276,6 +283,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
       wss.close();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
+      releaseWarm();
     },
   };
 }

@@ -12,6 +12,8 @@ import { vad } from '../../operators/vad.js';
 import { videoMirror } from '../../operators/video-mirror.js';
 import type { AudioFrame, VideoFrame } from '../core/frames.js';
 import type { Device } from '../core/onnx/session.js';
+import { acquireModel } from '../core/onnx/shared-models.js';
+import { defaultSileroVadPath, sileroVadContract } from '../core/models/silero-vad.js';
 
 /** Anything JSON-serialisable with a `type`, e.g. VadEvent. */
 export interface OutEvent {
@@ -39,7 +41,14 @@ export interface SessionOutputs {
   readonly video$?: Observable<VideoFrame>;
 }
 
-export type SessionPipeline = (inputs: SessionInputs) => SessionOutputs;
+export type SessionPipeline = ((inputs: SessionInputs) => SessionOutputs) & {
+  /**
+   * Optional: load what every session will need (models) once, before the first session, and
+   * keep it until the returned release function is called. Loading an ONNX model blocks the
+   * event loop for 50-250 ms here; done per session it stalls every other session's audio.
+   */
+  warm?: () => Promise<() => void>;
+};
 
 export interface DefaultPipelineOptions {
   device?: Device;
@@ -53,11 +62,12 @@ export interface DefaultPipelineOptions {
  * mirrored (a real per-pixel operation on every frame, like a selfie view).
  */
 export function defaultPipeline(options: DefaultPipelineOptions = {}): SessionPipeline {
-  return ({ audio$, video$ }) => {
+  const device = options.device ?? 'auto';
+  const run: SessionPipeline = ({ audio$, video$ }) => {
     const mic$ = audio$.pipe(toMono(), share());
     const events$ = mic$.pipe(
       resample({ toRate: 16000, fromRate: 48000 }),
-      vad({ device: options.device ?? 'auto', queue: { policy: 'drop-oldest', capacity: 50 } }),
+      vad({ device, queue: { policy: 'drop-oldest', capacity: 50 } }),
     );
     const spectral = { nFft: 1024, hop: 256, window: 'sqrt-hann' as const, sampleRate: 48000 };
     const back$ = mic$.pipe(
@@ -67,4 +77,7 @@ export function defaultPipeline(options: DefaultPipelineOptions = {}): SessionPi
     );
     return { events$, audio$: back$, ...(video$ !== undefined ? { video$: video$.pipe(videoMirror()) } : {}) };
   };
+  // Same model key as vad({ device }) uses, so sessions find the session already loaded.
+  run.warm = async () => (await acquireModel(defaultSileroVadPath(), sileroVadContract, { device })).release;
+  return run;
 }

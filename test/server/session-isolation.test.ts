@@ -3,10 +3,13 @@
  * while the others keep running.
  */
 import assert from 'node:assert/strict';
-import { map } from 'rxjs';
+import { EMPTY, map } from 'rxjs';
 import { startServer, type CausewayServer } from '../../src/server/http-server.js';
-import type { SessionPipeline } from '../../src/server/session-pipeline.js';
+import { loadedModelCount } from '../../src/core/onnx/shared-models.js';
+import { defaultPipeline, type SessionPipeline } from '../../src/server/session-pipeline.js';
 import { FakeClient, waitFor } from '../webrtc/fake-client.js';
+
+const nullPipeline: SessionPipeline = () => ({ events$: EMPTY });
 
 /** Echoes control messages; a `boom` message makes this session's pipeline throw. */
 const fragile: SessionPipeline = ({ control$ }) => ({
@@ -53,5 +56,19 @@ describe('server: sessions are isolated', function () {
     // And a new session can still start.
     await connect();
     assert.equal(server.sessions.size, 2);
+  });
+
+  it('the default pipeline loads its model once at server start, not per session, and frees it at close', async () => {
+    const before = loadedModelCount();
+    const s = await startServer({ port: 0, pipeline: defaultPipeline({ device: 'cpu' }) });
+    assert.equal(loadedModelCount(), before + 1);
+    await s.close();
+    assert.equal(loadedModelCount(), before);
+    // A port that is taken: the start fails with the listen error and still frees the model.
+    const taken = await startServer({ port: 0, pipeline: nullPipeline });
+    const port = Number(new URL(taken.url).port);
+    await assert.rejects(startServer({ port, pipeline: defaultPipeline({ device: 'cpu' }) }), /EADDRINUSE/);
+    assert.equal(loadedModelCount(), before);
+    await taken.close();
   });
 });
