@@ -12,21 +12,28 @@ import { createPeer, type PeerState, type WhipPeerOptions } from './whip-peer.js
 
 export type WhepPeerOptions = WhipPeerOptions;
 
+/** The sending side every peer has; a WHEP viewer is only this. */
 export interface WhepPeer {
-  /** Complete SDP answer (non-trickle) to return with 201 Created. */
+  /** Complete SDP answer (non-trickle: ICE candidates gathered) to return with 201 Created. */
   readonly answer: string;
-  /** The viewer offered VP8 video: sendVideo reaches it. */
+  /** The offer has a VP8 video m-line that receives: sendVideo reaches the client. */
   readonly hasVideo: boolean;
-  /** JSON from the viewer's data channels. */
+  /** JSON messages from the client's data channels; non-JSON gets an error reply instead. */
   readonly messages$: Observable<unknown>;
-  /** JSON to the viewer (bounded queue until its channel opens). False once closed. */
+  /** JSON to the client; queued (256, drop-oldest) until a channel opens. False once closed. */
   send(message: unknown): boolean;
-  /** 48 kHz audio to the viewer as Opus. */
+  /** 48 kHz audio (any frame size, 1|2 channels) to the client; other rates throw 'invalid-frame'. */
   sendAudio(frame: AudioFrame): void;
-  /** A frame to the viewer as VP8 (its own encoder, started on the first frame). */
+  /**
+   * A frame (any size, rgb24|rgba|gray|yuv420p) to the client as VP8, RTP timestamps from pts.
+   * Malformed frames throw 'invalid-frame'. Frames wait in a small drop-oldest queue (counted in
+   * stats) so a slow encoder never delays the pipeline. Ignored when the client takes no video.
+   */
   sendVideo(frame: VideoFrame): void;
+  /** Replays the current state. */
   readonly state$: Observable<PeerState>;
   stats(): Record<string, number>;
+  /** Idempotent; releases everything and completes the observables (state 'closed'). */
   close(): Promise<void>;
 }
 

@@ -32,6 +32,7 @@ import { badOffer, checkOffer, type OfferInfo, type OfferProtocol } from './sdp-
 import { forWerift, withOurOpusFmtp } from './sdp-rewrite.js';
 import { VideoIn } from './video-in.js';
 import { VideoOut, asksForKeyframe } from './video-out.js';
+import type { WhepPeer } from './whep-peer.js';
 
 const log = logger('webrtc');
 
@@ -67,9 +68,8 @@ export interface PeerVideoOptions {
 
 export type PeerState = 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
 
-export interface WhipPeer {
-  /** Complete SDP answer (non-trickle: ICE candidates gathered) to return with 201 Created. */
-  readonly answer: string;
+/** A WHIP peer: everything a WHEP viewer has (the outputs), plus the client's decoded media. */
+export interface WhipPeer extends WhepPeer {
   /**
    * Decoded microphone audio: 48 kHz, 1 channel (2 if the offer says sprop-stereo=1), one frame
    * per Opus packet. pts from the RTP timestamp relative to the first packet; lost packets are
@@ -85,25 +85,6 @@ export interface WhipPeer {
    * emits for an offer without VP8 video.
    */
   readonly video$: Observable<VideoFrame>;
-  /** The offer has a VP8 video m-line: video$ may emit and sendVideo reaches the client if it receives. */
-  readonly hasVideo: boolean;
-  /** JSON messages from the client's data channels; non-JSON gets an error reply instead. */
-  readonly messages$: Observable<unknown>;
-  /** JSON to the client; queued (256, drop-oldest) until a channel opens. False once closed. */
-  send(message: unknown): boolean;
-  /** 48 kHz audio (any frame size, 1|2 channels) to the client; other rates throw 'invalid-frame'. */
-  sendAudio(frame: AudioFrame): void;
-  /**
-   * A frame (any size, rgb24|rgba|gray|yuv420p) to the client as VP8, RTP timestamps from pts.
-   * Malformed frames throw 'invalid-frame'. Frames wait in a small drop-oldest queue (counted in
-   * stats) so a slow encoder never delays the pipeline. Ignored when the client takes no video.
-   */
-  sendVideo(frame: VideoFrame): void;
-  /** Replays the current state. */
-  readonly state$: Observable<PeerState>;
-  stats(): Record<string, number>;
-  /** Idempotent; releases everything and completes the observables (state 'closed'). */
-  close(): Promise<void>;
 }
 
 /** Bound on ICE gathering: host candidates take milliseconds; STUN is given 1.5 s of it. */
