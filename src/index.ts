@@ -14,6 +14,7 @@ export { StepModel, StepState } from './core/onnx/step-model.js';
 export { acquireModel, loadedModelCount, type ModelLease } from './core/onnx/shared-models.js';
 export { checkContract, type ModelContract, type TensorSpec, type StatePair, type DType, type Dim } from './core/onnx/contract.js';
 export { SileroStream, sileroVadContract, defaultSileroVadPath } from './core/models/silero-vad.js';
+export { CacheAwareStream, cacheAwareContract, readCacheAwareConfig, type CacheAwareConfig } from './core/models/nemo-cache-aware.js';
 
 // Operators
 export { rechunk, type RechunkOptions } from '../operators/rechunk.js';
@@ -21,6 +22,7 @@ export { resample, type ResampleOptions } from '../operators/resample.js';
 export { stft, istft, logMel, type StftOperatorOptions } from '../operators/stft.js';
 export { vad, type VadOptions } from '../operators/vad.js';
 export { toMono } from '../operators/to-mono.js';
+export { asr, readTokens, type AsrOptions, type AsrEvent } from '../operators/asr.js';
 export { videoMirror, mirrorFrame } from '../operators/video-mirror.js';
 
 // Media edges

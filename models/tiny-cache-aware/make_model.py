@@ -30,7 +30,8 @@ import torch
 import torch.nn as nn
 
 N_MELS, D, LAYERS, LEFT, KERNEL, HEADS, VOCAB = 16, 32, 2, 8, 5, 2, 11
-CHUNK, PRE = 4, 2  # mel frames per step, and mel frames of pre-encode cache fed ahead of each chunk
+CHUNK, PRE = 4, 2
+BLANK_BIAS = 6.0  # mel frames per step, and mel frames of pre-encode cache fed ahead of each chunk
 
 torch.manual_seed(1234)
 
@@ -95,6 +96,10 @@ class Model(nn.Module):
         self.pre = nn.Conv1d(N_MELS, D, PRE + 1)
         self.layers = nn.ModuleList([Layer() for _ in range(LAYERS)])
         self.head = nn.Linear(D, VOCAB)
+        # Blank (the last id, as in NeMo) favoured, so quiet input decodes to blanks and the
+        # decoder's endpointing has something to find even with random weights.
+        with torch.no_grad():
+            self.head.bias[VOCAB - 1] += BLANK_BIAS
 
     def step(self, audio_signal, length, cache_last_channel, cache_last_time, cache_last_channel_len):
         # audio_signal [B, n_mels, PRE + T]: the first PRE frames are the pre-encode cache.

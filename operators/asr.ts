@@ -1,0 +1,112 @@
+/**
+ * `asr`: streaming speech recognition events from mono 16 kHz audio.
+ *
+ * Engine 'conformer': a NeMo-contract cache-aware encoder with a CTC head. Audio -> streaming
+ * log-mel (hop 10 ms, n_mels from the model) -> one encoder step per chunk with its caches ->
+ * greedy CTC. A `partial` is emitted whenever the hypothesis grows (greedy CTC never revises a
+ * token, so partials only grow); a `final` when `endpointMs` of blank frames follow a non-empty
+ * hypothesis, and at the end of the stream. Times are in the source's timeline: a token's time is
+ * the start of the mel frame (times the model's subsampling) where CTC emitted it.
+ *
+ * Tokens come from `tokens.txt` beside the model (sherpa-onnx's format: `piece id` per line); the
+ * blank is the piece `<blk>` (NeMo puts it last).
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { CtcGreedyDecoder, piecesToText } from '../kernels/ctc.js';
+import { StreamingLogMel } from '../kernels/mel.js';
+import { CausewayError, ModelError } from '../src/core/errors.js';
+import type { AudioFrame, TimedEvent } from '../src/core/frames.js';
+import { CacheAwareStream } from '../src/core/models/nemo-cache-aware.js';
+import type { SessionOptions } from '../src/core/onnx/session.js';
+import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
+import { serialMap, type QueueOptions } from '../src/core/serial-queue.js';
+import { checkAudio } from './audio-checks.js';
+
+export interface AsrEvent extends TimedEvent {
+  readonly type: 'partial' | 'final';
+  readonly text: string;
+}
+
+export interface AsrOptions extends SessionOptions {
+  engine: 'conformer';
+  /** The step graph (`*.onnx` with its `*.json` settings and `tokens.txt` beside it). */
+  model: string;
+  /** Blank time after speech that makes a hypothesis final (default 600 ms). */
+  endpointMs?: number;
+  queue?: Omit<QueueOptions, 'name'>;
+}
+
+const SAMPLE_RATE = 16000;
+const HOP = 160;
+const N_FFT = 512;
+
+export function readTokens(modelPath: string): { pieces: string[]; blank: number } {
+  const path = join(dirname(modelPath), 'tokens.txt');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new ModelError('model-not-found', `asr model ${modelPath}: no tokens.txt beside it (${path})`);
+  }
+  const pieces: string[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\S+)\s+(\d+)$/.exec(line.trim());
+    if (m) pieces[Number(m[2])] = m[1];
+  }
+  const blank = pieces.indexOf('<blk>');
+  return { pieces, blank: blank >= 0 ? blank : pieces.length - 1 };
+}
+
+export function asr(options: AsrOptions): StreamOperator<AudioFrame, AsrEvent> {
+  if (options.engine !== 'conformer') throw new CausewayError('invalid-argument', `asr: unknown engine '${String(options.engine)}'`);
+  const endpointMs = options.endpointMs ?? 600;
+  const op = serialMap<AudioFrame, AsrEvent>(async () => {
+    const { pieces, blank } = readTokens(options.model);
+    const model = await CacheAwareStream.open(options.model, options);
+    const c = model.config;
+    if (pieces.length !== c.vocab) {
+      model.dispose();
+      throw new ModelError('model-contract', `asr model ${options.model}: tokens.txt has ${pieces.length} pieces, the model ${c.vocab} outputs`);
+    }
+    const mel = new StreamingLogMel({ sampleRate: SAMPLE_RATE, nFft: N_FFT, hop: HOP, nMels: c.nMels });
+    const ctc = new CtcGreedyDecoder({ vocab: c.vocab, blank });
+    const frameUs = (HOP * c.subsampling * 1e6) / SAMPLE_RATE;
+    const endpointFrames = Math.max(1, Math.round((endpointMs * 1000) / frameUs));
+    const melFrames: Float32Array[] = [];
+    let origin: number | undefined;
+    let wall = 0;
+    const at = (frame: number) => origin! + Math.round(frame * frameUs);
+    const decode = (lp: Float32Array | undefined, emit: (e: AsrEvent) => void) => {
+      if (!lp) return;
+      const grew = ctc.push(lp) > 0;
+      const h = ctc.hypothesis;
+      if (grew) {
+        emit({ type: 'partial', text: piecesToText(pieces, h.tokens), startUs: at(h.frames[0]), endUs: at(ctc.framesSeen), wallMs: wall });
+      }
+      if (h.tokens.length > 0 && ctc.trailingBlanks >= endpointFrames) final(emit, ctc.framesSeen - ctc.trailingBlanks + 1);
+    };
+    const final = (emit: (e: AsrEvent) => void, endFrame: number) => {
+      const f = ctc.takeFinal();
+      emit({ type: 'final', text: piecesToText(pieces, f.tokens), startUs: at(f.frames[0]), endUs: at(endFrame), wallMs: wall });
+    };
+    return {
+      async step(frame, emit) {
+        checkAudio('asr', frame, { sampleRate: SAMPLE_RATE, channels: 1 });
+        origin ??= frame.pts;
+        wall = frame.wallMs;
+        mel.push(frame.data, (m) => melFrames.push(m.slice()));
+        // Mel frames are collected first (the kernel's callback is synchronous), then stepped in order.
+        for (const m of melFrames.splice(0)) decode(await model.push(m), emit);
+      },
+      async flush(emit) {
+        decode(await model.flush(), emit);
+        if (ctc.hypothesis.tokens.length > 0) final(emit, ctc.framesSeen);
+      },
+      teardown() {
+        model.dispose();
+      },
+    };
+  }, { name: 'asr', ...options.queue });
+  return withInfo(op, { name: 'asr', latencyUs: Math.round(((N_FFT - HOP) * 1e6) / SAMPLE_RATE), lookaheadUs: 0 });
+}
