@@ -17,6 +17,8 @@ import { probeMedia } from '../media/ffmpeg/index.js';
 const USAGE = `usage:
   causeway vad <input> [--json] [--realtime] [--device auto|cpu|cuda] [--threads N] [--debug]
       speech segments of any media file or URL ffmpeg reads, one line each
+  causeway transcribe <input> --model <step.onnx> [--engine conformer] [--format text|json|srt|vtt] [--realtime]
+      speech recognition: partial hypotheses live on a terminal, finals only when piped
   causeway demo [--json]
       the VAD pipeline on the speech clip shipped with Causeway, with its real-time factor
   causeway serve [--host 127.0.0.1] [--port 8080] [--token T] [--max-sessions 8] [--device auto|cpu|cuda]
@@ -78,6 +80,9 @@ async function main(argv: string[]): Promise<void> {
       port: { type: 'string', default: '8080' },
       token: { type: 'string' },
       'max-sessions': { type: 'string', default: '8' },
+      engine: { type: 'string', default: 'conformer' },
+      model: { type: 'string' },
+      format: { type: 'string', default: 'text' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -106,6 +111,35 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`Causeway demo: Silero VAD v5 (ONNX) on ${clip}\n`);
       const r = await runVad(clip, common);
       process.stdout.write(`${r.segments} speech segment(s) in ${r.seconds.toFixed(2)} s of audio; processed in ${r.wallSeconds.toFixed(2)} s, real-time factor ${(r.wallSeconds / r.seconds).toFixed(4)} (${(r.seconds / r.wallSeconds).toFixed(0)}x faster than real time)\n`);
+      return;
+    }
+    case 'transcribe': {
+      if (rest.length !== 1) throw new UsageError('transcribe takes exactly one input (a file path or URL)');
+      if (values.engine !== 'conformer') throw new UsageError(`--engine must be conformer, got '${values.engine}'`);
+      if (!values.model) throw new UsageError('transcribe needs --model <step.onnx> (a NeMo-contract cache-aware CTC export)');
+      const format = values.format!;
+      if (!['text', 'json', 'srt', 'vtt'].includes(format)) throw new UsageError(`--format must be text, json, srt or vtt, got '${format}'`);
+      const { transcribe, srtCue, vttCue } = await import('./pipelines/transcribe.js');
+      const live = process.stdout.isTTY && format === 'text';
+      let cues = 0;
+      if (format === 'vtt') process.stdout.write('WEBVTT\n\n');
+      await lastValueFrom(
+        transcribe(rest[0], { engine: 'conformer', model: values.model, realtime: values.realtime, device, threads }).pipe(
+          tap((e) => {
+            if (e.type === 'partial') {
+              // Partials only on a terminal, rewritten in place; a pipe gets finals only.
+              if (live) process.stdout.write(`\r\x1b[2K${e.text}`);
+              return;
+            }
+            cues++;
+            if (format === 'json') process.stdout.write(JSON.stringify({ type: 'final', text: e.text, startUs: e.startUs, endUs: e.endUs }) + '\n');
+            else if (format === 'srt') process.stdout.write(srtCue(cues, e));
+            else if (format === 'vtt') process.stdout.write(vttCue(e));
+            else process.stdout.write(`${live ? '\r\x1b[2K' : ''}${fmt(e.startUs)} ${fmt(e.endUs)} ${e.text}\n`);
+          }),
+        ),
+        { defaultValue: undefined },
+      );
       return;
     }
     case 'serve': {

@@ -177,7 +177,7 @@ def main(out):
                       "cache_last_channel_len": {0: "B"}, "logprobs": {0: "B", 1: "T_out"}},
     )
     meta = {
-        "model_type": "EncDecCTCModelBPE", "vocab_size": VOCAB, "subsampling_factor": 1,
+        "model_type": "EncDecCTCModelBPE", "vocab_size": VOCAB - 1, "subsampling_factor": 1,
         "window_size": PRE + CHUNK, "chunk_shift": CHUNK, "pre_encode_cache_size": PRE,
         "cache_last_channel_dim1": LAYERS, "cache_last_channel_dim2": LEFT, "cache_last_channel_dim3": D,
         "cache_last_time_dim1": LAYERS, "cache_last_time_dim2": D, "cache_last_time_dim3": KERNEL - 1,

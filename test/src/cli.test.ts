@@ -110,4 +110,27 @@ describe('causeway CLI', () => {
     // device auto on a CPU-only install says so on stderr.
     assert.match(r.stderr, /CUDA unavailable .*falling back to CPU|running on CUDA/);
   });
+
+  it('transcribe writes finals as text, json, srt and vtt (the tiny contract model: the texts are meaningless, the formats are not)', async () => {
+    const model = fileURLToPath(new URL('../../../models/tiny-cache-aware/step.onnx', import.meta.url));
+    const json = await run(['transcribe', wav, '--model', model, '--format', 'json', '--quiet']);
+    assert.equal(json.code, 0, json.stderr);
+    const finals = json.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(finals.length >= 1);
+    for (const f of finals) {
+      assert.equal(f.type, 'final');
+      assert.ok(Number.isInteger(f.startUs) && f.endUs >= f.startUs && typeof f.text === 'string');
+    }
+    const srt = await run(['transcribe', wav, '--model', model, '--format', 'srt', '--quiet']);
+    assert.match(srt.stdout, /^1\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}\n.+\n\n/);
+    assert.equal(srt.stdout.trim().split('\n\n').length, finals.length, 'one cue per final');
+    const vtt = await run(['transcribe', wav, '--model', model, '--format', 'vtt', '--quiet']);
+    assert.match(vtt.stdout, /^WEBVTT\n\n\d\d:\d\d:\d\d\.\d{3} --> /);
+    // Piped (not a terminal): finals only, one line each.
+    const text = await run(['transcribe', wav, '--model', model, '--quiet']);
+    assert.equal(text.stdout.trim().split('\n').length, finals.length);
+    const bad = await run(['transcribe', wav, '--quiet']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /needs --model/);
+  });
 });

@@ -29,6 +29,7 @@ export interface CacheAwareConfig {
   leftContext: number;
   dModel: number;
   convCache: number;
+  /** Outputs of the CTC head: vocab_size + 1 (the blank, last). */
   vocab: number;
   subsampling: number;
 }
@@ -57,7 +58,8 @@ export function readCacheAwareConfig(modelPath: string): CacheAwareConfig {
     leftContext: num('cache_last_channel_dim2'),
     dModel: num('cache_last_channel_dim3'),
     convCache: num('cache_last_time_dim3'),
-    vocab: num('vocab_size'),
+    // NeMo's vocab_size counts the BPE pieces; the CTC head has one more output, the blank (last).
+    vocab: num('vocab_size') + 1,
     subsampling: num('subsampling_factor'),
   };
 }
