@@ -1,0 +1,169 @@
+"""
+Trains Causeway's command recogniser: the cache-aware encoder of models/cache_aware.py with a
+CTC head over whole-word tokens (words.txt, blank last), on features made by gen-features.mjs
+(Causeway's own streaming log-mel, so training and run time see the same numbers). Exports the
+NeMo contract the `asr` operator runs: step.onnx + step.json + tokens.txt, and offline.onnx.
+
+    /usr/bin/python3 models/command-asr/train.py <trainDir> <evalDir> <outDir> [epochs] [size]
+
+size: "full" (the shipped model) or "smoke" (a minute, to check the recipe end to end).
+Training pads batches on the right: the model is causal, so padding never reaches the frames
+before it, and CTC is told each utterance's true length.
+"""
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import onnx
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from cache_aware import Config, Model, Offline, Step  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORDS = open(os.path.join(HERE, "words.txt")).read().split()
+BLANK = len(WORDS)
+SIZES = {
+    "full": Config(n_mels=80, d=128, layers=6, left=40, kernel=15, heads=4, vocab=len(WORDS) + 1, chunk=8, pre=2),
+    "smoke": Config(n_mels=80, d=32, layers=2, left=16, kernel=5, heads=2, vocab=len(WORDS) + 1, chunk=8, pre=2),
+}
+
+
+def load(dirs):
+    """One or more feature folders (comma-separated), concatenated."""
+    all_feats, items, base = [], [], 0
+    for d in dirs.split(","):
+        f = np.fromfile(os.path.join(d, "feats.f32"), dtype=np.float32).reshape(-1, 80)
+        for line in open(os.path.join(d, "manifest.jsonl")):
+            it = json.loads(line)
+            it["offset"] += base
+            items.append(it)
+        all_feats.append(f)
+        base += len(f)
+    return np.concatenate(all_feats), items
+
+
+def batches(feats, items, size, rng):
+    order = rng.permutation(len(items))
+    for i in range(0, len(order), size):
+        chunk = [items[j] for j in order[i:i + size]]
+        T = max(it["frames"] for it in chunk)
+        x = np.zeros((len(chunk), 80, T), dtype=np.float32)
+        for b, it in enumerate(chunk):
+            x[b, :, :it["frames"]] = feats[it["offset"]:it["offset"] + it["frames"]].T
+        ys = [[WORDS.index(w) for w in it["text"].split()] for it in chunk]
+        yield torch.from_numpy(x), torch.tensor([it["frames"] for it in chunk]), ys
+
+
+def greedy(lp):
+    best = lp.argmax(-1).tolist()
+    out, prev = [], -1
+    for b in best:
+        if b != BLANK and b != prev:
+            out.append(WORDS[b])
+        prev = b
+    return " ".join(out)
+
+
+def evaluate(m, feats, items, mean, std):
+    m.eval()
+    errors, words_total, exact = 0, 0, 0
+    with torch.no_grad():
+        for it in items:
+            x = torch.from_numpy(((feats[it["offset"]:it["offset"] + it["frames"]] - mean) / std).T.copy()).unsqueeze(0)
+            hyp = greedy(m.offline(x)[0])
+            ref = it["text"].split()
+            h = hyp.split()
+            # word errors by edit distance
+            dp = list(range(len(h) + 1))
+            for i, r in enumerate(ref, 1):
+                prev, dp[0] = dp[0], i
+                for j, w in enumerate(h, 1):
+                    prev, dp[j] = dp[j], min(dp[j] + 1, dp[j - 1] + 1, prev + (r != w))
+            errors += dp[len(h)]
+            words_total += len(ref)
+            exact += hyp == it["text"]
+    m.train()
+    return errors / max(1, words_total), exact / max(1, len(items))
+
+
+def fold_normalisation(m, mean, std):
+    """pre((x - mean) / std) == pre'(x): fold the feature normalisation into the first conv."""
+    with torch.no_grad():
+        w = m.pre.weight  # [d, n_mels, k]
+        s = torch.from_numpy(std).view(1, -1, 1)
+        mu = torch.from_numpy(mean).view(1, -1, 1)
+        m.pre.bias -= (w * mu / s).sum(dim=(1, 2))
+        m.pre.weight.copy_(w / s)
+
+
+def export(m, c, out):
+    os.makedirs(out, exist_ok=True)
+    ex = (torch.randn(1, c.n_mels, c.pre + c.chunk), torch.tensor([c.pre + c.chunk]), torch.zeros(1, c.layers, c.left, c.d),
+          torch.zeros(1, c.layers, c.d, c.kernel - 1), torch.zeros(1, dtype=torch.int64))
+    torch.onnx.export(
+        Step(m), ex, f"{out}/step.onnx", opset_version=17,
+        input_names=["audio_signal", "length", "cache_last_channel", "cache_last_time", "cache_last_channel_len"],
+        output_names=["logprobs", "encoded_lengths", "cache_last_channel_next", "cache_last_time_next", "cache_last_channel_next_len"],
+        dynamic_axes={"audio_signal": {0: "B", 2: "T"}, "length": {0: "B"}, "cache_last_channel": {0: "B"}, "cache_last_time": {0: "B"},
+                      "cache_last_channel_len": {0: "B"}, "logprobs": {0: "B", 1: "T_out"}})
+    meta = {"model_type": "EncDecCTCModelBPE", "vocab_size": c.vocab - 1, "subsampling_factor": 1, "window_size": c.pre + c.chunk,
+            "chunk_shift": c.chunk, "pre_encode_cache_size": c.pre, "cache_last_channel_dim1": c.layers, "cache_last_channel_dim2": c.left,
+            "cache_last_channel_dim3": c.d, "cache_last_time_dim1": c.layers, "cache_last_time_dim2": c.d, "cache_last_time_dim3": c.kernel - 1,
+            "feat_dim": c.n_mels, "normalize_type": "", "comment": "Causeway command recogniser (models/command-asr)"}
+    model = onnx.load(f"{out}/step.onnx")
+    for k, v in meta.items():
+        e = model.metadata_props.add()
+        e.key, e.value = k, str(v)
+    onnx.save(model, f"{out}/step.onnx")
+    json.dump(meta, open(f"{out}/step.json", "w"), indent=2)
+    with open(f"{out}/tokens.txt", "w") as f:
+        for i, w in enumerate(WORDS):
+            f.write(f"\u2581{w} {i}\n")
+        f.write(f"<blk> {BLANK}\n")
+    torch.onnx.export(Offline(m), (torch.randn(1, c.n_mels, 40),), f"{out}/offline.onnx", opset_version=17,
+                      input_names=["audio_signal"], output_names=["logprobs"], dynamic_axes={"audio_signal": {2: "T"}, "logprobs": {1: "T"}})
+
+
+def main():
+    train_dir, eval_dir, out = sys.argv[1:4]
+    epochs = int(sys.argv[4]) if len(sys.argv) > 4 else 20
+    c = SIZES[sys.argv[5] if len(sys.argv) > 5 else "full"]
+    torch.manual_seed(7)
+    rng = np.random.default_rng(7)
+    feats, items = load(train_dir)
+    efeats, eitems = load(eval_dir)
+    mean, std = feats.mean(0), feats.std(0) + 1e-5
+    nfeats = (feats - mean) / std
+    m = Model(c)
+    params = sum(p.numel() for p in m.parameters())
+    print(f"{params} parameters, {len(items)} training utterances, {len(eitems)} eval", flush=True)
+    opt = torch.optim.AdamW(m.parameters(), lr=2e-3, weight_decay=1e-2)
+    steps = epochs * ((len(items) + 31) // 32)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.1)
+    t0 = time.time()
+    for epoch in range(epochs):
+        total = 0.0
+        for x, lens, ys in batches(nfeats, items, 32, rng):
+            lp = m.offline(x).transpose(0, 1)  # [T, B, V]
+            target = torch.tensor([t for y in ys for t in y])
+            loss = F.ctc_loss(lp, target, lens, torch.tensor([len(y) for y in ys]), blank=BLANK, zero_infinity=True)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(m.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            total += loss.item()
+        wer, exact = evaluate(m, efeats, eitems, mean, std)
+        print(f"epoch {epoch + 1}/{epochs}: loss {total:.1f}, held-out WER {wer:.3f}, exact {exact:.3f}, {time.time() - t0:.0f} s", flush=True)
+    fold_normalisation(m, mean, std)
+    m.eval()
+    export(m, c, out)
+    print(f"exported to {out}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
