@@ -28,6 +28,7 @@ WORDS = open(os.path.join(HERE, "words.txt")).read().split()
 BLANK = len(WORDS)
 SIZES = {
     "full": Config(n_mels=80, d=128, layers=6, left=40, kernel=15, heads=4, vocab=len(WORDS) + 1, chunk=8, pre=2),
+    "small": Config(n_mels=80, d=64, layers=4, left=24, kernel=9, heads=4, vocab=len(WORDS) + 1, chunk=8, pre=2),
     "smoke": Config(n_mels=80, d=32, layers=2, left=16, kernel=5, heads=2, vocab=len(WORDS) + 1, chunk=8, pre=2),
 }
 
