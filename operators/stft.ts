@@ -12,6 +12,7 @@
 import { StreamingLogMel, type LogMelOptions } from '../kernels/mel.js';
 import { StreamingIstft, StreamingStft, type StftOptions } from '../kernels/stft.js';
 import { CausewayError } from '../src/core/errors.js';
+import type { OperatorFunction } from 'rxjs';
 import { audioFrame, samplePts, type AudioFrame, type SpectrumFrame } from '../src/core/frames.js';
 import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
 import { syncMap } from '../src/core/sync-operator.js';
@@ -26,26 +27,40 @@ function usOf(samples: number, sampleRate: number | undefined): number {
 }
 
 export interface StftOperatorOptions extends StftOptions {
-  /** Expected input rate, used only to state the latency in µs before the first frame. */
+  /** Expected input rate: states the latency in µs before the first frame, and frames at another rate are refused. */
   sampleRate?: number;
 }
 
-export function stft(o: StftOperatorOptions): StreamOperator<AudioFrame, SpectrumFrame> {
-  const op = syncMap<AudioFrame, SpectrumFrame>('stft', () => {
-    const kernel = new StreamingStft(o);
+/** A kernel that turns audio into one vector per hop (STFT column, mel column). */
+interface FramedKernel {
+  readonly latency: number;
+  push(input: Float32Array, emit: (v: Float32Array, frameIndex: number) => void): void;
+}
+
+/**
+ * The shape stft and logMel share: mono audio in, one SpectrumFrame per hop out, each stamped
+ * with the source time of its analysis window's first sample (k * hop - latency samples).
+ */
+function framedAnalysis(name: string, hop: number, sampleRate: number | undefined, make: () => FramedKernel): OperatorFunction<AudioFrame, SpectrumFrame> {
+  return syncMap<AudioFrame, SpectrumFrame>(name, () => {
+    const kernel = make();
     let first: AudioFrame | undefined;
     let wall = 0;
     return {
       step(frame, emit) {
-        checkAudio('stft', frame, first ?? { channels: 1 });
+        checkAudio(name, frame, first ?? { channels: 1, sampleRate });
         first ??= frame;
         wall = frame.wallMs;
-        kernel.push(frame.data, (spec, k) =>
-          emit(spectrum(samplePts(first!.pts, k * o.hop - kernel.latency, first!.sampleRate), first!.sampleRate, spec.slice(), wall)),
-        );
+        const rate = first.sampleRate;
+        const t0 = first.pts;
+        kernel.push(frame.data, (v, k) => emit(spectrum(samplePts(t0, k * hop - kernel.latency, rate), rate, v.slice(), wall)));
       },
     };
   });
+}
+
+export function stft(o: StftOperatorOptions): StreamOperator<AudioFrame, SpectrumFrame> {
+  const op = framedAnalysis('stft', o.hop, o.sampleRate, () => new StreamingStft(o));
   return withInfo(op, { name: 'stft', latencyUs: usOf(o.nFft - o.hop, o.sampleRate), lookaheadUs: 0 });
 }
 
@@ -67,20 +82,6 @@ export function istft(o: StftOperatorOptions): StreamOperator<SpectrumFrame, Aud
 }
 
 export function logMel(o: LogMelOptions): StreamOperator<AudioFrame, SpectrumFrame> {
-  const op = syncMap<AudioFrame, SpectrumFrame>('logMel', () => {
-    const kernel = new StreamingLogMel(o);
-    let first: AudioFrame | undefined;
-    let wall = 0;
-    return {
-      step(frame, emit) {
-        checkAudio('logMel', frame, first ?? { channels: 1, sampleRate: o.sampleRate });
-        first ??= frame;
-        wall = frame.wallMs;
-        kernel.push(frame.data, (mel, k) =>
-          emit(spectrum(samplePts(first!.pts, k * o.hop - kernel.latency, o.sampleRate), o.sampleRate, mel.slice(), wall)),
-        );
-      },
-    };
-  });
+  const op = framedAnalysis('logMel', o.hop, o.sampleRate, () => new StreamingLogMel(o));
   return withInfo(op, { name: 'logMel', latencyUs: usOf(o.nFft - o.hop, o.sampleRate), lookaheadUs: 0 });
 }

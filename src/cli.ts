@@ -48,7 +48,7 @@ async function runVad(input: string, opts: { json: boolean; realtime: boolean; d
   const info = await probeMedia(input);
   let segments = 0;
   await lastValueFrom(
-    detectSpeech(input, { realtime: opts.realtime, device: opts.device, threads: opts.threads }).pipe(
+    detectSpeech(input, { info, realtime: opts.realtime, device: opts.device, threads: opts.threads }).pipe(
       tap((e) => {
         if (e.type === 'speech-end') segments++;
         printSegment(e, opts.json);

@@ -1,34 +1,14 @@
 /**
- * File/URL -> ffmpeg (mono, native rate) -> resample to 16 kHz -> asr. Files are decoded as fast
- * as recognition keeps up (flow control pauses ffmpeg; nothing dropped), `realtime` paces the
- * input like a live source.
+ * File/URL -> ffmpeg (mono, native rate) -> resample to 16 kHz -> asr; subtitle cue formats.
  */
-import { defer, switchMap, type Observable } from 'rxjs';
-import { ffmpegAudioInput, probeMedia } from '../../media/ffmpeg/index.js';
+import type { Observable } from 'rxjs';
 import { asr, type AsrEvent, type AsrOptions } from '../../operators/asr.js';
-import { resample } from '../../operators/resample.js';
-import { MediaError } from '../core/errors.js';
-import { FlowControl } from '../core/flow.js';
+import { fileAudio16k, type FileAudioOptions } from './file-audio.js';
 
-export interface TranscribeOptions extends Omit<AsrOptions, 'queue'> {
-  realtime?: boolean;
-}
+export interface TranscribeOptions extends Omit<AsrOptions, 'queue'>, FileAudioOptions {}
 
 export function transcribe(input: string, options: TranscribeOptions): Observable<AsrEvent> {
-  return defer(async () => {
-    const info = await probeMedia(input);
-    if (!info.audio) throw new MediaError('no-audio-stream', `${input}: no audio stream`);
-    return info.audio.sampleRate;
-  }).pipe(
-    switchMap((rate) => {
-      const flow = new FlowControl();
-      const live = options.realtime === true;
-      return ffmpegAudioInput(input, { sampleRate: rate, channels: 1, realtime: live, flow }).pipe(
-        resample({ toRate: 16000, fromRate: rate }),
-        asr({ ...options, queue: live ? { policy: 'drop-oldest', capacity: 64 } : { policy: 'pause', capacity: 32, flow } }),
-      );
-    }),
-  );
+  return fileAudio16k(input, options, (queue) => asr({ ...options, queue }));
 }
 
 const clock = (us: number, sep: ',' | '.') => {

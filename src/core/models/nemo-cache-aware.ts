@@ -93,8 +93,9 @@ export function cacheAwareContract(c: CacheAwareConfig): ModelContract {
 export class CacheAwareStream {
   private readonly pending: Float32Array;
   private fill = 0;
-  /** [preEncode | chunk] mel frames, mel-major as the model wants ([n_mels, T]). */
-  private readonly window: Float32Array;
+  /** The last preEncode mel frames seen, mel-major ([n_mels, preEncode]): fed ahead of the next chunk. */
+  private readonly preCache: Float32Array;
+  private readonly input: Float32Array;
   private readonly state: StepState;
 
   private constructor(
@@ -102,7 +103,8 @@ export class CacheAwareStream {
     readonly config: CacheAwareConfig,
   ) {
     this.pending = new Float32Array(config.chunk * config.nMels);
-    this.window = new Float32Array((config.preEncode + config.chunk) * config.nMels);
+    this.preCache = new Float32Array(config.preEncode * config.nMels);
+    this.input = new Float32Array((config.preEncode + config.chunk) * config.nMels);
     this.state = lease.model.newState();
   }
 
@@ -131,13 +133,14 @@ export class CacheAwareStream {
     const { nMels, preEncode } = this.config;
     const T = preEncode + frames;
     // Frame-major pending -> mel-major [n_mels, T], after the preEncode frames kept from last time.
-    const input = new Float32Array(nMels * T);
+    // Full chunks reuse one buffer (one step is in flight per stream); only a shorter last chunk allocates.
+    const input = frames === this.config.chunk ? this.input : new Float32Array(nMels * T);
     for (let m = 0; m < nMels; m++) {
-      for (let t = 0; t < preEncode; t++) input[m * T + t] = this.window[m * preEncode + t];
+      for (let t = 0; t < preEncode; t++) input[m * T + t] = this.preCache[m * preEncode + t];
       for (let t = 0; t < frames; t++) input[m * T + preEncode + t] = this.pending[t * nMels + m];
     }
     // Keep the last preEncode frames of [previous | this chunk] for the next step.
-    for (let m = 0; m < nMels; m++) for (let t = 0; t < preEncode; t++) this.window[m * preEncode + t] = input[m * T + T - preEncode + t];
+    for (let m = 0; m < nMels; m++) for (let t = 0; t < preEncode; t++) this.preCache[m * preEncode + t] = input[m * T + T - preEncode + t];
     this.fill = 0;
     const out = await this.lease.model.step(
       {
@@ -151,7 +154,7 @@ export class CacheAwareStream {
 
   reset(): void {
     this.fill = 0;
-    this.window.fill(0);
+    this.preCache.fill(0);
     this.state.reset();
   }
 
