@@ -19,6 +19,26 @@ export {
   logMelOffline,
   type LogMelOptions,
   type MelScale,
+  CentredFramer,
+  edgeIndex,
+  type EdgeMode,
+  StreamingNemoMel,
+  nemoMelOffline,
+  nemoMelFrameCount,
+  nemoNormalizePerFeature,
+  type NemoMelOptions,
 } from './mel.js';
+export {
+  StreamingKaldiFbank,
+  kaldiFbankOffline,
+  kaldiFbankFrameCount,
+  kaldiMelBanks,
+  kaldiMelScale,
+  kaldiWindow,
+  KALDI_LOG_FLOOR,
+  type KaldiFbankOptions,
+  type KaldiWindow,
+  type FbankSink,
+} from './fbank.js';
 export { VadSegmenter, segmentOffline, type SegmenterOptions, type SegmentEvent } from './vad-segmenter.js';
 export { CtcGreedyDecoder, ctcGreedyOffline, piecesToText, type CtcOptions, type CtcResult } from './ctc.js';
