@@ -10,14 +10,23 @@
  *
  * Tokens come from `tokens.txt` beside the model (sherpa-onnx's format: `piece id` per line); the
  * blank is the piece `<blk>` (NeMo puts it last).
+ *
+ * Engine 'zipformer': an icefall/sherpa-onnx streaming zipformer2 transducer (encoder, decoder,
+ * joiner; src/core/models/zipformer2.ts). Audio -> streaming Kaldi fbank (80 bins, povey, 25/10 ms,
+ * as sherpa-onnx) -> encoder windows with all states -> greedy or modified beam search. Events as
+ * above: partials when the hypothesis changes (greedy ones only grow; beam search may revise),
+ * finals after `endpointMs` of frames without a token and at the end of the stream, where the last
+ * window is padded with digital silence. A token's time is the start of its 40 ms encoder frame.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CtcGreedyDecoder, piecesToText } from '../kernels/ctc.js';
+import { StreamingKaldiFbank } from '../kernels/fbank.js';
 import { StreamingLogMel } from '../kernels/mel.js';
 import { CausewayError, ModelError } from '../src/core/errors.js';
 import type { AudioFrame, TimedEvent } from '../src/core/frames.js';
 import { CacheAwareStream } from '../src/core/models/nemo-cache-aware.js';
+import { readZipformerConfig, resolveZipformerFiles, ZipformerStream, ZIPFORMER_SUBSAMPLING, type ZipformerFiles } from '../src/core/models/zipformer2.js';
 import type { SessionOptions } from '../src/core/onnx/session.js';
 import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
 import { serialMap, type QueueOptions } from '../src/core/serial-queue.js';
@@ -29,9 +38,16 @@ export interface AsrEvent extends TimedEvent {
 }
 
 export interface AsrOptions extends SessionOptions {
-  engine: 'conformer';
-  /** The step graph (`*.onnx` with its `*.json` settings and `tokens.txt` beside it). */
-  model: string;
+  engine: 'conformer' | 'zipformer';
+  /**
+   * conformer: the step graph (`*.onnx` with its `*.json` settings and `tokens.txt` beside it).
+   * zipformer: a directory holding encoder*.onnx, decoder*.onnx, joiner*.onnx and tokens.txt, or their paths.
+   */
+  model: string | ZipformerFiles;
+  /** zipformer: 'greedy' (default) or 'modified-beam'. */
+  decoding?: 'greedy' | 'modified-beam';
+  /** zipformer, modified-beam: hypotheses kept (default 4). */
+  beam?: number;
   /** Blank time after speech that makes a hypothesis final (default 600 ms). */
   endpointMs?: number;
   queue?: Omit<QueueOptions, 'name'>;
@@ -59,15 +75,18 @@ export function readTokens(modelPath: string): { pieces: string[]; blank: number
 }
 
 export function asr(options: AsrOptions): StreamOperator<AudioFrame, AsrEvent> {
+  if (options.engine === 'zipformer') return zipformerAsr(options);
   if (options.engine !== 'conformer') throw new CausewayError('invalid-argument', `asr: unknown engine '${String(options.engine)}'`);
+  if (typeof options.model !== 'string') throw new CausewayError('invalid-argument', "asr: engine 'conformer' takes the step graph's path as `model`");
+  const modelPath = options.model;
   const endpointMs = options.endpointMs ?? 600;
   const op = serialMap<AudioFrame, AsrEvent>(async () => {
-    const { pieces, blank } = readTokens(options.model);
-    const model = await CacheAwareStream.open(options.model, options);
+    const { pieces, blank } = readTokens(modelPath);
+    const model = await CacheAwareStream.open(modelPath, options);
     const c = model.config;
     if (pieces.length !== c.vocab) {
       model.dispose();
-      throw new ModelError('model-contract', `asr model ${options.model}: tokens.txt has ${pieces.length} pieces, the model ${c.vocab} outputs`);
+      throw new ModelError('model-contract', `asr model ${modelPath}: tokens.txt has ${pieces.length} pieces, the model ${c.vocab} outputs`);
     }
     const mel = new StreamingLogMel({ sampleRate: SAMPLE_RATE, nFft: N_FFT, hop: HOP, nMels: c.nMels });
     const ctc = new CtcGreedyDecoder({ vocab: c.vocab, blank });
@@ -109,4 +128,74 @@ export function asr(options: AsrOptions): StreamOperator<AudioFrame, AsrEvent> {
     };
   }, { name: 'asr', ...options.queue });
   return withInfo(op, { name: 'asr', latencyUs: Math.round(((N_FFT - HOP) * 1e6) / SAMPLE_RATE), lookaheadUs: 0 });
+}
+
+function zipformerAsr(options: AsrOptions): StreamOperator<AudioFrame, AsrEvent> {
+  const endpointMs = options.endpointMs ?? 600;
+  const { decoding, beam } = options;
+  const op = serialMap<AudioFrame, AsrEvent>(async () => {
+    const model = await ZipformerStream.open(options.model, { device: options.device, threads: options.threads, decoding, beam });
+    const { pieces } = model;
+    const fbank = new StreamingKaldiFbank({ sampleRate: SAMPLE_RATE, numBins: model.config.featureDim });
+    const frameUs = (HOP * ZIPFORMER_SUBSAMPLING * 1e6) / SAMPLE_RATE;
+    const endpointFrames = Math.max(1, Math.round((endpointMs * 1000) / frameUs));
+    const feats: Float32Array[] = [];
+    const keep = (f: Float32Array) => feats.push(f.slice());
+    let origin: number | undefined;
+    let wall = 0;
+    // Samples received: the silence that pads the last window has no time of its own. Like the
+    // frame times, counted from the first frame's pts (the timeline of the samples, not of gaps).
+    let samples = 0;
+    // A partial is on screen: a beam search revision to no tokens must say so.
+    let shown = false;
+    const at = (frame: number) => origin! + Math.round(Math.min(frame * frameUs, (samples * 1e6) / SAMPLE_RATE));
+    const report = (changed: boolean, emit: (e: AsrEvent) => void) => {
+      const h = model.hypothesis;
+      if (changed && (h.tokens.length > 0 || shown)) {
+        const start = h.tokens.length > 0 ? h.frames[0] : model.framesSeen;
+        emit({ type: 'partial', text: piecesToText(pieces, h.tokens), startUs: at(start), endUs: at(model.framesSeen), wallMs: wall });
+        shown = h.tokens.length > 0;
+      }
+      if (h.tokens.length > 0 && model.trailingBlanks >= endpointFrames) final(emit, model.framesSeen - model.trailingBlanks + 1);
+    };
+    const final = (emit: (e: AsrEvent) => void, endFrame: number) => {
+      const f = model.takeFinal();
+      shown = false;
+      emit({ type: 'final', text: piecesToText(pieces, f.tokens), startUs: at(f.frames[0]), endUs: at(endFrame), wallMs: wall });
+    };
+    return {
+      async step(frame, emit) {
+        checkAudio('asr', frame, { sampleRate: SAMPLE_RATE, channels: 1 });
+        origin ??= frame.pts;
+        wall = frame.wallMs;
+        samples += frame.data.length;
+        // Feature frames are collected first (the kernel's callback is synchronous), then stepped in order.
+        fbank.push(frame.data, keep);
+        for (const f of feats.splice(0)) report(await model.push(f), emit);
+      },
+      async flush(emit) {
+        if (origin === undefined) return;
+        fbank.flush(keep);
+        for (const f of feats.splice(0)) report(await model.push(f), emit);
+        report(await model.flush(), emit);
+        if (model.hypothesis.tokens.length > 0) final(emit, model.framesSeen);
+      },
+      teardown() {
+        model.dispose();
+      },
+    };
+  }, { name: 'asr', ...options.queue });
+  // A chunk's first frame waits for the rest of the chunk (latency) and for the window's overlap
+  // frames plus the fbank's own look-ahead (look-ahead). The metadata is read here only for these
+  // figures; a model that cannot be read errors the stream when it is subscribed.
+  let latencyUs = 0;
+  let lookaheadUs = (new StreamingKaldiFbank({ sampleRate: SAMPLE_RATE }).lookahead * 1e6) / SAMPLE_RATE;
+  try {
+    const c = readZipformerConfig(resolveZipformerFiles(options.model));
+    latencyUs = (c.chunk * HOP * 1e6) / SAMPLE_RATE;
+    lookaheadUs += ((c.window - c.chunk) * HOP * 1e6) / SAMPLE_RATE;
+  } catch {
+    // reported at subscription, by ZipformerStream.open
+  }
+  return withInfo(op, { name: 'asr', latencyUs: Math.round(latencyUs), lookaheadUs: Math.round(lookaheadUs) });
 }
