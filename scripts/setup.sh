@@ -4,10 +4,11 @@
 #   espeak-ng  speech synthesis for test fixtures and the demo clip recipe
 #   sox        audio editing for test fixtures
 #   chromium   the real browser the WebRTC tests drive (through playwright-core, never a downloaded browser)
+#   pocketsphinx-testdata  real recorded speech with transcripts (LibriVox clips) for the speech recognition tests
 # Without root it prints the exact command to run instead, and stops (exit 1).
 # Already-installed packages are not touched, so running it again is cheap.
 set -euo pipefail
-packages=(ffmpeg espeak-ng sox chromium)
+packages=(ffmpeg espeak-ng sox chromium pocketsphinx-testdata)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
