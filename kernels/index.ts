@@ -42,3 +42,13 @@ export {
 } from './fbank.js';
 export { VadSegmenter, segmentOffline, type SegmenterOptions, type SegmentEvent } from './vad-segmenter.js';
 export { CtcGreedyDecoder, ctcGreedyOffline, piecesToText, type CtcOptions, type CtcResult } from './ctc.js';
+export {
+  GreedyTransducerSearch,
+  ModifiedBeamSearch,
+  startContext,
+  logSumExp,
+  type TransducerOptions,
+  type BeamOptions,
+  type TransducerResult,
+  type TransducerSearch,
+} from './transducer.js';

@@ -240,6 +240,9 @@ export class StreamingLogMel {
     this.sink = null;
   }
 
+  /** Nothing is held back: frames are causal and emitted when their last sample arrives. */
+  flush(_emit: (mel: Float32Array, frameIndex: number) => void): void {}
+
   reset(): void {
     this.stft.reset();
   }

@@ -21,8 +21,9 @@ class Config:
     heads: int
     vocab: int  # CTC outputs, blank last
     chunk: int  # mel frames per step
-    pre: int  # pre-encode cache frames (front-end conv kernel - 1)
+    pre: int  # pre-encode cache frames (front-end conv kernel - stride)
     blank_bias: float = 0.0
+    stride: int = 1  # front-end subsampling: mel frames per encoder frame (chunk is a multiple)
 
 
 class Layer(nn.Module):
@@ -88,7 +89,10 @@ class Model(nn.Module):
     def __init__(self, c):
         super().__init__()
         self.c = c
-        self.pre = nn.Conv1d(c.n_mels, c.d, c.pre + 1)
+        assert c.chunk % c.stride == 0, "chunk must be a whole number of encoder frames"
+        # Kernel pre + stride over [pre cached frames | chunk] gives exactly chunk / stride outputs,
+        # the same ones the offline run computes over the zero-left-padded utterance.
+        self.pre = nn.Conv1d(c.n_mels, c.d, c.pre + c.stride, stride=c.stride)
         self.layers = nn.ModuleList([Layer(c) for _ in range(c.layers)])
         self.head = nn.Linear(c.d, c.vocab)
         # Blank (the last id, as in NeMo) favoured, so quiet input decodes to blanks and the
@@ -112,7 +116,8 @@ class Model(nn.Module):
             times.append(t)
         logprobs = torch.log_softmax(self.head(x), dim=-1)
         new_len = torch.clamp(cache_last_channel_len + T, max=LEFT)
-        return logprobs, length - PRE, torch.stack(chans, 1), torch.stack(times, 1), new_len
+        encoded = length - PRE if self.c.stride == 1 else torch.div(length - PRE, self.c.stride, rounding_mode="floor")
+        return logprobs, encoded, torch.stack(chans, 1), torch.stack(times, 1), new_len
 
     def offline(self, audio_signal):
         N_MELS, PRE, D, KERNEL = self.c.n_mels, self.c.pre, self.c.d, self.c.kernel

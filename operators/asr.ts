@@ -2,7 +2,8 @@
  * `asr`: streaming speech recognition events from mono 16 kHz audio.
  *
  * Engine 'conformer': a NeMo-contract cache-aware encoder with a CTC head. Audio -> streaming
- * log-mel (hop 10 ms, n_mels from the model) -> one encoder step per chunk with its caches ->
+ * log-mel (hop 10 ms, n_mels from the model; Causeway's own or NeMo's featurizer, as the model's
+ * `frontend` setting says) -> one encoder step per chunk with its caches ->
  * greedy CTC. A `partial` is emitted whenever the hypothesis grows (greedy CTC never revises a
  * token, so partials only grow); a `final` when `endpointMs` of blank frames follow a non-empty
  * hypothesis, and at the end of the stream. Times are in the source's timeline: a token's time is
@@ -10,6 +11,9 @@
  *
  * Tokens come from `tokens.txt` beside the model (sherpa-onnx's format: `piece id` per line); the
  * blank is the piece `<blk>` (NeMo puts it last).
+ *
+ * Engine 'moonshine': Moonshine tiny (an encoder-decoder, not streaming by itself) made streaming
+ * by VAD segments and the LocalAgreement policy, for real-speech dictation: operators/asr-moonshine.ts.
  *
  * Engine 'zipformer': an icefall/sherpa-onnx streaming zipformer2 transducer (encoder, decoder,
  * joiner; src/core/models/zipformer2.ts). Audio -> streaming Kaldi fbank (80 bins, povey, 25/10 ms,
@@ -22,14 +26,15 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CtcGreedyDecoder, piecesToText } from '../kernels/ctc.js';
 import { StreamingKaldiFbank } from '../kernels/fbank.js';
-import { StreamingLogMel } from '../kernels/mel.js';
+import { StreamingLogMel, StreamingNemoMel } from '../kernels/mel.js';
 import { CausewayError, ModelError } from '../src/core/errors.js';
 import type { AudioFrame, TimedEvent } from '../src/core/frames.js';
-import { CacheAwareStream } from '../src/core/models/nemo-cache-aware.js';
+import { CacheAwareStream, readCacheAwareConfig, type CacheAwareConfig } from '../src/core/models/nemo-cache-aware.js';
 import { readZipformerConfig, resolveZipformerFiles, ZipformerStream, ZIPFORMER_SUBSAMPLING, type ZipformerFiles } from '../src/core/models/zipformer2.js';
 import type { SessionOptions } from '../src/core/onnx/session.js';
 import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
 import { serialMap, type QueueOptions } from '../src/core/serial-queue.js';
+import { moonshineAsr, type MoonshineAsrOptions } from './asr-moonshine.js';
 import { checkAudio } from './audio-checks.js';
 
 export interface AsrEvent extends TimedEvent {
@@ -74,7 +79,9 @@ export function readTokens(modelPath: string): { pieces: string[]; blank: number
   return { pieces, blank: blank >= 0 ? blank : pieces.length - 1 };
 }
 
-export function asr(options: AsrOptions): StreamOperator<AudioFrame, AsrEvent> {
+/** Engine 'moonshine' (real-speech dictation, VAD segments + LocalAgreement): see operators/asr-moonshine.ts. */
+export function asr(options: AsrOptions | (MoonshineAsrOptions & { engine: 'moonshine' })): StreamOperator<AudioFrame, AsrEvent> {
+  if (options.engine === 'moonshine') return moonshineAsr(options);
   if (options.engine === 'zipformer') return zipformerAsr(options);
   if (options.engine !== 'conformer') throw new CausewayError('invalid-argument', `asr: unknown engine '${String(options.engine)}'`);
   if (typeof options.model !== 'string') throw new CausewayError('invalid-argument', "asr: engine 'conformer' takes the step graph's path as `model`");
@@ -88,7 +95,7 @@ export function asr(options: AsrOptions): StreamOperator<AudioFrame, AsrEvent> {
       model.dispose();
       throw new ModelError('model-contract', `asr model ${modelPath}: tokens.txt has ${pieces.length} pieces, the model ${c.vocab} outputs`);
     }
-    const mel = new StreamingLogMel({ sampleRate: SAMPLE_RATE, nFft: N_FFT, hop: HOP, nMels: c.nMels });
+    const mel = melFrontEnd(c);
     const ctc = new CtcGreedyDecoder({ vocab: c.vocab, blank });
     const frameUs = (HOP * c.subsampling * 1e6) / SAMPLE_RATE;
     const endpointFrames = Math.max(1, Math.round((endpointMs * 1000) / frameUs));
@@ -119,6 +126,9 @@ export function asr(options: AsrOptions): StreamOperator<AudioFrame, AsrEvent> {
         for (const m of melFrames.splice(0)) decode(await model.push(m), emit);
       },
       async flush(emit) {
+        if (origin === undefined) return;
+        mel.flush((m) => melFrames.push(m.slice()));
+        for (const m of melFrames.splice(0)) decode(await model.push(m), emit);
         decode(await model.flush(), emit);
         if (ctc.hypothesis.tokens.length > 0) final(emit, ctc.framesSeen);
       },
@@ -127,7 +137,26 @@ export function asr(options: AsrOptions): StreamOperator<AudioFrame, AsrEvent> {
       },
     };
   }, { name: 'asr', ...options.queue });
-  return withInfo(op, { name: 'asr', latencyUs: Math.round(((N_FFT - HOP) * 1e6) / SAMPLE_RATE), lookaheadUs: 0 });
+  // The front end's wait for a frame's last sample; a chunk's first frame also waits for the rest
+  // of its chunk. Read here only for these figures: a model that cannot be read errors the stream
+  // when it is subscribed.
+  let latencyUs = 0;
+  let lookaheadUs = 0;
+  try {
+    const c = readCacheAwareConfig(modelPath);
+    const fe = melFrontEnd(c);
+    lookaheadUs = ((fe instanceof StreamingNemoMel ? fe.lookahead : fe.latency) * 1e6) / SAMPLE_RATE;
+    latencyUs = ((c.chunk - 1) * HOP * 1e6) / SAMPLE_RATE;
+  } catch {
+    // reported at subscription, by CacheAwareStream.open
+  }
+  return withInfo(op, { name: 'asr', latencyUs: Math.round(latencyUs), lookaheadUs: Math.round(lookaheadUs) });
+}
+
+/** The features the model was trained on (its `frontend` setting), one hop of 10 ms per frame. */
+function melFrontEnd(c: CacheAwareConfig): StreamingLogMel | StreamingNemoMel {
+  if (c.frontend === 'causeway') return new StreamingLogMel({ sampleRate: SAMPLE_RATE, nFft: N_FFT, hop: HOP, nMels: c.nMels });
+  return new StreamingNemoMel({ sampleRate: SAMPLE_RATE, hop: HOP, nMels: c.nMels });
 }
 
 function zipformerAsr(options: AsrOptions): StreamOperator<AudioFrame, AsrEvent> {

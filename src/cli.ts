@@ -11,14 +11,19 @@ import { nowMs, type VadEvent } from './core/frames.js';
 import { logger, setLogLevel } from './core/log.js';
 import { m } from './core/metrics.js';
 import type { Device } from './core/onnx/session.js';
+import { defaultCommandModel } from './core/models/default-models.js';
 import { detectSpeech } from './pipelines/detect-speech.js';
 import { probeMedia } from '../media/ffmpeg/index.js';
 
 const USAGE = `usage:
   causeway vad <input> [--json] [--realtime] [--device auto|cpu|cuda] [--threads N] [--debug]
       speech segments of any media file or URL ffmpeg reads, one line each
-  causeway transcribe <input> --model <step.onnx> [--engine conformer] [--format text|json|srt|vtt] [--realtime]
-      speech recognition: partial hypotheses live on a terminal, finals only when piped
+  causeway transcribe <input> [--engine conformer|zipformer|moonshine] [--model path] [--format text|json|srt|vtt] [--realtime]
+      speech recognition: partial hypotheses live on a terminal, finals only when piped.
+      conformer (default): a NeMo-contract cache-aware CTC step graph; without --model, Causeway's
+        own command recogniser (digits and 30 command words)
+      moonshine: Moonshine tiny, English dictation (the model comes with the npm package)
+      zipformer: an icefall/sherpa-onnx streaming zipformer2 transducer; --model is its directory
   causeway demo [--json]
       the VAD pipeline on the speech clip shipped with Causeway, with its real-time factor
   causeway serve [--host 127.0.0.1] [--port 8080] [--token T] [--max-sessions 8] [--device auto|cpu|cuda]
@@ -115,8 +120,9 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'transcribe': {
       if (rest.length !== 1) throw new UsageError('transcribe takes exactly one input (a file path or URL)');
-      if (values.engine !== 'conformer') throw new UsageError(`--engine must be conformer, got '${values.engine}'`);
-      if (!values.model) throw new UsageError('transcribe needs --model <step.onnx> (a NeMo-contract cache-aware CTC export)');
+      const engine = values.engine!;
+      if (engine !== 'conformer' && engine !== 'zipformer' && engine !== 'moonshine') throw new UsageError(`--engine must be conformer, zipformer or moonshine, got '${engine}'`);
+      if (engine === 'zipformer' && !values.model) throw new UsageError('--engine zipformer needs --model <dir> (encoder, decoder, joiner and tokens.txt)');
       const format = values.format!;
       if (!['text', 'json', 'srt', 'vtt'].includes(format)) throw new UsageError(`--format must be text, json, srt or vtt, got '${format}'`);
       const { transcribe, srtCue, vttCue } = await import('./pipelines/transcribe.js');
@@ -124,7 +130,12 @@ async function main(argv: string[]): Promise<void> {
       let cues = 0;
       if (format === 'vtt') process.stdout.write('WEBVTT\n\n');
       await lastValueFrom(
-        transcribe(rest[0], { engine: 'conformer', model: values.model, realtime: values.realtime, device, threads }).pipe(
+        transcribe(
+          rest[0],
+          engine === 'moonshine'
+            ? { engine, model: values.model, realtime: values.realtime, device, threads }
+            : { engine, model: values.model ?? defaultCommandModel(), realtime: values.realtime, device, threads },
+        ).pipe(
           tap((e) => {
             if (e.type === 'partial') {
               // Partials only on a terminal, rewritten in place; a pipe gets finals only.

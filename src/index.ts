@@ -15,6 +15,9 @@ export { acquireModel, loadedModelCount, type ModelLease } from './core/onnx/sha
 export { checkContract, type ModelContract, type TensorSpec, type StatePair, type DType, type Dim } from './core/onnx/contract.js';
 export { SileroStream, sileroVadContract, defaultSileroVadPath } from './core/models/silero-vad.js';
 export { CacheAwareStream, cacheAwareContract, readCacheAwareConfig, type CacheAwareConfig } from './core/models/nemo-cache-aware.js';
+export { ZipformerStream, ZipformerEncoderStream, readZipformerConfig, resolveZipformerFiles, type ZipformerFiles, type ZipformerConfig, type ZipformerOptions } from './core/models/zipformer2.js';
+export { Moonshine, MoonshineTokenizer, defaultMoonshineDir, moonshineFiles, type MoonshineOptions, type MoonshineTranscript } from './core/models/moonshine.js';
+export { readOnnxMetadata } from './core/onnx/metadata.js';
 
 // Operators
 export { rechunk, type RechunkOptions } from '../operators/rechunk.js';
@@ -23,6 +26,7 @@ export { stft, istft, logMel, type StftOperatorOptions } from '../operators/stft
 export { vad, type VadOptions } from '../operators/vad.js';
 export { toMono } from '../operators/to-mono.js';
 export { asr, readTokens, type AsrOptions, type AsrEvent } from '../operators/asr.js';
+export { moonshineAsr, LocalAgreement, type MoonshineAsrOptions, type MoonshineDecode } from '../operators/asr-moonshine.js';
 export { videoMirror, mirrorFrame } from '../operators/video-mirror.js';
 
 // Media edges

@@ -1,8 +1,9 @@
 // Synthetic training data for the command recogniser, made with Causeway's own front end so that
 // training features are exactly what the streaming `asr` operator computes at run time.
-//   node models/command-asr/gen-features.mjs <outDir> <count> [seed]
+//   node models/command-asr/gen-features.mjs <outDir> <count> [seed] [fliteShare]
 // (after `npm run build`). Each utterance: 1-3 words from words.txt spoken by a random espeak-ng
-// accent and voice variant at a random speed and pitch, resampled to 16 kHz (our polyphase
+// accent and voice variant, or (a fliteShare of the time, default 0) a flite voice, at a random
+// speed and pitch, resampled to 16 kHz (our polyphase
 // kernel), with random gain, noise at 5-40 dB SNR and, half the time, a synthetic room tail;
 // then 80-band log-mel (nFft 512, hop 160) by StreamingLogMel. Writes <outDir>/feats.f32 (all
 // frames, 80 floats each) and <outDir>/manifest.jsonl ({ text, offset, frames, voice }).
@@ -15,7 +16,8 @@ import { Resampler, StreamingLogMel } from '../../dist/kernels/index.js';
 import { parseWav } from '../../dist/media/wav.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const [outDir, countArg, seedArg] = process.argv.slice(2);
+const [outDir, countArg, seedArg, fliteArg] = process.argv.slice(2);
+const fliteShare = Number(fliteArg ?? 0);
 if (!outDir || !countArg) {
   console.error('usage: node models/command-asr/gen-features.mjs <outDir> <count> [seed]');
   process.exit(2);
@@ -27,6 +29,8 @@ const variants = execFileSync('espeak-ng', ['--voices=variant']).toString().trim
 // Held out for evaluation: these variants never appear in training data (seed parity decides).
 const heldOut = new Set(['m7', 'f4', 'Andy', 'Storm']);
 const evalSplit = Number(seedArg ?? 1) % 2 === 0;
+// flite's built-in voices (Debian package flite); awb (Scottish male) is held out.
+const fliteVoices = ['kal', 'kal16', 'rms', 'slt', 'awb'].filter((v) => (v === 'awb') === evalSplit);
 
 let s = Number(seedArg ?? 1) >>> 0 || 1;
 const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
@@ -41,10 +45,18 @@ const pool = variants.filter((v) => heldOut.has(v) === evalSplit);
 for (let n = 0; n < Number(countArg); n++) {
   const k = 1 + Math.floor(rand() * 3);
   const text = Array.from({ length: k }, () => pick(words)).join(' ');
-  const voice = `${pick(accents)}+${pick(pool)}`;
-  const speed = 110 + Math.floor(rand() * 110);
-  const pitch = 20 + Math.floor(rand() * 60);
-  execFileSync('espeak-ng', ['-v', voice, '-s', String(speed), '-p', String(pitch), '-g', String(Math.floor(rand() * 8)), '-w', tmp, text]);
+  let voice, speed, pitch;
+  if (rand() < fliteShare) {
+    voice = `flite:${pick(fliteVoices)}`;
+    speed = 0.75 + rand() * 0.6; // duration stretch
+    pitch = 80 + Math.floor(rand() * 140); // f0 mean, Hz
+    execFileSync('flite', ['-voice', voice.slice(6), '--setf', `duration_stretch=${speed.toFixed(2)}`, '--setf', `int_f0_target_mean=${pitch}`, '-t', text, '-o', tmp]);
+  } else {
+    voice = `${pick(accents)}+${pick(pool)}`;
+    speed = 110 + Math.floor(rand() * 110);
+    pitch = 20 + Math.floor(rand() * 60);
+    execFileSync('espeak-ng', ['-v', voice, '-s', String(speed), '-p', String(pitch), '-g', String(Math.floor(rand() * 8)), '-w', tmp, text]);
+  }
   const w = parseWav(readFileSync(tmp), tmp);
   const r = new Resampler({ fromRate: w.sampleRate, toRate: 16000 });
   const a = r.push(w.samples).slice();

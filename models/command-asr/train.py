@@ -27,9 +27,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WORDS = open(os.path.join(HERE, "words.txt")).read().split()
 BLANK = len(WORDS)
 SIZES = {
-    "full": Config(n_mels=80, d=128, layers=6, left=40, kernel=15, heads=4, vocab=len(WORDS) + 1, chunk=8, pre=2),
-    "small": Config(n_mels=80, d=64, layers=4, left=24, kernel=9, heads=4, vocab=len(WORDS) + 1, chunk=8, pre=2),
-    "smoke": Config(n_mels=80, d=32, layers=2, left=16, kernel=5, heads=2, vocab=len(WORDS) + 1, chunk=8, pre=2),
+    # stride 4: 40 ms encoder frames; chunk 8 mel frames = 2 encoder frames (80 ms) per step.
+    "full": Config(n_mels=80, d=128, layers=6, left=24, kernel=9, heads=4, vocab=len(WORDS) + 1, chunk=8, pre=4, stride=4),
+    "small": Config(n_mels=80, d=64, layers=4, left=24, kernel=9, heads=4, vocab=len(WORDS) + 1, chunk=8, pre=4, stride=4),
+    "smoke": Config(n_mels=80, d=32, layers=2, left=16, kernel=5, heads=2, vocab=len(WORDS) + 1, chunk=8, pre=4, stride=4),
 }
 
 
@@ -48,15 +49,35 @@ def load(dirs):
 
 
 def batches(feats, items, size, rng):
-    order = rng.permutation(len(items))
-    for i in range(0, len(order), size):
-        chunk = [items[j] for j in order[i:i + size]]
+    # Length bucketing: utterances of similar length share a batch (less padding to compute),
+    # with jitter so batches differ between epochs, and the batches in random order.
+    lengths = np.array([it["frames"] for it in items]) * rng.uniform(0.9, 1.1, len(items))
+    order = np.argsort(lengths)
+    groups = [order[i:i + size] for i in range(0, len(order), size)]
+    for g in rng.permutation(len(groups)):
+        chunk = [items[j] for j in groups[g]]
         T = max(it["frames"] for it in chunk)
         x = np.zeros((len(chunk), 80, T), dtype=np.float32)
         for b, it in enumerate(chunk):
             x[b, :, :it["frames"]] = feats[it["offset"]:it["offset"] + it["frames"]].T
         ys = [[WORDS.index(w) for w in it["text"].split()] for it in chunk]
         yield torch.from_numpy(x), torch.tensor([it["frames"] for it in chunk]), ys
+
+
+def spec_augment(x, rng):
+    """Two frequency masks (up to 10 bands) and two time masks (up to 20 frames) per utterance,
+    set to the mean (0 after normalisation)."""
+    x = x.clone()
+    B, M, T = x.shape
+    for b in range(B):
+        for _ in range(2):
+            w = int(rng.integers(0, 11))
+            f0 = int(rng.integers(0, M - w + 1))
+            x[b, f0:f0 + w, :] = 0
+            w = int(rng.integers(0, min(21, T // 4 + 1)))
+            t0 = int(rng.integers(0, T - w + 1))
+            x[b, :, t0:t0 + w] = 0
+    return x
 
 
 def greedy(lp):
@@ -111,10 +132,10 @@ def export(m, c, out):
         output_names=["logprobs", "encoded_lengths", "cache_last_channel_next", "cache_last_time_next", "cache_last_channel_next_len"],
         dynamic_axes={"audio_signal": {0: "B", 2: "T"}, "length": {0: "B"}, "cache_last_channel": {0: "B"}, "cache_last_time": {0: "B"},
                       "cache_last_channel_len": {0: "B"}, "logprobs": {0: "B", 1: "T_out"}})
-    meta = {"model_type": "EncDecCTCModelBPE", "vocab_size": c.vocab - 1, "subsampling_factor": 1, "window_size": c.pre + c.chunk,
+    meta = {"model_type": "EncDecCTCModelBPE", "vocab_size": c.vocab - 1, "subsampling_factor": c.stride, "window_size": c.pre + c.chunk,
             "chunk_shift": c.chunk, "pre_encode_cache_size": c.pre, "cache_last_channel_dim1": c.layers, "cache_last_channel_dim2": c.left,
             "cache_last_channel_dim3": c.d, "cache_last_time_dim1": c.layers, "cache_last_time_dim2": c.d, "cache_last_time_dim3": c.kernel - 1,
-            "feat_dim": c.n_mels, "normalize_type": "", "comment": "Causeway command recogniser (models/command-asr)"}
+            "feat_dim": c.n_mels, "normalize_type": "", "frontend": "causeway", "comment": "Causeway command recogniser (models/command-asr)"}
     model = onnx.load(f"{out}/step.onnx")
     for k, v in meta.items():
         e = model.metadata_props.add()
@@ -149,9 +170,9 @@ def main():
     for epoch in range(epochs):
         total = 0.0
         for x, lens, ys in batches(nfeats, items, 32, rng):
-            lp = m.offline(x).transpose(0, 1)  # [T, B, V]
+            lp = m.offline(spec_augment(x, rng)).transpose(0, 1)  # [T / stride, B, V]
             target = torch.tensor([t for y in ys for t in y])
-            loss = F.ctc_loss(lp, target, lens, torch.tensor([len(y) for y in ys]), blank=BLANK, zero_infinity=True)
+            loss = F.ctc_loss(lp, target, torch.div(lens, c.stride, rounding_mode="floor"), torch.tensor([len(y) for y in ys]), blank=BLANK, zero_infinity=True)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(m.parameters(), 5.0)

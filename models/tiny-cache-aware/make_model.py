@@ -67,7 +67,7 @@ def main(out):
         "window_size": C.pre + C.chunk, "chunk_shift": C.chunk, "pre_encode_cache_size": C.pre,
         "cache_last_channel_dim1": C.layers, "cache_last_channel_dim2": C.left, "cache_last_channel_dim3": C.d,
         "cache_last_time_dim1": C.layers, "cache_last_time_dim2": C.d, "cache_last_time_dim3": C.kernel - 1,
-        "feat_dim": C.n_mels, "normalize_type": "", "comment": "Causeway tiny cache-aware test model (random weights)",
+        "feat_dim": C.n_mels, "normalize_type": "", "frontend": "causeway", "comment": "Causeway tiny cache-aware test model (random weights)",
     }
     add_metadata(f"{out}/step.onnx", meta)
     torch.onnx.export(

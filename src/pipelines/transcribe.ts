@@ -3,9 +3,10 @@
  */
 import type { Observable } from 'rxjs';
 import { asr, type AsrEvent, type AsrOptions } from '../../operators/asr.js';
+import type { MoonshineAsrOptions } from '../../operators/asr-moonshine.js';
 import { fileAudio16k, type FileAudioOptions } from './file-audio.js';
 
-export interface TranscribeOptions extends Omit<AsrOptions, 'queue'>, FileAudioOptions {}
+export type TranscribeOptions = (Omit<AsrOptions, 'queue'> | Omit<MoonshineAsrOptions & { engine: 'moonshine' }, 'queue'>) & FileAudioOptions;
 
 export function transcribe(input: string, options: TranscribeOptions): Observable<AsrEvent> {
   return fileAudio16k(input, options, (queue) => asr({ ...options, queue }));

@@ -24,7 +24,7 @@ async function offline(melMajor: Float32Array, nMels: number, T: number): Promis
 describe('core/models/nemo-cache-aware (NeMo export contract)', () => {
   it('reads the settings sidecar', () => {
     const c = readCacheAwareConfig(stepPath);
-    assert.deepEqual(c, { nMels: 16, chunk: 4, preEncode: 2, layers: 2, leftContext: 8, dModel: 32, convCache: 4, vocab: 11, subsampling: 1 });
+    assert.deepEqual(c, { nMels: 16, chunk: 4, preEncode: 2, layers: 2, leftContext: 8, dModel: 32, convCache: 4, vocab: 11, subsampling: 1, frontend: 'causeway' });
   });
 
   it('chunk-by-chunk streaming with caches equals the offline run on the whole utterance (<= 1e-4)', async () => {
@@ -72,7 +72,7 @@ describe('core/models/nemo-cache-aware (NeMo export contract)', () => {
     assert.ok(diff > 1e-3, `second chunk must depend on the cached past (diff ${diff})`);
   });
 
-  it('a wrong model or a missing sidecar gets an error naming the file and what was expected', async () => {
+  it('without a sidecar the ONNX metadata is read; a wrong model or bad settings get an error naming the file and what was expected', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'cw-nemo-'));
     const wrong = join(tmp, 'wrong.onnx');
     copyFileSync(defaultSileroVadPath(), wrong);
@@ -82,9 +82,15 @@ describe('core/models/nemo-cache-aware (NeMo export contract)', () => {
       assert.match(e.message, /NeMo cache-aware CTC .*wrong\.onnx.*missing input 'audio_signal'/);
       return true;
     });
+    // Without a sidecar the same settings come from the ONNX file's own metadata, as in real NeMo exports.
     const lonely = join(tmp, 'lonely.onnx');
     copyFileSync(stepPath, lonely);
-    await assert.rejects(CacheAwareStream.open(lonely, { device: 'cpu' }), /lonely\.json/);
+    assert.deepEqual(readCacheAwareConfig(lonely), readCacheAwareConfig(stepPath));
+    (await CacheAwareStream.open(lonely, { device: 'cpu' })).dispose();
+    // Neither a sidecar nor the metadata: the error says where it looked.
+    const bare = join(tmp, 'bare.onnx');
+    copyFileSync(defaultSileroVadPath(), bare);
+    await assert.rejects(CacheAwareStream.open(bare, { device: 'cpu' }), /bare\.onnx: its ONNX metadata \(no .*bare\.json\) needs an integer 'window_size'/);
     writeFileSync(join(tmp, 'lonely.json'), JSON.stringify({ ...readCacheAwareConfigRaw(), chunk_shift: 'four' }));
     await assert.rejects(CacheAwareStream.open(lonely, { device: 'cpu' }), /needs an integer 'chunk_shift', got "four"/);
   });

@@ -6,15 +6,20 @@
  * (the last mel frames of the previous chunk, fed ahead of each chunk so the subsampling front end
  * sees continuous input) is stream state kept here beside it.
  *
- * Settings come from a sidecar JSON beside the model (`model.onnx` -> `model.json`) holding the
- * same keys sherpa-onnx reads from NeMo models' metadata (window_size, chunk_shift,
- * pre_encode_cache_size, cache_last_channel_dim1..3, cache_last_time_dim1..3, vocab_size, ...):
- * the ONNX Runtime JS API does not expose custom metadata.
+ * Settings are the keys sherpa-onnx reads from NeMo models' metadata (window_size, chunk_shift,
+ * pre_encode_cache_size, cache_last_channel_dim1..3, cache_last_time_dim1..3, vocab_size, ...),
+ * from a sidecar JSON beside the model (`model.onnx` -> `model.json`) when there is one, else
+ * from the ONNX file's own metadata_props (read by src/core/onnx/metadata.ts: the ONNX Runtime JS
+ * API does not expose custom metadata). The key `frontend` says which features the model wants:
+ * 'causeway' (Causeway's own log-mel, kernels/mel.ts StreamingLogMel: what models/command-asr is
+ * trained on) or 'nemo' (NeMo's featurizer, StreamingNemoMel), the default, since real NeMo
+ * exports do not carry the key.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { CausewayError, ModelError } from '../errors.js';
 import type { ModelContract } from '../onnx/contract.js';
+import { readOnnxMetadata } from '../onnx/metadata.js';
 import { acquireModel, type ModelLease } from '../onnx/shared-models.js';
 import type { SessionOptions } from '../onnx/session.js';
 import type { StepState } from '../onnx/step-model.js';
@@ -32,16 +37,24 @@ export interface CacheAwareConfig {
   /** Outputs of the CTC head: vocab_size + 1 (the blank, last). */
   vocab: number;
   subsampling: number;
+  /** The features the model was trained on: 'causeway' (StreamingLogMel) or 'nemo' (StreamingNemoMel). */
+  frontend: 'causeway' | 'nemo';
 }
 
 /** Reads the sidecar JSON of a NeMo cache-aware export; errors name the file and the key. */
 export function readCacheAwareConfig(modelPath: string): CacheAwareConfig {
-  const path = modelPath.replace(/\.onnx$/, '') + '.json';
+  const sidecar = modelPath.replace(/\.onnx$/, '') + '.json';
   let meta: Record<string, unknown>;
-  try {
-    meta = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new ModelError('model-contract', `cache-aware model ${modelPath}: cannot read its settings ${path} (${(e as Error).message.split('\n')[0]})`);
+  let path = sidecar;
+  if (existsSync(sidecar)) {
+    try {
+      meta = JSON.parse(readFileSync(sidecar, 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new ModelError('model-contract', `cache-aware model ${modelPath}: cannot read its settings ${sidecar} (${(e as Error).message.split('\n')[0]})`);
+    }
+  } else {
+    meta = readOnnxMetadata(modelPath);
+    path = `its ONNX metadata (no ${sidecar})`;
   }
   const num = (k: string): number => {
     const v = Number(meta[k]);
@@ -61,7 +74,14 @@ export function readCacheAwareConfig(modelPath: string): CacheAwareConfig {
     // NeMo's vocab_size counts the BPE pieces; the CTC head has one more output, the blank (last).
     vocab: num('vocab_size') + 1,
     subsampling: num('subsampling_factor'),
+    frontend: frontendOf(meta.frontend, modelPath, path),
   };
+}
+
+function frontendOf(v: unknown, modelPath: string, path: string): 'causeway' | 'nemo' {
+  if (v === undefined) return 'nemo';
+  if (v === 'causeway' || v === 'nemo') return v;
+  throw new ModelError('model-contract', `cache-aware model ${modelPath}: ${path} has frontend ${JSON.stringify(v)}; expected 'causeway' or 'nemo'`);
 }
 
 export function cacheAwareContract(c: CacheAwareConfig): ModelContract {

@@ -1,0 +1,33 @@
+/**
+ * Where the models Causeway ships live, in one place. Paths resolve against this file's place in
+ * the package (dist/src/core/models/ -> the package root), the way the CLI finds its demo clip
+ * and the server its web page, so they hold wherever the package is installed.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ModelError } from '../errors.js';
+
+const PACKAGE_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/**
+ * The speech recogniser the server's captions run by default (the `asr` operator's 'conformer'
+ * engine): Causeway's own command recogniser, a cache-aware Conformer-CTC in the NeMo contract
+ * (models/command-asr). A step graph, with its settings (`step.json`) and `tokens.txt` beside it.
+ */
+export function defaultCommandModel(): string {
+  return join(PACKAGE_ROOT, 'models', 'tiny-cache-aware', 'step.onnx');
+}
+
+/**
+ * Checks that a conformer-engine model is all there (the graph, its `.json` settings and
+ * `tokens.txt` beside it), so a server refuses to start on a missing model instead of failing
+ * every session. Throws ModelError 'model-not-found' naming the missing file.
+ */
+export function checkConformerModelFiles(modelPath: string, what = 'asr model'): void {
+  const needed = [modelPath, modelPath.replace(/\.onnx$/, '') + '.json', join(dirname(modelPath), 'tokens.txt')];
+  const missing = needed.filter((p) => !existsSync(p));
+  if (missing.length > 0) {
+    throw new ModelError('model-not-found', `${what} ${modelPath}: missing ${missing.join(', ')}`);
+  }
+}
