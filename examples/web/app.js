@@ -24,6 +24,11 @@ const ui = {
   remoteVideoFig: $('remote-video-fig'),
   events: $('events'),
   eventCount: $('event-count'),
+  captions: $('captions'),
+  captionHint: $('caption-hint'),
+  captionLines: $('caption-lines'),
+  captionPartial: $('caption-partial'),
+  captionCount: $('caption-count'),
 };
 
 /** Options of start(); any of them may be overridden by the caller. */
@@ -49,6 +54,7 @@ const DEFAULTS = Object.freeze({
 });
 
 const MAX_RENDERED_EVENTS = 200;
+const MAX_RENDERED_CAPTIONS = 200;
 
 class Aborted extends Error {
   constructor() {
@@ -82,6 +88,11 @@ const hook = {
   deleteStatus: null,
   /** Messages that were not JSON objects with a string type. */
   invalidMessages: 0,
+  /** Final captions of this session, in order: { text, startUs, endUs, receivedWallMs, latencyMs }
+   *  (one per non-empty `final` event; the page shows each as a line). */
+  captions: [],
+  /** The caption still being heard (the last `partial` event's text), '' when none. */
+  partial: '',
   start,
   stop,
   stats,
@@ -130,6 +141,12 @@ function clearEvents() {
   hook.invalidMessages = 0;
   ui.events.replaceChildren(emptyItem());
   ui.eventCount.textContent = '';
+  hook.captions = [];
+  hook.partial = '';
+  ui.captionLines.replaceChildren();
+  ui.captionPartial.textContent = '';
+  ui.captionCount.textContent = '';
+  ui.captionHint.hidden = false;
 }
 
 function emptyItem() {
@@ -184,6 +201,31 @@ function renderEvent(msg, receivedWallMs, latencyMs) {
   ui.eventCount.textContent = `(${hook.log.filter((e) => e.message.type !== 'pong').length})`;
 }
 
+// ---------------------------------------------------------------------------------- captions
+
+/** `partial`: the growing hypothesis, shown lighter; `final`: appended as a line, partial cleared. */
+function onCaption(msg, receivedWallMs, latencyMs) {
+  const text = typeof msg.text === 'string' ? msg.text : '';
+  if (msg.type === 'partial') {
+    hook.partial = text;
+    ui.captionPartial.textContent = text;
+  } else {
+    hook.partial = '';
+    ui.captionPartial.textContent = '';
+    if (text === '') return; // a final of pieces that spell nothing: no line
+    hook.captions.push({ text, startUs: msg.startUs, endUs: msg.endUs, receivedWallMs, latencyMs });
+    const li = document.createElement('li');
+    li.className = 'final';
+    li.textContent = text;
+    li.title = `${seconds(msg.startUs)} – ${seconds(msg.endUs)} s${latencyMs === null ? '' : `, ${Math.round(latencyMs)} ms after the audio that ended it`}`;
+    ui.captionLines.append(li);
+    while (ui.captionLines.childElementCount > MAX_RENDERED_CAPTIONS) ui.captionLines.firstElementChild.remove();
+    ui.captionCount.textContent = `(${hook.captions.length})`;
+  }
+  ui.captionHint.hidden = true;
+  ui.captions.scrollTop = ui.captions.scrollHeight;
+}
+
 function onMessage(s, data) {
   let msg;
   try {
@@ -205,6 +247,7 @@ function onMessage(s, data) {
     return;
   }
   if (msg.type === 'error') setError(`server: ${msg.message ?? 'error'}`);
+  if (msg.type === 'partial' || msg.type === 'final') onCaption(msg, receivedWallMs, latencyMs);
   renderEvent(msg, receivedWallMs, latencyMs);
 }
 

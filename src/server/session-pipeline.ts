@@ -4,15 +4,19 @@
  * video back to the browser).
  * The server owns subscription and teardown; a pipeline only composes operators.
  */
-import { filter, share, type Observable } from 'rxjs';
+import { filter, merge, share, type Observable } from 'rxjs';
+import { asr, readTokens } from '../../operators/asr.js';
 import { resample } from '../../operators/resample.js';
 import { toMono } from '../../operators/to-mono.js';
 import { istft, stft } from '../../operators/stft.js';
 import { vad } from '../../operators/vad.js';
 import { videoMirror } from '../../operators/video-mirror.js';
+import { ModelError } from '../core/errors.js';
 import type { AudioFrame, VideoFrame } from '../core/frames.js';
 import type { Device } from '../core/onnx/session.js';
 import { acquireModel } from '../core/onnx/shared-models.js';
+import { checkConformerModelFiles, defaultCommandModel } from '../core/models/default-models.js';
+import { cacheAwareContract, readCacheAwareConfig } from '../core/models/nemo-cache-aware.js';
 import { defaultSileroVadPath, sileroVadContract } from '../core/models/silero-vad.js';
 
 /** Anything JSON-serialisable with a `type`, e.g. VadEvent. */
@@ -52,22 +56,37 @@ export type SessionPipeline = ((inputs: SessionInputs) => SessionOutputs) & {
 
 export interface DefaultPipelineOptions {
   device?: Device;
+  /**
+   * The speech recogniser behind the captions (`asr`, engine 'conformer'): a NeMo-contract
+   * cache-aware CTC step graph with its `.json` settings and `tokens.txt` beside it.
+   * Default: Causeway's command recogniser (`defaultCommandModel()`). A missing file fails the
+   * server's start (in `warm()`), not each session.
+   */
+  asrModel?: string;
 }
 
 /**
- * The default pipeline: VAD events, and the microphone returned through resample-free
- * STFT -> ISTFT at 48 kHz (1024/256, sqrt-Hann) so the return path runs a real spectral chain
- * end to end (16 ms of algorithmic latency). Frames before the source's first sample
- * (the ISTFT's pre-roll, pts < 0) are not sent. The camera, when there is one, comes back
- * mirrored (a real per-pixel operation on every frame, like a selfie view).
+ * The default pipeline:
+ * - events: the microphone as mono 16 kHz (one resampler, shared) into Silero VAD
+ *   (`speech-start`/`speech-end`) and into speech recognition (`partial`/`final` captions, see
+ *   operators/asr.ts), merged in arrival order;
+ * - audio back: the microphone through resample-free STFT -> ISTFT at 48 kHz (1024/256,
+ *   sqrt-Hann), so the return path runs a real spectral chain end to end (16 ms of algorithmic
+ *   latency). Frames before the source's first sample (the ISTFT's pre-roll, pts < 0) are not sent;
+ * - video back, when there is a camera: mirrored (a real per-pixel operation on every frame, like
+ *   a selfie view).
  */
 export function defaultPipeline(options: DefaultPipelineOptions = {}): SessionPipeline {
   const device = options.device ?? 'auto';
+  const asrModel = options.asrModel ?? defaultCommandModel();
+  // Live audio: a step that falls behind drops the oldest waiting frames (counted), never buffers without bound.
+  const live = { policy: 'drop-oldest' as const, capacity: 50 };
   const run: SessionPipeline = ({ audio$, video$ }) => {
     const mic$ = audio$.pipe(toMono(), share());
-    const events$ = mic$.pipe(
-      resample({ toRate: 16000, fromRate: 48000 }),
-      vad({ device, queue: { policy: 'drop-oldest', capacity: 50 } }),
+    const speech$ = mic$.pipe(resample({ toRate: 16000, fromRate: 48000 }), share());
+    const events$ = merge(
+      speech$.pipe(vad({ device, queue: live })),
+      speech$.pipe(asr({ engine: 'conformer', model: asrModel, device, queue: live })),
     );
     const spectral = { nFft: 1024, hop: 256, window: 'sqrt-hann' as const, sampleRate: 48000 };
     const back$ = mic$.pipe(
@@ -77,7 +96,26 @@ export function defaultPipeline(options: DefaultPipelineOptions = {}): SessionPi
     );
     return { events$, audio$: back$, ...(video$ !== undefined ? { video$: video$.pipe(videoMirror()) } : {}) };
   };
-  // Same model key as vad({ device }) uses, so sessions find the session already loaded.
-  run.warm = async () => (await acquireModel(defaultSileroVadPath(), sileroVadContract, { device })).release;
+  // The same model keys as vad({ device }) and asr({ model, device }) use, so sessions find the
+  // models already loaded.
+  run.warm = async () => {
+    checkConformerModelFiles(asrModel, 'captions (asr) model');
+    const asrConfig = readCacheAwareConfig(asrModel);
+    const { pieces } = readTokens(asrModel);
+    if (pieces.length !== asrConfig.vocab) {
+      throw new ModelError('model-contract', `captions (asr) model ${asrModel}: tokens.txt has ${pieces.length} pieces, the model ${asrConfig.vocab} outputs`);
+    }
+    const vadLease = await acquireModel(defaultSileroVadPath(), sileroVadContract, { device });
+    try {
+      const asrLease = await acquireModel(asrModel, cacheAwareContract(asrConfig), { device });
+      return () => {
+        asrLease.release();
+        vadLease.release();
+      };
+    } catch (e) {
+      vadLease.release();
+      throw e;
+    }
+  };
   return run;
 }

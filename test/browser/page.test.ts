@@ -53,11 +53,13 @@ window.answerOffer = async (offer) => {
       const msg = JSON.parse(m.data);
       window.received.push(msg);
       if (msg.type === 'ping') dc.send(JSON.stringify({ type: 'pong', t: msg.t }));
+      // The caption's final comes when the page sends a control message, so the partial is on show until then.
+      if (msg.type === 'control-test') dc.send(JSON.stringify({ type: 'final', text: 'hello from the echo peer', startUs: 0, endUs: 480000 }));
     };
     dc.onopen = () => {
       const now = Date.now();
       dc.send(JSON.stringify({ type: 'speech-start', startUs: 0, endUs: 0, wallMs: now }));
-      dc.send(JSON.stringify({ type: 'final', text: 'hello from the echo peer' }));
+      dc.send(JSON.stringify({ type: 'partial', text: 'hello from', startUs: 0, endUs: 320000 }));
       dc.send(JSON.stringify({ type: 'speech-end', startUs: 0, endUs: 480000, wallMs: now }));
     };
   };
@@ -138,6 +140,8 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | null 
 
 interface Hook {
   state: string;
+  captions: { text: string; startUs: number; endUs: number; receivedWallMs: number; latencyMs: number | null }[];
+  partial: string;
   error: string | null;
   sessionUrl: string | null;
   rttMs: number | null;
@@ -381,24 +385,43 @@ describe('examples/web page in real chromium (stub WHIP endpoint, no Causeway se
     const hook = await hookOf(page);
     assert.deepEqual(
       hook.events.filter((e) => e.type !== 'pong').map((e) => e.type),
-      ['speech-start', 'final', 'speech-end'],
+      ['speech-start', 'partial', 'speech-end'],
     );
     const withWall = hook.log.filter((l) => typeof l.message.wallMs === 'number');
     assert.equal(withWall.length, 2);
     for (const l of withWall) assert.ok(l.latencyMs !== null && l.latencyMs >= 0 && l.latencyMs < 1000, `latency ${l.latencyMs}`);
-    assert.equal(hook.log.find((l) => l.message.type === 'final')?.latencyMs, null);
+    assert.equal(hook.log.find((l) => l.message.type === 'partial')?.latencyMs, null);
     assert.ok(hook.rttMs !== null && hook.rttMs > 0 && hook.rttMs < 1000, `rtt ${hook.rttMs}`);
     assert.match((await page.textContent('#rtt')) ?? '', /^\d+\.\d ms$/);
     const items = await page.$$eval('#events li', (lis) => lis.map((li) => li.textContent ?? ''));
     assert.equal(items.length, 3);
-    assert.ok(items.some((t) => t.includes('hello from the echo peer')));
+    assert.ok(items.some((t) => t.includes('partial') && t.includes('hello from')));
     assert.ok(items.some((t) => t.includes('speech-end') && t.includes('0.000 – 0.480 s') && / ms$/.test(t)));
+    // Captions: the partial on show, lighter than the lines, none of which exists yet.
+    assert.equal(hook.partial, 'hello from');
+    assert.deepEqual(hook.captions, []);
+    assert.equal(await page.textContent('#caption-partial'), 'hello from');
+    assert.equal(await page.$$eval('#caption-lines li', (lis) => lis.length), 0);
+    const partialColor = await page.evaluate('getComputedStyle(document.getElementById("caption-partial")).color');
+    const textColor = await page.evaluate('getComputedStyle(document.getElementById("caption-lines")).color');
+    assert.notEqual(partialColor, textColor, 'the partial is lighter than the caption lines');
 
     // Pings reach the peer; send() carries control messages.
     assert.equal(await page.evaluate('window.causeway.send({ type: "control-test", x: 1 })'), true);
     await until('the control message at the peer', async () =>
       ((await echoPage!.evaluate('window.received')) as { type: string }[]).some((m) => m.type === 'control-test'),
     );
+    // ...and the peer answers it with the caption's final: a line, the partial gone.
+    await page.waitForFunction('window.causeway.captions.length === 1');
+    const captioned = await hookOf(page);
+    assert.equal(captioned.partial, '');
+    assert.deepEqual(
+      captioned.captions.map(({ text, startUs, endUs, latencyMs }) => ({ text, startUs, endUs, latencyMs })),
+      [{ text: 'hello from the echo peer', startUs: 0, endUs: 480000, latencyMs: null }],
+    );
+    assert.deepEqual(await page.$$eval('#caption-lines li', (lis) => lis.map((li) => [li.className, li.textContent])), [['final', 'hello from the echo peer']]);
+    assert.equal(await page.textContent('#caption-partial'), '');
+    assert.equal(await page.textContent('#caption-count'), '(1)');
     const received = (await echoPage.evaluate('window.received')) as { type: string; t?: number }[];
     assert.ok(received.some((m) => m.type === 'ping' && typeof m.t === 'number'));
 
@@ -414,7 +437,8 @@ describe('examples/web page in real chromium (stub WHIP endpoint, no Causeway se
     const after = await hookOf(page);
     assert.equal(after.deleteStatus, 200);
     assert.equal(after.error, null);
-    assert.equal(after.events.length >= 3, true, 'events stay readable after Stop');
+    assert.equal(after.events.length >= 4, true, 'events stay readable after Stop');
+    assert.equal(after.captions.length, 1, 'captions stay readable after Stop');
     const idle = await statsOf(page);
     assert.equal(idle.state, 'idle');
     assert.equal(idle.inboundAudioBytes, 0);

@@ -58,10 +58,10 @@ describe('server: sessions are isolated', function () {
     assert.equal(server.sessions.size, 2);
   });
 
-  it('the default pipeline loads its model once at server start, not per session, and frees it at close', async () => {
+  it('the default pipeline loads its models (VAD, captions) once at server start, not per session, and frees them at close', async () => {
     const before = loadedModelCount();
     const s = await startServer({ port: 0, pipeline: defaultPipeline({ device: 'cpu' }) });
-    assert.equal(loadedModelCount(), before + 1);
+    assert.equal(loadedModelCount(), before + 2);
     await s.close();
     assert.equal(loadedModelCount(), before);
     // A port that is taken: the start fails with the listen error and still frees the model.

@@ -12,8 +12,10 @@ const PACKAGE_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 /**
  * The speech recogniser the server's captions run by default (the `asr` operator's 'conformer'
- * engine): Causeway's own command recogniser, a cache-aware Conformer-CTC in the NeMo contract
- * (models/command-asr). A step graph, with its settings (`step.json`) and `tokens.txt` beside it.
+ * engine): a cache-aware Conformer-CTC step graph in the NeMo contract, with its settings
+ * (`step.json`) and `tokens.txt` beside it. Causeway's own command recogniser
+ * (models/command-asr/model) takes this place once trained; until then it is the tiny
+ * random-weight test model, whose captions are arbitrary command words.
  */
 export function defaultCommandModel(): string {
   return join(PACKAGE_ROOT, 'models', 'tiny-cache-aware', 'step.onnx');

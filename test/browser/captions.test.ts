@@ -1,0 +1,235 @@
+/**
+ * Live captions in a real browser: headless Debian chromium (playwright-core) plays an espeak-ng
+ * WAV of command words as its microphone, the example page connects over WHIP to the real server
+ * running the default pipeline (its default captions model), and the page shows the captions:
+ * the growing partial in a lighter style, each final as a line. The lines on the page must be the
+ * finals the server sent on /events, and the page's test hook must hold them too.
+ *
+ * The server also records when each 20 ms of the microphone arrived (pts -> wall clock), which
+ * turns a final's end time (the end of the speech it closes, on the audio timeline) into the wall
+ * time at which that speech reached the server: the caption latency, speech end -> line on the
+ * page, includes the recogniser's endpoint (the blank time that makes a hypothesis final).
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import WebSocket from 'ws';
+import { defaultCommandModel } from '../../src/core/models/default-models.js';
+import { startServer, type CausewayServer } from '../../src/server/http-server.js';
+import { defaultPipeline, type SessionInputs, type SessionPipeline } from '../../src/server/session-pipeline.js';
+import { launchBrowser, writeWav, type BrowserHarness } from '../browser-harness.js';
+import { makeTempDir, removeDir } from '../fixtures-media.js';
+import { speechFixture, type SpeechFixture } from '../fixtures-speech.js';
+import { rng } from '../helpers-random.js';
+
+interface Final {
+  type: 'final';
+  text: string;
+  startUs: number;
+  endUs: number;
+}
+
+interface PageCaption {
+  text: string;
+  startUs: number;
+  endUs: number;
+  receivedWallMs: number;
+  latencyMs: number | null;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, ms: number, f: () => Promise<T | undefined> | T | undefined, last?: () => string): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `; last seen ${last()}` : ''}`);
+    await sleep(100);
+  }
+}
+
+/** What the page shows and its hook holds, read in the page. */
+const PAGE_CAPTIONS = `(() => {
+  const cw = window.causeway;
+  const partial = document.getElementById('caption-partial');
+  const style = getComputedStyle(partial);
+  return {
+    lines: [...document.querySelectorAll('#caption-lines li')].map((li) => ({ text: li.textContent, cls: li.className })),
+    captions: cw.captions,
+    partial: partial.textContent,
+    hookPartial: cw.partial,
+    color: style.color,
+    fontStyle: style.fontStyle,
+  };
+})()`;
+
+/** Log energy of each 10 ms (480 samples at 48 kHz). */
+function envelope(x: Float32Array): Float32Array {
+  const out = new Float32Array(Math.floor(x.length / 480));
+  for (let j = 0; j < out.length; j++) {
+    let e = 1e-8;
+    for (let i = j * 480; i < (j + 1) * 480; i++) e += x[i] * x[i];
+    out[j] = Math.log10(e / 480);
+  }
+  return out;
+}
+
+/** The 10 ms frame of the (looped) file at which `got` starts: best normalised correlation of the envelopes. */
+function alignLoop(got: Float32Array, file: Float32Array): { offset: number; score: number } {
+  const n = Math.min(got.length, 2 * file.length);
+  const norm = (x: Float32Array) => {
+    const mean = x.reduce((a, b) => a + b, 0) / x.length;
+    const sd = Math.sqrt(x.reduce((a, b) => a + (b - mean) ** 2, 0) / x.length) || 1;
+    return x.map((v) => (v - mean) / sd);
+  };
+  const g = norm(got.subarray(0, n));
+  const f = norm(file);
+  let best = { offset: 0, score: -Infinity };
+  for (let off = 0; off < f.length; off++) {
+    let c = 0;
+    for (let k = 0; k < n; k++) c += g[k] * f[(k + off) % f.length];
+    if (c / n > best.score) best = { offset: off, score: c / n };
+  }
+  return best;
+}
+
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+
+describe('live captions in chromium: fake microphone -> WHIP -> default pipeline (asr) -> page', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let fx: SpeechFixture;
+  let server: CausewayServer;
+  let browser: BrowserHarness;
+  let page: Page;
+  const words = ['lights on', 'volume up', 'stop'];
+  /** The microphone as it reached the server (one session in this test): pts, arrival wall clock, samples (mono). */
+  const arrivals: { pts: number; wallMs: number; data: Float32Array }[] = [];
+  const gapS = 1.0;
+
+  before(async () => {
+    dir = makeTempDir('cw-captions-');
+    // One loop of the fake microphone (chromium loops the file): gap, words, gap, words, ...
+    fx = speechFixture(words.flatMap((w) => [gapS, w]).concat([gapS]), 48000, 'en-us');
+    // The development model (random weights) outputs blanks on loud broadband noise, not on
+    // silence: fill the gaps with noise so its utterances end.
+    const rand = rng(3);
+    const inSpeech = (i: number) => fx.spans.some((s) => i >= s.start * 48000 && i < s.end * 48000);
+    for (let i = 0; i < fx.samples.length; i++) if (!inSpeech(i)) fx.samples[i] = 0.2 * (rand() - 0.5);
+    const wav = join(dir, 'mic.wav');
+    writeWav(wav, [fx.samples], 48000);
+    // The default pipeline, with a probe that records when each microphone frame reached the server.
+    const def = defaultPipeline({ device: 'cpu' });
+    const probed: SessionPipeline = Object.assign(
+      (inputs: SessionInputs) => {
+        inputs.audio$.subscribe((f) => arrivals.push({ pts: f.pts, wallMs: f.wallMs, data: f.channels === 1 ? f.data : f.data.filter((_, i) => i % f.channels === 0) }));
+        return def(inputs);
+      },
+      { warm: def.warm },
+    );
+    server = await startServer({ port: 0, pipeline: probed });
+    browser = await launchBrowser({ fakeAudioWav: wav, fakeVideo: false });
+    page = await browser.page(`${server.url}/`);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    if (dir) removeDir(dir);
+  });
+
+  it(`shows the finals sent on /events as caption lines, the partial lighter, on the test hook too (model ${defaultCommandModel().split('/').slice(-3).join('/')})`, async () => {
+    await page.evaluate(() => (globalThis as any).causeway.start());
+    const sessionUrl: string = await page.evaluate(() => (globalThis as any).causeway.sessionUrl);
+    const id = sessionUrl.split('/').pop()!;
+    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/events/${id}`);
+    const wsFinals: Final[] = [];
+    ws.on('message', (d) => {
+      const e = JSON.parse(String(d)) as { type: string };
+      if (e.type === 'final' && (e as Final).text !== '') wsFinals.push(e as Final);
+    });
+
+    const period = fx.samples.length / 48000;
+    let partialSeen: { text: string; hook: string; color: string; fontStyle: string } | undefined;
+    let seen = '';
+    // Two loops of the file and a bit: at least four finals on /events, and the page showing the same.
+    const shown = await until('the page showing the finals sent on /events', 2 * period * 1000 + 20_000, async () => {
+      const p = (await page.evaluate(PAGE_CAPTIONS)) as { lines: { text: string; cls: string }[]; captions: PageCaption[]; partial: string; hookPartial: string; color: string; fontStyle: string };
+      if (p.partial !== '' && partialSeen === undefined) partialSeen = { text: p.partial, hook: p.hookPartial, color: p.color, fontStyle: p.fontStyle };
+      seen = JSON.stringify({ ws: wsFinals.map((f) => f.text), page: p.lines.map((l) => l.text) });
+      if (wsFinals.length < 4) return undefined;
+      // /events joined after the page's session started: compare from its first final on.
+      const first = p.captions.findIndex((c) => c.startUs === wsFinals[0].startUs && c.endUs === wsFinals[0].endUs);
+      if (first < 0) return undefined;
+      const pageFinals = p.captions.slice(first);
+      const same =
+        pageFinals.length === wsFinals.length &&
+        pageFinals.every((c, i) => c.text === wsFinals[i].text && c.startUs === wsFinals[i].startUs && c.endUs === wsFinals[i].endUs) &&
+        p.lines.length === p.captions.length &&
+        p.lines.every((l, i) => l.text === p.captions[i].text && l.cls === 'final');
+      return same ? p : undefined;
+    }, () => seen);
+    ws.close();
+
+    // The partial: shown while an utterance is heard, the hook saying the same, in a lighter style than the lines.
+    assert.ok(partialSeen !== undefined, 'a partial caption was shown');
+    assert.equal(partialSeen.text, partialSeen.hook);
+    const lineStyle = (await page.evaluate(`(() => {
+      const s = getComputedStyle(document.querySelector('#caption-lines li'));
+      return { color: s.color, fontStyle: s.fontStyle };
+    })()`)) as { color: string; fontStyle: string };
+    assert.notEqual(partialSeen.color, lineStyle.color, 'the partial is lighter than the final lines');
+    assert.equal(partialSeen.fontStyle, 'italic');
+    assert.equal(lineStyle.fontStyle, 'normal');
+    assert.equal(await page.textContent('#caption-count'), `(${shown.captions.length})`);
+    assert.equal(await page.isHidden('#caption-hint'), true);
+
+    // Captions share the session's audio timeline with the VAD events, which still arrive.
+    const events = (await page.evaluate(() => (globalThis as any).causeway.events)) as { type: string; startUs?: number; endUs?: number }[];
+    assert.ok(events.some((e) => e.type === 'speech-end'), 'VAD events beside the captions');
+    assert.ok(events.some((e) => e.type === 'partial'), 'partial events on the data channel');
+    assert.ok(!events.some((e) => e.type === 'error'), JSON.stringify(events.filter((e) => e.type === 'error')));
+
+    // Latency, speech end -> line on the page. Where the capture started in the looped file is found
+    // from the audio that reached the server (its 10 ms energy envelope against the file's); each
+    // utterance's end in the file is then a pts, whose arrival at the server is known. The final a
+    // speech end leads to is the first one the page received after that arrival.
+    const fileEnv = envelope(fx.samples);
+    const got = new Float32Array(arrivals.reduce((n, a) => n + a.data.length, 0));
+    arrivals.reduce((o, a) => (got.set(a.data, o), o + a.data.length), 0);
+    const { offset, score } = alignLoop(envelope(got), fileEnv);
+    assert.ok(score > 0.8, `the received microphone matches the file's envelope (correlation ${score.toFixed(2)})`);
+    const loopSamples = fx.samples.length;
+    const wallOfSample = (n: number) => {
+      const a = arrivals[Math.floor(n / 960)];
+      return a === undefined ? undefined : a.wallMs + ((n % 960) * 1000) / 48000;
+    };
+    const ends: number[] = []; // arrival wall clock of each utterance end heard
+    for (let loop = 0; ; loop++) {
+      const inLoop = fx.spans.map((sp) => Math.round(sp.end * 48000) - offset * 480 + loop * loopSamples).filter((n) => n >= 0);
+      if (inLoop.some((n) => n >= got.length)) break;
+      for (const n of inLoop) ends.push(wallOfSample(n)!);
+    }
+    const lat = ends
+      .map((w) => [w, shown.captions.find((c) => c.receivedWallMs > w)] as const)
+      .filter(([, c]) => c !== undefined)
+      .map(([w, c]) => c!.receivedWallMs - w);
+    assert.ok(lat.length >= 3, `latencies of ${lat.length} finals`);
+    // Most of it is the recogniser's endpoint (600 ms of blank after the last token makes a hypothesis
+    // final); the rest is the pipeline and the data channel.
+    for (const l of lat) assert.ok(l > 200 && l < 2500, `speech end -> caption on the page: ${lat.map((x) => x.toFixed(0)).join(', ')} ms`);
+    const { m } = await import('../../src/core/metrics.js');
+    console.log(
+      `      captions: ${lat.length} finals, speech end -> page p50 ${quantile(lat, 0.5).toFixed(0)} ms, max ${Math.max(...lat).toFixed(0)} ms; ` +
+        `trigger frame age p50 ${quantile(shown.captions.map((c) => c.latencyMs ?? NaN), 0.5).toFixed(0)} ms; ` +
+        `frames dropped (asr/vad) ${m.drops.get({ operator: 'asr', policy: 'drop-oldest' })}/${m.drops.get({ operator: 'vad', policy: 'drop-oldest' })}`,
+    );
+
+    await page.evaluate(() => (globalThis as any).causeway.stop());
+    await until('session closed', 5000, () => server.sessions.size === 0 || undefined);
+    const after = (await page.evaluate(() => JSON.parse(JSON.stringify((globalThis as any).causeway)))) as { captions: PageCaption[]; partial: string };
+    assert.ok(after.captions.length >= shown.captions.length, 'captions stay readable after Stop');
+    assert.deepEqual(browser.errors(page), []);
+  });
+});
