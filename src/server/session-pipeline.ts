@@ -58,7 +58,8 @@ export interface DefaultPipelineOptions {
   device?: Device;
   /**
    * The speech recogniser behind the captions (`asr`, engine 'conformer'): a NeMo-contract
-   * cache-aware CTC step graph with its `.json` settings and `tokens.txt` beside it.
+   * cache-aware CTC step graph with `tokens.txt` (and its `.json` settings, unless the graph's
+   * metadata holds them) beside it.
    * Default: Causeway's command recogniser (`defaultCommandModel()`). A missing file fails the
    * server's start (in `warm()`), not each session.
    */

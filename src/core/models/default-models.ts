@@ -12,8 +12,8 @@ const PACKAGE_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 /**
  * The speech recogniser the server's captions run by default (the `asr` operator's 'conformer'
- * engine): a cache-aware Conformer-CTC step graph in the NeMo contract, with its settings
- * (`step.json`) and `tokens.txt` beside it. Causeway's own command recogniser
+ * engine): a cache-aware Conformer-CTC step graph in the NeMo contract, with `tokens.txt` (and
+ * its settings, `step.json`, unless the graph carries them) beside it. Causeway's own command recogniser
  * (models/command-asr/model) takes this place once trained; until then it is the tiny
  * random-weight test model, whose captions are arbitrary command words.
  */
@@ -22,13 +22,13 @@ export function defaultCommandModel(): string {
 }
 
 /**
- * Checks that a conformer-engine model is all there (the graph, its `.json` settings and
- * `tokens.txt` beside it), so a server refuses to start on a missing model instead of failing
- * every session. Throws ModelError 'model-not-found' naming the missing file.
+ * Checks that a conformer-engine model's files are there (the graph and `tokens.txt` beside it;
+ * its settings, from a `.json` sidecar or the graph's metadata, are read by readCacheAwareConfig),
+ * so a server refuses to start on a missing model instead of failing every session. Throws
+ * ModelError 'model-not-found' naming what is missing.
  */
 export function checkConformerModelFiles(modelPath: string, what = 'asr model'): void {
-  const needed = [modelPath, modelPath.replace(/\.onnx$/, '') + '.json', join(dirname(modelPath), 'tokens.txt')];
-  const missing = needed.filter((p) => !existsSync(p));
+  const missing = [modelPath, join(dirname(modelPath), 'tokens.txt')].filter((p) => !existsSync(p));
   if (missing.length > 0) {
     throw new ModelError('model-not-found', `${what} ${modelPath}: missing ${missing.join(', ')}`);
   }
