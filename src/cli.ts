@@ -26,8 +26,9 @@ const USAGE = `usage:
       zipformer: an icefall/sherpa-onnx streaming zipformer2 transducer; --model is its directory
   causeway demo [--json]
       the VAD pipeline on the speech clip shipped with Causeway, with its real-time factor
-  causeway serve [--host 127.0.0.1] [--port 8080] [--token T] [--max-sessions 8] [--device auto|cpu|cuda]
-      the WebRTC server (WHIP ingest, /events, /metrics, /healthz) and the example page
+  causeway serve [--host 127.0.0.1] [--port 8080] [--token T] [--max-sessions 8] [--device auto|cpu|cuda] [--asr-model step.onnx]
+      the WebRTC server (WHIP ingest, /events, /metrics, /healthz) and the example page; live
+      captions use --asr-model (a conformer-engine model; default: the embedded command recogniser)
 options:
   --json        one JSON object per segment
   --realtime    read the input at 1x speed, like a live source
@@ -85,6 +86,7 @@ async function main(argv: string[]): Promise<void> {
       port: { type: 'string', default: '8080' },
       token: { type: 'string' },
       'max-sessions': { type: 'string', default: '8' },
+      'asr-model': { type: 'string' },
       engine: { type: 'string', default: 'conformer' },
       model: { type: 'string' },
       format: { type: 'string', default: 'text' },
@@ -160,7 +162,7 @@ async function main(argv: string[]): Promise<void> {
       if (!Number.isInteger(maxSessions) || maxSessions < 1) throw new UsageError(`--max-sessions must be a positive integer, got '${values['max-sessions']}'`);
       const { startServer } = await import('./server/http-server.js');
       const { defaultPipeline } = await import('./server/session-pipeline.js');
-      const server = await startServer({ host: values.host, port, token: values.token, maxSessions, pipeline: defaultPipeline({ device }) });
+      const server = await startServer({ host: values.host, port, token: values.token, maxSessions, pipeline: defaultPipeline({ device, asrModel: values['asr-model'] }) });
       process.stdout.write(`Causeway is serving on ${server.url}/  (open it in a browser; WHIP endpoint ${server.url}/whip)\n`);
       const stop = () => {
         process.stdout.write('shutting down\n');
