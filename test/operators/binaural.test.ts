@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Subject, map } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { BinauralRenderer } from '../../kernels/binaural-renderer.js';
+import { CausewayError } from '../../src/core/errors.js';
+import { audioFrame, type AudioFrame } from '../../src/core/frames.js';
+import { DEFAULT_SOFA, sharedLookup, type HrtfSet } from '../../src/core/hrtf/index.js';
+import { binaural, loadHrtf } from '../../operators/binaural.js';
+import { ffmpegSync, makeTempDir, removeDir } from '../fixtures-media.js';
+import { randomChunking, randomSignal, rng } from '../helpers-random.js';
+import { collect, concat, framesOf, from } from './frames-helpers.js';
+
+const RATE = 48000;
+
+function ear(y: Float32Array, e: number): Float32Array {
+  return Float32Array.from({ length: y.length / 2 }, (_, i) => y[2 * i + e]);
+}
+
+function rms(x: Float32Array, from = 0, to = x.length): number {
+  let s = 0;
+  for (let i = from; i < to; i++) s += x[i] * x[i];
+  return Math.sqrt(s / Math.max(1, to - from));
+}
+
+/** Normalised correlation of a[i] with b[i + lag] over the middle of the signals. */
+function corr(a: Float32Array, b: Float32Array, lag: number): number {
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 2000; i < a.length - 2000; i++) {
+    const j = i + lag;
+    if (j < 0 || j >= b.length) continue;
+    ab += a[i] * b[j];
+    aa += a[i] * a[i];
+    bb += b[j] * b[j];
+  }
+  return ab / Math.sqrt(aa * bb);
+}
+
+/** The one lag (same for both ears) that best aligns ours with the reference, and each ear's correlation there. */
+function aligned(ours: Float32Array, ref: Float32Array): { lag: number; left: number; right: number } {
+  const o = [ear(ours, 0), ear(ours, 1)], r = [ear(ref, 0), ear(ref, 1)];
+  let best = { lag: 0, left: -1, right: -1 };
+  for (let lag = -64; lag <= 64; lag++) {
+    const left = corr(o[0], r[0], lag), right = corr(o[1], r[1], lag);
+    if (left + right > best.left + best.right) best = { lag, left, right };
+  }
+  return best;
+}
+
+describe('operators/binaural', () => {
+  let dir: string;
+  let hrtf: HrtfSet;
+  before(async () => {
+    dir = makeTempDir('cw-binaural-');
+    hrtf = await loadHrtf();
+  });
+  after(() => removeDir(dir));
+
+  describe("against ffmpeg's sofalizer (same SOFA file)", () => {
+    const positions: [number, number][] = [[0, 0], [30, 0], [90, 0], [200, 0], [300, 0], [0, 30], [30, 30], [90, 30], [200, 30], [300, 30]];
+    let x: Float32Array;
+    let refs: Float32Array[];
+    before(() => {
+      // Pink noise, band-limited below 16 kHz so that the resamplers on sofalizer's path (it runs
+      // at the file's 44.1 kHz, ffmpeg converts in and out) and on ours (HRIRs to 48 kHz) see the same band.
+      const wav = join(dir, 'noise.wav');
+      ffmpegSync(['-f', 'lavfi', '-i', `anoisesrc=d=2:c=pink:r=${RATE}:a=0.3:seed=7,lowpass=f=16000`, '-ac', '1', '-c:a', 'pcm_f32le', wav]);
+      x = new Float32Array(new Uint8Array(ffmpegSync(['-i', wav, '-f', 'f32le', '-ac', '1', 'pipe:1'])).buffer);
+      // One virtual source per position: a mono input is sofalizer's front-centre speaker (azimuth 0,
+      // elevation 0), and `rotation` / `elevation` add to it (SOFA's convention, as ours). Defaults
+      // otherwise: nearest measurement (interpolate=0), IRs normalised (a gain: correlation ignores it).
+      const graph = positions.map(([az, el], i) => `[s${i}]sofalizer=sofa=${DEFAULT_SOFA}:type=freq:rotation=${az}:elevation=${el}:radius=1.4,aresample=${RATE}[o${i}]`);
+      const outs = positions.map((_, i) => join(dir, `sofalizer-${i}.f32`));
+      ffmpegSync([
+        '-i', wav,
+        '-filter_complex', `[0:a]asplit=${positions.length}${positions.map((_, i) => `[s${i}]`).join('')};${graph.join(';')}`,
+        ...outs.flatMap((o, i) => ['-map', `[o${i}]`, '-f', 'f32le', '-ac', '2', o]),
+      ]);
+      refs = outs.map((o) => new Float32Array(new Uint8Array(readFileSync(o)).buffer));
+    });
+
+    for (const interpolation of ['barycentric', 'nearest'] as const) {
+      it(`${interpolation}: correlation per ear after aligning a constant delay (>= ${interpolation === 'nearest' ? 0.999 : 0.95})`, async () => {
+        const floor = interpolation === 'nearest' ? 0.999 : 0.95;
+        const rows: string[] = [];
+        for (const [i, [azimuth, elevation]] of positions.entries()) {
+          const frames = framesOf(x, RATE, randomChunking(x.length, rng(i), 100, 2000));
+          const y = concat(await collect(from(frames).pipe(binaural({ hrtf, azimuth, elevation, distance: 1.4, interpolation }))));
+          assert.equal(y.length, 2 * x.length);
+          const c = aligned(y, refs[i]);
+          rows.push(`az ${azimuth} el ${elevation}: L ${c.left.toFixed(6)} R ${c.right.toFixed(6)} lag ${c.lag}`);
+          assert.ok(c.left >= floor && c.right >= floor, rows.at(-1));
+          // Our output is aligned to the source timeline, like sofalizer's (which has no latency).
+          assert.ok(Math.abs(c.lag) <= 1, rows.at(-1));
+        }
+        console.log(`      vs sofalizer (${interpolation}): ${rows.join('; ')}`);
+      });
+    }
+  });
+
+  it('stereo out at the input rate, pts and length of the input, equal to the kernel with its latency trimmed', async () => {
+    for (const rate of [48000, 16000, 44100]) {
+      const rand = rng(rate);
+      const x = randomSignal(Math.round(rate * 0.3), rand);
+      const frames = framesOf(x, rate, randomChunking(x.length, rand, 0, 1500), 1, 5_000_000);
+      const op = binaural({ hrtf, azimuth: 60, elevation: -10, blockSize: 64 });
+      const out = await collect(from(frames).pipe(op));
+      assert.ok(out.every((f) => f.kind === 'audio' && f.channels === 2 && f.sampleRate === rate));
+      let n = 0;
+      for (const f of out) {
+        assert.equal(f.pts, 5_000_000 + Math.round((n * 1e6) / rate), 'pts from the sample count, on the input timeline');
+        n += f.data.length / 2;
+      }
+      assert.equal(n, x.length);
+      const k = new BinauralRenderer({ source: sharedLookup(hrtf, rate), sampleRate: rate, blockSize: 64, position: { azimuth: 60, elevation: -10, distance: 1 } });
+      const want = concat([{ data: k.push(x).slice() }, { data: k.flush() }]).subarray(2 * 64, 2 * (64 + x.length));
+      const got = concat(out);
+      assert.ok(got.every((v, i) => Math.abs(v - want[i]) < 1e-6), `${rate} Hz`);
+    }
+    assert.equal(binaural({ hrtf }).info.latencyUs, Math.round((128 * 1e6) / 48000));
+    assert.equal(binaural({ hrtf, blockSize: 256, sampleRate: 16000 }).info.latencyUs, 16000);
+    assert.equal(binaural({ hrtf }).info.lookaheadUs, 0);
+  });
+
+  it('position$ moves the source: left ear louder at 90 degrees, right ear after the update to 270', async () => {
+    const x = randomSignal(RATE, rng(81));
+    const frames = framesOf(x, RATE, new Array(50).fill(RATE / 50));
+    const position$ = new Subject<{ azimuth?: number; distance?: number }>();
+    const src$ = new Subject<AudioFrame>();
+    const done = collect(src$.pipe(binaural({ hrtf, azimuth: 90, position$ })));
+    frames.forEach((f, i) => {
+      if (i === 25) position$.next({ azimuth: 270 });
+      src$.next(f);
+    });
+    src$.complete();
+    const y = concat(await done);
+    const [l, r] = [ear(y, 0), ear(y, 1)];
+    const half = RATE / 2;
+    assert.ok(rms(l, 0, half) > 2 * rms(r, 0, half), 'left louder before');
+    // Within ~0.1 s (5 glide time constants) of the update, the right ear leads.
+    assert.ok(rms(r, half + 0.1 * RATE, RATE) > 2 * rms(l, half + 0.1 * RATE, RATE), 'right louder after');
+    assert.equal(position$.observed, false, 'unsubscribed from position$ when the stream ended');
+  });
+
+  it('each subscription has its own renderer and its own position$ subscription, dropped on teardown (marbles)', () => {
+    const ts = new TestScheduler((a, b) => assert.deepEqual(a, b));
+    ts.run(({ cold, hot, expectObservable, expectSubscriptions }) => {
+      const f = (pts: number) => audioFrame(pts, 8000, 1, new Float32Array(80).fill(0.5), 0);
+      const src = cold<AudioFrame>('a-b-c-d|', { a: f(0), b: f(10_000), c: f(20_000), d: f(30_000) });
+      const pos = hot<{ azimuth: number }>('--x-----', { x: { azimuth: 180 } });
+      const op = binaural({ hrtf, blockSize: 4, position$: pos });
+      const lengths = src.pipe(op, map((fr) => fr.data.length / 2));
+      // 80 samples in, 80 out per frame: minus the 4 of latency at the start, plus them when the source completes.
+      expectObservable(lengths).toBe('a-b-c-d(e|)', { a: 76, b: 80, c: 80, d: 80, e: 4 });
+      expectObservable(lengths, '^--!').toBe('a-b-', { a: 76, b: 80 });
+      expectSubscriptions(pos.subscriptions).toBe(['^------!', '^--!']);
+    });
+  });
+
+  it('reads the SOFA file itself when no set is given (frames wait in the queue meanwhile)', async () => {
+    const x = randomSignal(RATE / 2, rng(82));
+    const frames = framesOf(x, RATE, new Array(25).fill(RATE / 50));
+    const a = concat(await collect(from(frames).pipe(binaural({ sofa: DEFAULT_SOFA, azimuth: 45 }))));
+    const b = concat(await collect(from(frames).pipe(binaural({ hrtf, azimuth: 45 }))));
+    assert.equal(a.length, 2 * x.length);
+    assert.ok(a.every((v, i) => v === b[i]));
+  });
+
+  it('refuses bad options, bad frames and bad positions with invalid-argument / invalid-frame', async () => {
+    const isCode = (code: string, re: RegExp) => (e: unknown) => e instanceof CausewayError && e.code === code && re.test(e.message);
+    assert.throws(() => binaural({ engine: 'neural' as 'hrtf' }), isCode('invalid-argument', /unknown engine 'neural' \(available: 'hrtf'\)/));
+    assert.throws(() => binaural({ distance: 0 }), isCode('invalid-argument', /distance must be > 0/));
+    assert.throws(() => binaural({ blockSize: 100 }), isCode('invalid-argument', /power of two/));
+    const stereo = audioFrame(0, RATE, 2, new Float32Array(20), 0);
+    await assert.rejects(collect(from([stereo]).pipe(binaural({ hrtf }))), isCode('invalid-frame', /1 channel|expected 1/));
+    const mono = (rate: number) => audioFrame(0, rate, 1, new Float32Array(20), 0);
+    await assert.rejects(collect(from([mono(RATE), mono(16000)]).pipe(binaural({ hrtf }))), isCode('invalid-frame', /16000 Hz, expected 48000 Hz/));
+    await assert.rejects(collect(from([mono(16000)]).pipe(binaural({ hrtf, sampleRate: RATE }))), isCode('invalid-frame', /expected 48000 Hz/));
+    const position$ = new Subject<{ elevation: number }>();
+    const src$ = new Subject<AudioFrame>();
+    const done = collect(src$.pipe(binaural({ hrtf, position$ })));
+    src$.next(mono(RATE));
+    position$.next({ elevation: 120 });
+    await assert.rejects(done, isCode('invalid-argument', /position\$ update: elevation must be in \[-90, 90\]/));
+    assert.equal(position$.observed, false);
+    await assert.rejects(collect(from([mono(RATE)]).pipe(binaural({ sofa: join(dir, 'nope.sofa') }))), isCode('input-not-found', /nope\.sofa/));
+  });
+});
