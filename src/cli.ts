@@ -24,6 +24,12 @@ const USAGE = `usage:
         own command recogniser (digits and 30 command words)
       moonshine: Moonshine tiny, English dictation (the model comes with the npm package)
       zipformer: an icefall/sherpa-onnx streaming zipformer2 transducer; --model is its directory
+  causeway binaural <input> <output> [--azimuth A] [--elevation E] [--distance D] [--path "t:az,el[,d];..."] [--engine hrtf] [--sofa file]
+      the input's voice (downmixed to mono) placed around the listener, for headphones: stereo at 48 kHz,
+      the output format following its extension. Azimuth in degrees counter-clockwise from the front
+      (90 = left, 270 = right; write negative values as --azimuth=-30), elevation up, distance in metres
+      (gain 1/distance); --path moves it through keyframes at t seconds, interpolated in between.
+      The HRTFs come from a SOFA file, by default Debian's libmysofa1 MIT KEMAR set
   causeway demo [--json]
       the VAD pipeline on the speech clip shipped with Causeway, with its real-time factor
   causeway serve [--host 127.0.0.1] [--port 8080] [--token T] [--max-sessions 8] [--device auto|cpu|cuda] [--asr-model step.onnx]
@@ -90,6 +96,11 @@ async function main(argv: string[]): Promise<void> {
       engine: { type: 'string', default: 'conformer' },
       model: { type: 'string' },
       format: { type: 'string', default: 'text' },
+      azimuth: { type: 'string', default: '0' },
+      elevation: { type: 'string', default: '0' },
+      distance: { type: 'string', default: '1' },
+      path: { type: 'string' },
+      sofa: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -153,6 +164,32 @@ async function main(argv: string[]): Promise<void> {
         ),
         { defaultValue: undefined },
       );
+      return;
+    }
+    case 'binaural': {
+      if (rest.length !== 2) throw new UsageError('binaural takes an input and an output (files or URLs; the output format follows its extension)');
+      // --engine defaults to transcribe's 'conformer'; here the default is 'hrtf'.
+      const engine = argv.some((a) => a === '--engine' || a.startsWith('--engine=')) ? values.engine : 'hrtf';
+      if (engine !== 'hrtf') throw new UsageError(`--engine must be hrtf for binaural (the measured-HRTF renderer; no other engine is available yet), got '${engine}'`);
+      const num = (name: 'azimuth' | 'elevation' | 'distance', ok: (v: number) => boolean, what: string): number => {
+        const v = Number(values[name]);
+        if (values[name]!.trim() === '' || !Number.isFinite(v) || !ok(v)) throw new UsageError(`--${name} must be ${what}, got '${values[name]}'`);
+        return v;
+      };
+      const azimuth = num('azimuth', () => true, 'a number of degrees');
+      const elevation = num('elevation', (v) => Math.abs(v) <= 90, 'degrees in [-90, 90]');
+      const distance = num('distance', (v) => v > 0, 'a positive number of metres');
+      const { parsePath, renderBinauralFile } = await import('./pipelines/binaural.js');
+      let path;
+      try {
+        path = values.path === undefined ? undefined : parsePath(values.path);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      const r = await renderBinauralFile(rest[0], rest[1], { azimuth, elevation, distance, path, sofa: values.sofa });
+      if (!values.quiet) {
+        process.stderr.write(`${rest[1]}: ${r.seconds.toFixed(2)} s rendered binaurally (${r.hrtf}) in ${r.wallSeconds.toFixed(2)} s (real-time factor ${(r.wallSeconds / r.seconds).toFixed(4)})\n`);
+      }
       return;
     }
     case 'serve': {
