@@ -52,3 +52,20 @@ export {
   type TransducerResult,
   type TransducerSearch,
 } from './transducer.js';
+export {
+  PartitionPlan,
+  FrequencyDelayLine,
+  PartitionedConvolver,
+  convolveOffline,
+  type PartitionedConvOptions,
+} from './partitioned-conv.js';
+export {
+  BinauralRenderer,
+  PositionGlide,
+  binauralOffline,
+  distanceGain,
+  type HrirSource,
+  type SourcePosition,
+  type BinauralRendererOptions,
+  type PositionChange,
+} from './binaural-renderer.js';

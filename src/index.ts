@@ -18,6 +18,7 @@ export { CacheAwareStream, cacheAwareContract, readCacheAwareConfig, type CacheA
 export { ZipformerStream, ZipformerEncoderStream, readZipformerConfig, resolveZipformerFiles, type ZipformerFiles, type ZipformerConfig, type ZipformerOptions } from './core/models/zipformer2.js';
 export { Moonshine, MoonshineTokenizer, defaultMoonshineDir, moonshineFiles, type MoonshineOptions, type MoonshineTranscript } from './core/models/moonshine.js';
 export { readOnnxMetadata } from './core/onnx/metadata.js';
+export { loadSofa, resampleHrtf, HrirLookup, DEFAULT_SOFA, type HrtfSet, type Direction, type HrirInterpolation, type LoadSofaOptions } from './core/hrtf/index.js';
 
 // Operators
 export { rechunk, type RechunkOptions } from '../operators/rechunk.js';
@@ -28,6 +29,8 @@ export { toMono } from '../operators/to-mono.js';
 export { asr, readTokens, type AsrOptions, type AsrEvent } from '../operators/asr.js';
 export { moonshineAsr, LocalAgreement, type MoonshineAsrOptions, type MoonshineDecode } from '../operators/asr-moonshine.js';
 export { videoMirror, mirrorFrame } from '../operators/video-mirror.js';
+export { binaural, loadHrtf, type BinauralOptions } from '../operators/binaural.js';
+export type { SourcePosition } from '../kernels/binaural-renderer.js';
 
 // Media edges
 export * from '../media/ffmpeg/index.js';
@@ -36,5 +39,6 @@ export * from '../media/webrtc/index.js';
 
 // Pipelines and the server
 export { detectSpeech, type DetectSpeechOptions } from './pipelines/detect-speech.js';
+export { renderBinauralFile, parsePath, positionOnPath, type BinauralFileOptions, type BinauralFileResult, type PathKey } from './pipelines/binaural.js';
 export { startServer, type ServerOptions, type CausewayServer } from './server/http-server.js';
 export { defaultPipeline, type SessionPipeline, type SessionInputs, type SessionOutputs } from './server/session-pipeline.js';
