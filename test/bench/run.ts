@@ -8,6 +8,7 @@ import type { BenchRow } from './row.js';
 import { peakRssMb } from './stats.js';
 import { benchVad } from './vad.bench.js';
 import { benchWebrtc } from './webrtc.bench.js';
+import { benchBinaural } from './binaural.bench.js';
 import { setLogLevel } from '../../src/core/log.js';
 
 function table(rows: BenchRow[]): string {
@@ -27,7 +28,7 @@ function table(rows: BenchRow[]): string {
 async function main(): Promise<void> {
   setLogLevel('warn');
   const rows: BenchRow[] = [];
-  for (const part of [benchKernels, benchFfmpegResample, benchVad, benchWebrtc]) {
+  for (const part of [benchKernels, benchFfmpegResample, benchVad, benchWebrtc, benchBinaural]) {
     rows.push(...(await part()));
   }
   console.log(table(rows));

@@ -110,8 +110,8 @@ export class HrirLookup implements HrirSource {
       return;
     }
     this.locate(azimuth, elevation);
-    const [a, b, c] = this.idx.map((i) => irs[this.used[i]]);
-    const [wa, wb, wc] = this.w;
+    const a = irs[this.used[this.idx[0]]], b = irs[this.used[this.idx[1]]], c = irs[this.used[this.idx[2]]];
+    const wa = this.w[0], wb = this.w[1], wc = this.w[2];
     for (let t = 0; t < this.length; t++) {
       left[t] = wa * a.left[t] + wb * b.left[t] + wc * c.left[t];
       right[t] = wa * a.right[t] + wb * b.right[t] + wc * c.right[t];

@@ -1,0 +1,180 @@
+/**
+ * Binaural rendering (engine 'hrtf', Debian's KEMAR SOFA file):
+ * 1. our renderer vs ffmpeg's sofalizer on the same 60 s mono input at the file's own 44.1 kHz
+ *    (no resampling on either side), same run. ffmpeg's time is net of its start-up and decoding
+ *    (the same command with `anull` is timed and subtracted) and it runs single-threaded
+ *    (`-filter_threads 1`; sofalizer otherwise gives each ear a thread) like our JS.
+ * 2. real-time factor and per-block cost at 48 kHz, fixed and moving source;
+ * 3. partitioned FFT convolution vs direct time-domain convolution with the same HRIR pair,
+ *    bound: the ratio of their multiply counts.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { BinauralRenderer } from '../../kernels/binaural-renderer.js';
+import { DEFAULT_SOFA, HrirLookup, sharedHrtfSet, sharedLookup } from '../../src/core/hrtf/index.js';
+import type { BenchRow } from './row.js';
+import { median, peakRssMb, quantile } from './stats.js';
+
+let sink = 0;
+
+function ffmpeg(args: string[]): { ms: number; out: Buffer } {
+  const t0 = performance.now();
+  const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', ...args], { maxBuffer: 512 * 1024 * 1024 });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`ffmpeg failed: ${r.stderr.toString().trim()}`);
+  return { ms, out: r.stdout };
+}
+
+const us = (ms: number) => `${(ms * 1000).toFixed(1)} µs`;
+
+/** Pushes x in chunks of `chunk`; returns total ms and the sorted per-chunk ms. */
+function timeChunks(x: Float32Array, chunk: number, push: (c: Float32Array) => Float32Array): { total: number; perChunk: number[] } {
+  const perChunk: number[] = [];
+  const t0 = performance.now();
+  for (let at = 0; at + chunk <= x.length; at += chunk) {
+    const a = performance.now();
+    sink += push(x.subarray(at, at + chunk))[7];
+    perChunk.push(performance.now() - a);
+  }
+  const total = performance.now() - t0;
+  return { total, perChunk: perChunk.sort((a, b) => a - b) };
+}
+
+/** Direct-form FIR of both ears over x (4 partial sums, as in kernels.bench's baseline). */
+function directStereo(x: Float32Array, hl: Float32Array, hr: Float32Array, out: Float32Array): void {
+  const n = hl.length;
+  for (let t = 0; t < x.length; t++) {
+    const kMax = Math.min(n - 1, t);
+    for (let ear = 0; ear < 2; ear++) {
+      const h = ear === 0 ? hl : hr;
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      let k = 0;
+      for (; k + 3 <= kMax; k += 4) {
+        a0 += h[k] * x[t - k];
+        a1 += h[k + 1] * x[t - k - 1];
+        a2 += h[k + 2] * x[t - k - 2];
+        a3 += h[k + 3] * x[t - k - 3];
+      }
+      for (; k <= kMax; k++) a0 += h[k] * x[t - k];
+      out[2 * t + ear] = a0 + a1 + a2 + a3;
+    }
+  }
+}
+
+export async function benchBinaural(): Promise<BenchRow[]> {
+  const set = await sharedHrtfSet(DEFAULT_SOFA);
+  const dir = mkdtempSync(join(tmpdir(), 'cw-bench-binaural-'));
+  try {
+    const seconds = 60;
+    const native = set.sampleRate;
+    const wav = join(dir, 'in.wav');
+    ffmpeg(['-f', 'lavfi', '-i', `anoisesrc=d=${seconds}:c=pink:r=${native}:a=0.3:seed=5`, '-ac', '1', '-c:a', 'pcm_f32le', wav]);
+    const raw = ffmpeg(['-i', wav, '-f', 'f32le', '-ac', '1', 'pipe:1']).out;
+    const x44 = new Float32Array(new Uint8Array(raw).buffer);
+
+    // 1. vs sofalizer, alternating rounds, median of each.
+    const lookup44 = new HrirLookup(set);
+    const inArgs = ['-filter_threads', '1', '-i', wav];
+    const sofa = `sofalizer=sofa=${DEFAULT_SOFA}:type=freq:rotation=30:elevation=0:radius=1.4`;
+    const sofaMs: number[] = [], nullMs: number[] = [], oursMs: number[] = [], timeMs: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      sofaMs.push(ffmpeg([...inArgs, '-af', sofa, '-f', 'null', '-']).ms);
+      if (round === 0) timeMs.push(ffmpeg([...inArgs, '-af', sofa.replace('type=freq', 'type=time'), '-f', 'null', '-']).ms);
+      nullMs.push(ffmpeg([...inArgs, '-af', 'anull', '-f', 'null', '-']).ms);
+      const r = new BinauralRenderer({ source: lookup44, sampleRate: native, position: { azimuth: 30 } });
+      oursMs.push(timeChunks(x44, Math.round(native / 50), (c) => r.push(c)).total);
+    }
+    const nul = Math.min(...nullMs);
+    const sofaNet = Math.max(1, median(sofaMs) - nul);
+    const timeNet = Math.max(1, timeMs[0] - nul);
+    const ours44 = median(oursMs);
+    const xRealTime = (ms: number) => `${((seconds * 1000) / ms).toFixed(0)}x real time`;
+
+    // 2. RTF and per-block cost at 48 kHz (the CLI's rate), fixed and moving.
+    const rate = 48000;
+    const lookup = sharedLookup(set, rate);
+    const x48 = new Float32Array(new Uint8Array(ffmpeg(['-i', wav, '-ar', String(rate), '-f', 'f32le', '-ac', '1', 'pipe:1']).out).buffer).subarray(0, 20 * rate);
+    const fixed = new BinauralRenderer({ source: lookup, sampleRate: rate, position: { azimuth: 30 } });
+    timeChunks(x48.subarray(0, 2 * rate), 128, (c) => fixed.push(c));
+    fixed.reset();
+    const perBlock = timeChunks(x48, 128, (c) => fixed.push(c));
+    const moving = new BinauralRenderer({ source: lookup, sampleRate: rate });
+    let az = 0;
+    const movingRun = timeChunks(x48, 128, (c) => {
+      // A new target every block: a filter lookup, 2P partition FFTs and a crossfade in every block.
+      moving.setPosition({ azimuth: (az += 0.7), elevation: 20 * Math.sin(az / 50) });
+      return moving.push(c);
+    });
+    const audioMs = (x48.length / rate) * 1000;
+    const b = fixed.blockSize;
+
+    // 3. Partitioned vs direct convolution, same pair of 48 kHz HRIRs, 5 s of input.
+    const hl = new Float32Array(lookup.length), hr = new Float32Array(lookup.length);
+    lookup.hrir(30, 0, hl, hr);
+    const xs = x48.subarray(0, 5 * rate);
+    const out = new Float32Array(2 * xs.length);
+    const partMs: number[] = [], directMs: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const r = new BinauralRenderer({ source: lookup, sampleRate: rate, position: { azimuth: 30 } });
+      partMs.push(timeChunks(xs, 960, (c) => r.push(c)).total);
+      const t0 = performance.now();
+      directStereo(xs, hl, hr, out);
+      directMs.push(performance.now() - t0);
+      sink += out[1234];
+    }
+    const L = lookup.length;
+    const P = Math.ceil(L / b);
+    // Multiplies per output sample (both ears): direct 2L; partitioned one forward and two inverse
+    // real FFTs of 2B (each ~2B log2 B + 4B multiplies in kernels/fft) and 2P complex products per bin, per B samples.
+    const fftMults = 2 * b * Math.log2(b) + 4 * b;
+    const bound = (2 * L) / ((3 * fftMults + 2 * P * 4 * (b + 1)) / b);
+    const part = median(partMs), direct = median(directMs);
+
+    return [
+      {
+        name: `Binaural hrtf renderer vs ffmpeg sofalizer (KEMAR, ${native / 1000} kHz)`,
+        value: xRealTime(ours44),
+        baseline: xRealTime(sofaNet),
+        ratio: `${(sofaNet / ours44).toFixed(2)}x`,
+        bound: '',
+        notes:
+          `${seconds} s of mono pink noise at the SOFA file's rate, source at azimuth 30; ours: BinauralRenderer (B = 128, P = ${Math.ceil(set.length / 128)} partitions, barycentric lookup) fed 20 ms chunks, median of 3 rounds; ` +
+          `sofalizer: type=freq (default, 1024-sample frames), -filter_threads 1, net of ffmpeg's decode and start-up (anull run subtracted: ${nul.toFixed(0)} ms); ` +
+          `sofalizer type=time ran at ${xRealTime(timeNet)}. Ratio > 1: ours is faster. Latency differs: ours B = ${((128 / native) * 1000).toFixed(1)} ms, sofalizer renders 1024-sample frames.`,
+      },
+      {
+        name: 'Binaural hrtf renderer, 48 kHz: real-time factor and per-block cost (moving vs fixed)',
+        value: `RTF ${(perBlock.total / audioMs).toExponential(2)}`,
+        baseline: `RTF ${(movingRun.total / audioMs).toExponential(2)}`,
+        ratio: `${(movingRun.total / perBlock.total).toFixed(2)}x`,
+        bound: '',
+        notes:
+          `20 s of pink noise pushed one ${b}-sample block at a time (algorithmic latency ${((b / rate) * 1000).toFixed(2)} ms); HRIRs ${L} taps after resampling 44.1 -> 48 kHz, P = ${P}. ` +
+          `Fixed source: per-block p50 ${us(quantile(perBlock.perChunk, 0.5))}, p99 ${us(quantile(perBlock.perChunk, 0.99))} (budget ${us((b / rate) * 1000)}). ` +
+          `Baseline column = a source moving every block (lookup + ${2 * P} partition FFTs + crossfade each block): p50 ${us(quantile(movingRun.perChunk, 0.5))}, p99 ${us(quantile(movingRun.perChunk, 0.99))}; ratio = moving / fixed cost. Peak RSS ${peakRssMb().toFixed(0)} MB.`,
+      },
+      {
+        name: 'Partitioned FFT convolution vs direct time-domain (HRIR pair, 48 kHz)',
+        value: `${us(part / (xs.length / b))}/block`,
+        baseline: `${us(direct / (xs.length / b))}/block`,
+        ratio: `${(direct / part).toFixed(2)}x`,
+        bound: `mults ${bound.toFixed(1)}x`,
+        notes:
+          `5 s of input, both ears, ${L}-tap HRIRs, B = ${b}, median of 3 alternated rounds. Direct: 2L = ${2 * L} multiply-adds per sample with 4 partial sums; ` +
+          `partitioned (the renderer, fixed source): one forward and two inverse ${2 * b}-point real FFTs plus 2P = ${2 * P} spectrum products per block; bound = ratio of their multiply counts.`,
+      },
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  benchBinaural().then((rows) => {
+    for (const row of rows) console.log(row);
+    if (sink === 42) console.log('');
+  });
+}
