@@ -196,7 +196,7 @@ export class BinauralRenderer {
   private cur = 0;
   private readonly hl: Float32Array;
   private readonly hr: Float32Array;
-  private readonly spectrum: Float32Array;
+  private readonly spectra: Float32Array[];
   private readonly ramp: Float32Array;
   private readonly newOut: Float32Array[];
   private readonly oldOut: Float32Array[];
@@ -223,7 +223,7 @@ export class BinauralRenderer {
     this.filters = [0, 1].map(() => [this.plan.newFilter(), this.plan.newFilter()]);
     this.hl = new Float32Array(this.filterLength);
     this.hr = new Float32Array(this.filterLength);
-    this.spectrum = new Float32Array(this.plan.spectrumSize);
+    this.spectra = [new Float32Array(this.plan.spectrumSize), new Float32Array(this.plan.spectrumSize)];
     this.ramp = crossfadeRamp(b);
     this.newOut = [new Float32Array(b), new Float32Array(b)];
     this.oldOut = [new Float32Array(b), new Float32Array(b)];
@@ -310,14 +310,8 @@ export class BinauralRenderer {
       fade = this.o.crossfade;
     }
     const b = this.blockSize;
-    for (let ear = 0; ear < 2; ear++) {
-      this.plan.accumulate(this.fdl, this.filters[this.cur][ear], this.spectrum);
-      this.plan.inverse(this.spectrum, this.newOut[ear]);
-      if (fade) {
-        this.plan.accumulate(this.fdl, this.filters[1 - this.cur][ear], this.spectrum);
-        this.plan.inverse(this.spectrum, this.oldOut[ear]);
-      }
-    }
+    this.convolve(this.cur, this.newOut);
+    if (fade) this.convolve(1 - this.cur, this.oldOut);
     const [nl, nr] = this.newOut;
     const ready = this.ready;
     if (fade) {
@@ -335,6 +329,14 @@ export class BinauralRenderer {
       }
     }
     this.blocks++;
+  }
+
+  /** Both ears through the filters in `slot`, for the block now in the delay line. */
+  private convolve(slot: number, outs: Float32Array[]): void {
+    const [sl, sr] = this.spectra;
+    this.plan.accumulatePair(this.fdl, this.filters[slot][0], sl, this.filters[slot][1], sr);
+    this.plan.inverse(sl, outs[0]);
+    this.plan.inverse(sr, outs[1]);
   }
 
   private view(len: number): Float32Array {

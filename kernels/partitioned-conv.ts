@@ -40,6 +40,8 @@ export class PartitionPlan {
   readonly spectrumSize: number;
   readonly fft: RealFft;
   private readonly time: Float32Array;
+  /** Where each partition's input spectrum starts in the delay line, refreshed per accumulation. */
+  private readonly slotOffsets: Int32Array;
 
   constructor(o: PartitionedConvOptions) {
     const b = o.blockSize;
@@ -53,6 +55,7 @@ export class PartitionPlan {
     this.spectrumSize = 2 * b + 2;
     this.fft = new RealFft(2 * b);
     this.time = new Float32Array(2 * b);
+    this.slotOffsets = new Int32Array(this.partitions);
   }
 
   /** Storage for one filter's partition spectra (all zero: a filter that outputs silence). */
@@ -76,20 +79,41 @@ export class PartitionPlan {
 
   /** out = sum_p X[newest - p] * H[p] (complex products over B + 1 bins). */
   accumulate(fdl: FrequencyDelayLine, filter: Float32Array, out: Float32Array): void {
+    this.accumulatePair(fdl, filter, out, filter, out);
+  }
+
+  /**
+   * accumulate() for two filters against the same delay line (the two ears) in one pass: each
+   * input spectrum value is read once, and sums are kept in locals bin by bin, so the float32
+   * outputs are written once instead of read and rewritten P times. With b === a (and outB ===
+   * outA) it computes one filter.
+   */
+  accumulatePair(fdl: FrequencyDelayLine, a: Float32Array, outA: Float32Array, b: Float32Array, outB: Float32Array): void {
     const s = this.spectrumSize;
+    const parts = this.partitions;
     const x = fdl.spectra;
-    out.fill(0, 0, s);
+    const xo = this.slotOffsets;
     let slot = fdl.newest;
-    for (let p = 0; p < this.partitions; p++) {
-      const xo = slot * s;
-      const ho = p * s;
-      for (let k = 0; k < s; k += 2) {
-        const xr = x[xo + k], xi = x[xo + k + 1];
-        const hr = filter[ho + k], hi = filter[ho + k + 1];
-        out[k] += xr * hr - xi * hi;
-        out[k + 1] += xr * hi + xi * hr;
+    for (let p = 0; p < parts; p++) {
+      xo[p] = slot * s;
+      slot = slot === 0 ? parts - 1 : slot - 1;
+    }
+    for (let k = 0; k < s; k += 2) {
+      let ar = 0, ai = 0, br = 0, bi = 0;
+      for (let p = 0, ho = k; p < parts; p++, ho += s) {
+        const xi0 = xo[p] + k;
+        const xr = x[xi0], xi = x[xi0 + 1];
+        const hr = a[ho], hi = a[ho + 1];
+        ar += xr * hr - xi * hi;
+        ai += xr * hi + xi * hr;
+        const gr = b[ho], gi = b[ho + 1];
+        br += xr * gr - xi * gi;
+        bi += xr * gi + xi * gr;
       }
-      slot = slot === 0 ? this.partitions - 1 : slot - 1;
+      outA[k] = ar;
+      outA[k + 1] = ai;
+      outB[k] = br;
+      outB[k + 1] = bi;
     }
   }
 
