@@ -94,6 +94,11 @@ describe('operators/binaural', () => {
           // Our output is aligned to the source timeline, like sofalizer's (which has no latency).
           assert.ok(Math.abs(c.lag) <= 1, rows.at(-1));
         }
+        // The comparison tells directions apart: our 30 degrees against sofalizer's 300 (the mirror image) falls well short.
+        const ours30 = concat(await collect(from(framesOf(x, RATE, [x.length])).pipe(binaural({ hrtf, azimuth: 30, interpolation }))));
+        const mirrored = aligned(ours30, refs[positions.findIndex(([a, e]) => a === 300 && e === 0)]);
+        assert.ok(Math.min(mirrored.left, mirrored.right) < 0.9, `ours at 30 vs sofalizer at 300: ${JSON.stringify(mirrored)}`);
+        rows.push(`(ours at 30 vs sofalizer at 300: L ${mirrored.left.toFixed(3)} R ${mirrored.right.toFixed(3)})`);
         console.log(`      vs sofalizer (${interpolation}): ${rows.join('; ')}`);
       });
     }
