@@ -5,10 +5,11 @@
 #   sox        audio editing for test fixtures
 #   chromium   the real browser the WebRTC tests drive (through playwright-core, never a downloaded browser)
 #   pocketsphinx-testdata  real recorded speech with transcripts (LibriVox clips) for the speech recognition tests
+#   libmysofa1 measured head-related transfer functions (MIT KEMAR SOFA file) for binaural rendering; also what ffmpeg's sofalizer uses
 # Without root it prints the exact command to run instead, and stops (exit 1).
 # Already-installed packages are not touched, so running it again is cheap.
 set -euo pipefail
-packages=(ffmpeg espeak-ng sox chromium pocketsphinx-testdata)
+packages=(ffmpeg espeak-ng sox chromium pocketsphinx-testdata libmysofa1)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
