@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import h5wasm from 'h5wasm/node';
 import { CausewayError } from '../../src/core/errors.js';
@@ -133,6 +133,12 @@ describe('core/hrtf', () => {
       const cut = join(dir, 'cut.sofa');
       truncateCopy(DEFAULT_SOFA, cut, 500_000);
       await rejects(cut, 'corrupt-input', /cut\.sofa: not a readable HDF5 file \(truncated file/);
+      // Garbage over the compressed IR data: libhdf5's deflate filter fails, which is reported as such.
+      const mangled = join(dir, 'mangled.sofa');
+      const bytes = readFileSync(DEFAULT_SOFA);
+      garbageBytes(100_000).copy(bytes, 600_000);
+      writeFileSync(mangled, bytes);
+      await rejects(mangled, 'corrupt-input', /mangled\.sofa: /);
       const plain = join(dir, 'plain.h5');
       await writeHdf5(plain, (f) => f.create_dataset({ name: 'x', data: Float64Array.of(1, 2, 3), shape: [3] }));
       await rejects(plain, 'corrupt-input', /plain\.h5: HDF5 but not SOFA \(its Conventions attribute is missing/);
