@@ -144,9 +144,18 @@ export class CacheAwareStream {
     return this.run(chunk);
   }
 
-  /** Runs what is left (a shorter last chunk) at the end of the stream. */
+  /**
+   * Runs what is left (a shorter last chunk) at the end of the stream: the whole encoder frames
+   * of it, as the offline run over the whole utterance does (a subsampling front end makes
+   * floor(frames / subsampling) of them); the rest cannot make an output frame.
+   */
   async flush(): Promise<Float32Array | undefined> {
-    return this.fill > 0 ? this.run(this.fill) : undefined;
+    const whole = this.fill - (this.fill % this.config.subsampling);
+    if (whole === 0) {
+      this.fill = 0;
+      return undefined;
+    }
+    return this.run(whole);
   }
 
   private async run(frames: number): Promise<Float32Array> {
