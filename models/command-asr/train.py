@@ -122,6 +122,21 @@ def fold_normalisation(m, mean, std):
         m.pre.weight.copy_(w / s)
 
 
+def freeze_step_shapes(model, c):
+    """The step graph with batch 1 and a full chunk as fixed input sizes: with no dynamic dims,
+    onnxruntime folds every shape computation away, which took a step from 2.0 to 0.8 ms here
+    (the graph is small; its cost is mostly per-node dispatch). The runner only ever feeds full
+    chunks (a last partial one is zero-padded: the encoder is causal)."""
+    fixed = {"B": 1, "T": c.pre + c.chunk, "T_out": c.chunk // c.stride}
+    for v in list(model.graph.input) + list(model.graph.output):
+        for d in v.type.tensor_type.shape.dim:
+            if d.dim_param in fixed:
+                value = fixed[d.dim_param]
+                d.ClearField("dim_param")
+                d.dim_value = value
+    return model
+
+
 def export(m, c, out):
     os.makedirs(out, exist_ok=True)
     ex = (torch.randn(1, c.n_mels, c.pre + c.chunk), torch.tensor([c.pre + c.chunk]), torch.zeros(1, c.layers, c.left, c.d),
@@ -136,7 +151,7 @@ def export(m, c, out):
             "chunk_shift": c.chunk, "pre_encode_cache_size": c.pre, "cache_last_channel_dim1": c.layers, "cache_last_channel_dim2": c.left,
             "cache_last_channel_dim3": c.d, "cache_last_time_dim1": c.layers, "cache_last_time_dim2": c.d, "cache_last_time_dim3": c.kernel - 1,
             "feat_dim": c.n_mels, "normalize_type": "", "frontend": "causeway", "comment": "Causeway command recogniser (models/command-asr)"}
-    model = onnx.load(f"{out}/step.onnx")
+    model = freeze_step_shapes(onnx.load(f"{out}/step.onnx"), c)
     for k, v in meta.items():
         e = model.metadata_props.add()
         e.key, e.value = k, str(v)
@@ -183,6 +198,7 @@ def main():
         print(f"epoch {epoch + 1}/{epochs}: loss {total:.1f}, held-out WER {wer:.3f}, exact {exact:.3f}, {time.time() - t0:.0f} s", flush=True)
     fold_normalisation(m, mean, std)
     m.eval()
+    torch.save(m.state_dict(), os.path.join(os.path.dirname(os.path.abspath(train_dir.split(",")[0])), "command-asr.pt"))
     export(m, c, out)
     print(f"exported to {out}", flush=True)
 

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: one table, every optimised path beside its baseline measured in the same run.
+ * `npm run bench [-- part ...]`: one table, every optimised path beside its baseline measured in the same run.
  * Ratios are what count; absolute times move with the machine's load.
  */
 import { benchFfmpegResample } from './ffmpeg-resample.bench.js';
@@ -8,6 +8,7 @@ import type { BenchRow } from './row.js';
 import { peakRssMb } from './stats.js';
 import { benchVad } from './vad.bench.js';
 import { benchWebrtc } from './webrtc.bench.js';
+import { benchAsr } from './asr.bench.js';
 import { benchBinaural } from './binaural.bench.js';
 import { setLogLevel } from '../../src/core/log.js';
 
@@ -27,9 +28,13 @@ function table(rows: BenchRow[]): string {
 
 async function main(): Promise<void> {
   setLogLevel('warn');
+  // `npm run bench -- asr vad` runs only the parts named.
+  const parts = { kernels: benchKernels, resample: benchFfmpegResample, vad: benchVad, webrtc: benchWebrtc, asr: benchAsr, binaural: benchBinaural };
+  const wanted = process.argv.slice(2);
+  for (const w of wanted) if (!(w in parts)) throw new Error(`unknown bench part '${w}'; parts: ${Object.keys(parts).join(', ')}`);
   const rows: BenchRow[] = [];
-  for (const part of [benchKernels, benchFfmpegResample, benchVad, benchWebrtc, benchBinaural]) {
-    rows.push(...(await part()));
+  for (const [name, part] of Object.entries(parts)) {
+    if (wanted.length === 0 || wanted.includes(name)) rows.push(...(await part()));
   }
   console.log(table(rows));
   console.log(`\nnode ${process.version}, peak RSS of the whole run ${peakRssMb().toFixed(0)} MB`);

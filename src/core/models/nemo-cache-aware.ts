@@ -141,7 +141,7 @@ export class CacheAwareStream {
     this.pending.set(mel, this.fill * nMels);
     this.fill++;
     if (this.fill < chunk) return undefined;
-    return this.run(chunk);
+    return this.run();
   }
 
   /**
@@ -150,20 +150,25 @@ export class CacheAwareStream {
    * floor(frames / subsampling) of them); the rest cannot make an output frame.
    */
   async flush(): Promise<Float32Array | undefined> {
-    const whole = this.fill - (this.fill % this.config.subsampling);
+    const { nMels, chunk, subsampling, vocab } = this.config;
+    const whole = this.fill - (this.fill % subsampling);
     if (whole === 0) {
       this.fill = 0;
       return undefined;
     }
-    return this.run(whole);
+    // A full chunk, zero-padded: graphs exported with a static chunk take nothing else. The
+    // encoder is causal, so the padding changes no output before it; its own outputs are dropped.
+    this.pending.fill(0, this.fill * nMels);
+    const out = await this.run();
+    return out.slice(0, (whole / subsampling) * vocab);
   }
 
-  private async run(frames: number): Promise<Float32Array> {
-    const { nMels, preEncode } = this.config;
+  private async run(): Promise<Float32Array> {
+    const { nMels, preEncode, chunk: frames } = this.config;
     const T = preEncode + frames;
-    // Frame-major pending -> mel-major [n_mels, T], after the preEncode frames kept from last time.
-    // Full chunks reuse one buffer (one step is in flight per stream); only a shorter last chunk allocates.
-    const input = frames === this.config.chunk ? this.input : new Float32Array(nMels * T);
+    // Frame-major pending -> mel-major [n_mels, T], after the preEncode frames kept from last time
+    // (one buffer: one step is in flight per stream, and every step is a full chunk).
+    const input = this.input;
     for (let m = 0; m < nMels; m++) {
       for (let t = 0; t < preEncode; t++) input[m * T + t] = this.preCache[m * preEncode + t];
       for (let t = 0; t < frames; t++) input[m * T + preEncode + t] = this.pending[t * nMels + m];
