@@ -12,13 +12,12 @@ const PACKAGE_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 /**
  * The speech recogniser the server's captions run by default (the `asr` operator's 'conformer'
- * engine): a cache-aware Conformer-CTC step graph in the NeMo contract, with `tokens.txt` (and
- * its settings, `step.json`, unless the graph carries them) beside it. Causeway's own command recogniser
- * (models/command-asr/model) takes this place once trained; until then it is the tiny
- * random-weight test model, whose captions are arbitrary command words.
+ * engine): Causeway's own command recogniser (models/command-asr: digits and a few dozen command
+ * words, trained on synthetic speech), a cache-aware Conformer-CTC step graph in the NeMo contract
+ * with its settings (`step.json`) and `tokens.txt` beside it.
  */
 export function defaultCommandModel(): string {
-  return join(PACKAGE_ROOT, 'models', 'tiny-cache-aware', 'step.onnx');
+  return join(PACKAGE_ROOT, 'models', 'command-asr', 'model', 'step.onnx');
 }
 
 /**
