@@ -33,6 +33,7 @@ import { CacheAwareStream, readCacheAwareConfig, type CacheAwareConfig } from '.
 import { readZipformerConfig, resolveZipformerFiles, ZipformerStream, ZIPFORMER_SUBSAMPLING, type ZipformerFiles } from '../src/core/models/zipformer2.js';
 import type { SessionOptions } from '../src/core/onnx/session.js';
 import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
+import { SampleClock } from '../src/core/sample-clock.js';
 import { serialMap, type QueueOptions } from '../src/core/serial-queue.js';
 import { moonshineAsr, type MoonshineAsrOptions } from './asr-moonshine.js';
 import { checkAudio } from './audio-checks.js';
@@ -100,9 +101,11 @@ export function asr(options: AsrOptions | (MoonshineAsrOptions & { engine: 'moon
     const frameUs = (HOP * c.subsampling * 1e6) / SAMPLE_RATE;
     const endpointFrames = Math.max(1, Math.round((endpointMs * 1000) / frameUs));
     const melFrames: Float32Array[] = [];
-    let origin: number | undefined;
+    // Model frames -> source time through the samples they start at, honest across dropped frames and gaps.
+    const clock = new SampleClock(SAMPLE_RATE);
+    const samplesPerFrame = HOP * c.subsampling;
     let wall = 0;
-    const at = (frame: number) => origin! + Math.round(frame * frameUs);
+    const at = (frame: number) => clock.toUs(frame * samplesPerFrame);
     const decode = (lp: Float32Array | undefined, emit: (e: AsrEvent) => void) => {
       if (!lp) return;
       const grew = ctc.push(lp) > 0;
@@ -115,18 +118,19 @@ export function asr(options: AsrOptions | (MoonshineAsrOptions & { engine: 'moon
     const final = (emit: (e: AsrEvent) => void, endFrame: number) => {
       const f = ctc.takeFinal();
       emit({ type: 'final', text: piecesToText(pieces, f.tokens), startUs: at(f.frames[0]), endUs: at(endFrame), wallMs: wall });
+      clock.forget(endFrame * samplesPerFrame);
     };
     return {
       async step(frame, emit) {
         checkAudio('asr', frame, { sampleRate: SAMPLE_RATE, channels: 1 });
-        origin ??= frame.pts;
+        clock.push(frame.pts, frame.data.length);
         wall = frame.wallMs;
         mel.push(frame.data, (m) => melFrames.push(m.slice()));
         // Mel frames are collected first (the kernel's callback is synchronous), then stepped in order.
         for (const m of melFrames.splice(0)) decode(await model.push(m), emit);
       },
       async flush(emit) {
-        if (origin === undefined) return;
+        if (clock.samples === 0) return;
         mel.flush((m) => melFrames.push(m.slice()));
         for (const m of melFrames.splice(0)) decode(await model.push(m), emit);
         decode(await model.flush(), emit);
@@ -170,14 +174,14 @@ function zipformerAsr(options: AsrOptions): StreamOperator<AudioFrame, AsrEvent>
     const endpointFrames = Math.max(1, Math.round((endpointMs * 1000) / frameUs));
     const feats: Float32Array[] = [];
     const keep = (f: Float32Array) => feats.push(f.slice());
-    let origin: number | undefined;
+    // Model frames -> source time through the samples they start at, honest across dropped frames
+    // and gaps; the silence that pads the last window has no time of its own.
+    const clock = new SampleClock(SAMPLE_RATE);
+    const samplesPerFrame = HOP * ZIPFORMER_SUBSAMPLING;
     let wall = 0;
-    // Samples received: the silence that pads the last window has no time of its own. Like the
-    // frame times, counted from the first frame's pts (the timeline of the samples, not of gaps).
-    let samples = 0;
     // A partial is on screen: a beam search revision to no tokens must say so.
     let shown = false;
-    const at = (frame: number) => origin! + Math.round(Math.min(frame * frameUs, (samples * 1e6) / SAMPLE_RATE));
+    const at = (frame: number) => clock.toUs(Math.min(frame * samplesPerFrame, clock.samples));
     const report = (changed: boolean, emit: (e: AsrEvent) => void) => {
       const h = model.hypothesis;
       if (changed && (h.tokens.length > 0 || shown)) {
@@ -191,19 +195,19 @@ function zipformerAsr(options: AsrOptions): StreamOperator<AudioFrame, AsrEvent>
       const f = model.takeFinal();
       shown = false;
       emit({ type: 'final', text: piecesToText(pieces, f.tokens), startUs: at(f.frames[0]), endUs: at(endFrame), wallMs: wall });
+      clock.forget(Math.min(endFrame * samplesPerFrame, clock.samples));
     };
     return {
       async step(frame, emit) {
         checkAudio('asr', frame, { sampleRate: SAMPLE_RATE, channels: 1 });
-        origin ??= frame.pts;
+        clock.push(frame.pts, frame.data.length);
         wall = frame.wallMs;
-        samples += frame.data.length;
         // Feature frames are collected first (the kernel's callback is synchronous), then stepped in order.
         fbank.push(frame.data, keep);
         for (const f of feats.splice(0)) report(await model.push(f), emit);
       },
       async flush(emit) {
-        if (origin === undefined) return;
+        if (clock.samples === 0) return;
         fbank.flush(keep);
         for (const f of feats.splice(0)) report(await model.push(f), emit);
         report(await model.flush(), emit);

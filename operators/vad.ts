@@ -5,6 +5,7 @@
  */
 import type { OperatorFunction } from 'rxjs';
 import { VadSegmenter, type SegmentEvent } from '../kernels/vad-segmenter.js';
+import { SampleClock } from '../src/core/sample-clock.js';
 import { CausewayError } from '../src/core/errors.js';
 import { type AudioFrame, type VadEvent } from '../src/core/frames.js';
 import { SileroStream, sileroGeometry } from '../src/core/models/silero-vad.js';
@@ -64,14 +65,16 @@ export function vad(options: VadOptions = {}): StreamOperator<AudioFrame, VadEve
     const seg = new VadSegmenter(r.segmenter);
     const win = new Float32Array(r.window);
     let fill = 0;
-    let samples = 0;
-    let originPts: number | undefined;
+    // Sample positions -> source time, honest across dropped frames and gaps.
+    const clock = new SampleClock(r.sampleRate);
     let lastWall = 0;
-    const toUs = (sample: number) => originPts! + Math.round((sample * 1e6) / r.sampleRate);
-    const toEvent = (e: SegmentEvent): VadEvent =>
-      e.kind === 'start'
-        ? { type: 'speech-start', startUs: toUs(e.start), endUs: toUs(e.start), wallMs: lastWall }
-        : { type: 'speech-end', startUs: toUs(e.start), endUs: toUs(e.end), wallMs: lastWall };
+    const toUs = (sample: number) => clock.toUs(sample);
+    const toEvent = (e: SegmentEvent): VadEvent => {
+      if (e.kind === 'start') return { type: 'speech-start', startUs: toUs(e.start), endUs: toUs(e.start), wallMs: lastWall };
+      const out: VadEvent = { type: 'speech-end', startUs: toUs(e.start), endUs: toUs(e.end), wallMs: lastWall };
+      clock.forget(e.end);
+      return out;
+    };
     const runWindow = async (emit: (e: VadEvent) => void) => {
       const p = await model.probability(win);
       options.onProbability?.(p, toUs(seg.position));
@@ -86,7 +89,7 @@ export function vad(options: VadOptions = {}): StreamOperator<AudioFrame, VadEve
             `vad expects mono ${r.sampleRate} Hz audio frames, got ${frame.channels} channel(s) at ${frame.sampleRate} Hz (put resample() before vad())`,
           );
         }
-        originPts ??= frame.pts;
+        clock.push(frame.pts, frame.data.length);
         lastWall = frame.wallMs;
         const data = frame.data;
         let i = 0;
@@ -97,15 +100,14 @@ export function vad(options: VadOptions = {}): StreamOperator<AudioFrame, VadEve
           i += n;
           if (fill === r.window) await runWindow(emit);
         }
-        samples += data.length;
       },
       async flush(emit) {
-        if (originPts === undefined) return;
+        if (clock.samples === 0) return;
         if (fill > 0) {
           win.fill(0, fill);
           await runWindow(emit);
         }
-        seg.flush((e) => emit(toEvent(e)), samples);
+        seg.flush((e) => emit(toEvent(e)), clock.samples);
       },
       teardown() {
         model.dispose();

@@ -9,7 +9,7 @@
  *    onset detector (tone envelope at the burst's frequency, -6 dB point) runs on both, so its own
  *    delay cancels. A returned burst counts only if its frequency is the one sent (>= 12 dB above
  *    the other three at its peak): with four frequencies a burst cannot be taken for another
- *    within 1.6 s. Causeway's default pipeline (VAD + STFT->ISTFT) beside a passthrough pipeline
+ *    within 1.6 s. Causeway's default pipeline (VAD + captions (command recogniser) + STFT->ISTFT) beside a passthrough pipeline
  *    (the microphone frames returned untouched), one session of each at once in two pages, over
  *    several rounds: chromium's jitter buffer settles at a different delay in every session, so
  *    one session says little. The server also times how long each pipeline holds the audio of
@@ -759,7 +759,7 @@ export async function benchWebrtc(): Promise<BenchRow[]> {
       notes:
         `CPU time of this process (process.cpuUsage; it runs the server, chromium runs in its own processes) per session per second of wall time; ` +
         `"per core" = sessions one core sustains in real time = 1 / that. Each session a separate page of one chromium whose fake microphone plays ` +
-        `the demo speech clip (looped). Default pipeline (Silero VAD on CPU + STFT->ISTFT return), measured: ` +
+        `the demo speech clip (looped). Default pipeline (Silero VAD + command-recogniser captions on CPU + STFT->ISTFT return), measured: ` +
         cpuDef
           .map(
             (r) =>
