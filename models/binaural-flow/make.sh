@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole recipe of Causeway's neural binaural renderer, from nothing to models/binaural-flow/model:
+# speech (espeak-ng, flite) and noise -> binaural pairs by Causeway's own hrtf engine + image
+# sources + a diffuse tail (gen-data.mjs) -> conditional flow matching (train.py) -> step.onnx +
+# step.json + offline.onnx. Offline only (CI never trains). Needs the Debian packages espeak-ng,
+# flite, libmysofa1 (the SOFA file), python3-torch, python3-onnx, libopenblas0-pthread, and
+# `npm run build` (the renderer comes from dist/).
+#   bash models/binaural-flow/make.sh [workDir] [minutes] [threads]
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+work="${1:-/tmp/causeway-binaural-flow}"
+minutes="${2:-40}"
+threads="${3:-2}"
+mkdir -p "$work"
+cd "$root"
+[ -f dist/kernels/index.js ] || npm run build
+node "$here/gen-data.mjs" "$work/train-a" 400 11 &
+node "$here/gen-data.mjs" "$work/train-b" 400 13 &
+wait
+node "$here/gen-data.mjs" "$work/eval" 40 2
+/usr/bin/python3 "$here/train.py" "$work/train-a,$work/train-b" "$work/eval" "$here/model" "$minutes" "$threads"
