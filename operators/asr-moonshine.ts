@@ -47,6 +47,7 @@ import type { AudioFrame } from '../src/core/frames.js';
 import { Moonshine, MOONSHINE_SAMPLE_RATE, type MoonshineOptions, type MoonshineTranscript } from '../src/core/models/moonshine.js';
 import { SileroStream, sileroGeometry } from '../src/core/models/silero-vad.js';
 import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
+import { SampleClock } from '../src/core/sample-clock.js';
 import { serialMap, type QueueOptions } from '../src/core/serial-queue.js';
 import type { AsrEvent } from './asr.js';
 import { checkAudio } from './audio-checks.js';
@@ -251,11 +252,12 @@ export function moonshineAsr(options: MoonshineAsrOptions = {}): StreamOperator<
     const la = new LocalAgreement();
     const win = new Float32Array(r.window);
     let fill = 0;
-    let origin: number | undefined;
+    // Sample positions -> source time, honest across dropped frames and gaps.
+    const clock = new SampleClock(MOONSHINE_SAMPLE_RATE);
     let wall = 0;
     /** The open segment: its first sample, the end of its last decode, the last partial text. */
     let open: { start: number; decodedTo: number; shown: string } | undefined;
-    const toUs = (sample: number) => origin! + Math.round((sample * 1e6) / MOONSHINE_SAMPLE_RATE);
+    const toUs = (sample: number) => clock.toUs(sample);
 
     const forcePrefix = options.forcePrefix ?? true;
     const decode = (from: number, to: number, prefix: readonly number[] = []): Promise<MoonshineTranscript> => model.transcribe(audio.slice(from, to), prefix);
@@ -288,6 +290,7 @@ export function moonshineAsr(options: MoonshineAsrOptions = {}): StreamOperator<
       const text = join(la.finish(wordsOf(t)));
       report('final', t, e.start, e.end, text, '');
       if (text !== '' || s.shown !== '') emit({ type: 'final', text, startUs: toUs(e.start), endUs: toUs(e.end), wallMs: wall });
+      clock.forget(e.end);
     };
 
     /** One VAD window: `n` real samples of `win` (fewer than a window only at the end of the stream). */
@@ -306,7 +309,7 @@ export function moonshineAsr(options: MoonshineAsrOptions = {}): StreamOperator<
     return {
       async step(frame, emit) {
         checkAudio('moonshineAsr', frame, { sampleRate: MOONSHINE_SAMPLE_RATE, channels: 1 });
-        origin ??= frame.pts;
+        clock.push(frame.pts, frame.data.length);
         wall = frame.wallMs;
         const data = frame.data;
         let i = 0;
@@ -319,7 +322,7 @@ export function moonshineAsr(options: MoonshineAsrOptions = {}): StreamOperator<
         }
       },
       async flush(emit) {
-        if (origin === undefined) return;
+        if (clock.samples === 0) return;
         if (fill > 0) {
           // The model needs a whole window; the padding is silence, and no padded sample is kept as audio.
           win.fill(0, fill);

@@ -10,6 +10,7 @@ import { audioFrame, type AudioFrame, type TimedEvent } from '../../src/core/fra
 import { SampleClock } from '../../src/core/sample-clock.js';
 import { speechFixture } from '../fixtures-speech.js';
 import { rng } from '../helpers-random.js';
+import { librivoxUtterances } from '../wer.js';
 import { collect, framesOf, from } from '../operators/frames-helpers.js';
 
 const tiny = fileURLToPath(new URL('../../../models/tiny-cache-aware/step.onnx', import.meta.url));
@@ -70,5 +71,18 @@ describe('core/sample-clock (source times across gaps)', () => {
     const a = await collect(from(frames).pipe(asr(opts)));
     const b = await collect(from(withGap(frames, 2_000_000)).pipe(asr(opts)));
     checkShifted(a, b, 2_000_000);
+  });
+
+  it('moonshine: finals after a gap carry their capture times', async () => {
+    const clips = librivoxUtterances().slice(0, 2);
+    const gap = new Float32Array(16000);
+    const x = new Float32Array(gap.length * 3 + clips[0].samples.length + clips[1].samples.length);
+    x.set(clips[0].samples, gap.length);
+    x.set(clips[1].samples, gap.length * 2 + clips[0].samples.length);
+    const frames = framesOf(x, 16000, Array(Math.ceil(x.length / 320)).fill(320).map((n, i) => Math.min(n, x.length - i * 320)));
+    const split = Math.round(((gap.length * 1.5 + clips[0].samples.length) / 16000) * 50) * 20000;
+    const opts = { engine: 'moonshine' as const, device: 'cpu' as const, queue: { capacity: 100_000 } };
+    const finals = async (fs: AudioFrame[]) => (await collect(from(fs).pipe(asr(opts)))).filter((e) => e.type === 'final');
+    checkShifted(await finals(frames), await finals(withGap(frames, split)), split);
   });
 });
