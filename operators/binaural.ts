@@ -4,9 +4,22 @@
  * per file and rate per process), interleaved stereo AudioFrames (left, right) out, at the same
  * rate.
  *
- * Engine 'hrtf' (the one available): measured HRIRs from a SOFA file (default: Debian's
- * libmysofa1 MIT KEMAR set), interpolated for any direction (kernels/binaural-renderer and
- * src/core/hrtf say how), partitioned FFT convolution in blocks of `blockSize` samples.
+ * Engine 'hrtf' (default): measured HRIRs from a SOFA file (default: Debian's libmysofa1 MIT
+ * KEMAR set), interpolated for any direction (kernels/binaural-renderer and src/core/hrtf say
+ * how), partitioned FFT convolution in blocks of `blockSize` samples.
+ *
+ * Engine 'neural': Causeway's BinauralFlow-style renderer (models/binaural-flow; the model,
+ * src/core/models/binaural-flow the contract): mono frames -> StreamingStft (nFft 512, hop 256)
+ * -> one step of the ONNX graph per hop (a midpoint ODE solve of a causal U-Net, its buffer bank
+ * carried as state) conditioned on the current position and `room` -> two StreamingIstfts ->
+ * stereo. Frames must be at the model's rate (48 kHz for the shipped model). Deterministic for a
+ * `seed` (the flow's start noise). Position updates are stamped with the number of input samples
+ * that had arrived when they came and taken by the first hop whose frame ends after that point
+ * (hop k, ending on input sample (k + 1) hop - 1, takes updates stamped before (k + 1) hop), so
+ * the placement does not depend on how the work queue happens to run; the source glides there
+ * with time constant `smoothingMs`, one glide step per hop. Latency: nFft - hop samples (5.3 ms),
+ * trimmed like the hrtf engine's. The options sofa, hrtf, interpolation and blockSize do not
+ * apply to it.
  *
  * Positions: `azimuth` / `elevation` / `distance` set where the source starts; `position$`
  * moves it. The operator subscribes to `position$` once per subscription (so each stream has
@@ -28,18 +41,31 @@
  * use `{ policy: 'pause', flow }` for files decoded faster than real time).
  */
 import { Observable, type OperatorFunction } from 'rxjs';
-import { BinauralRenderer, type SourcePosition } from '../kernels/binaural-renderer.js';
+import { BinauralRenderer, PositionGlide, type SourcePosition } from '../kernels/binaural-renderer.js';
+import { StreamingIstft, StreamingStft } from '../kernels/stft.js';
+import { BinauralFlowStream, conditioning, defaultBinauralFlowModel, readBinauralFlowConfig, type BinauralFlowConfig } from '../src/core/models/binaural-flow.js';
+import type { Device } from '../src/core/onnx/session.js';
 import { CausewayError } from '../src/core/errors.js';
 import { audioFrame, samplePts, type AudioFrame } from '../src/core/frames.js';
 import { DEFAULT_SOFA, sharedHrtfSet, sharedLookup, type HrirInterpolation, type HrtfSet } from '../src/core/hrtf/index.js';
 import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
-import { serialMap, type QueueOptions } from '../src/core/serial-queue.js';
+import { serialMap, type QueueOptions, type SerialWorker } from '../src/core/serial-queue.js';
 import { syncMap, type SyncWorker } from '../src/core/sync-operator.js';
 import { checkAudio } from './audio-checks.js';
 
 export interface BinauralOptions {
-  /** Rendering engine; 'hrtf' (default) is the only one available. */
-  engine?: 'hrtf';
+  /** Rendering engine: 'hrtf' (measured HRTFs, default) or 'neural' (models/binaural-flow). */
+  engine?: 'hrtf' | 'neural';
+  /** Neural engine: the step graph (default: the shipped models/binaural-flow/model/step.onnx; step.json and offline.onnx beside it). */
+  model?: string;
+  /** Neural engine: how reverberant the room is, 0 (anechoic, default) .. 1 (the most reverberant training room). */
+  room?: number;
+  /** Neural engine: seed of the flow's start noise (default 0). */
+  seed?: number;
+  /** Neural engine: ONNX execution provider (default 'auto'). */
+  device?: Device;
+  /** Neural engine: ONNX intra-op threads (default 1). */
+  threads?: number;
   /** SOFA file; default /usr/share/libmysofa/MIT_KEMAR_normal_pinna.sofa. Ignored when `hrtf` is given. */
   sofa?: string;
   /** An HRTF set already loaded (`await loadHrtf(path)`): no loading delay, no queue. */
@@ -60,7 +86,7 @@ export interface BinauralOptions {
   smoothingMs?: number;
   /** Expected input rate (Hz): frames at another rate are refused, the HRIRs are prepared at subscription, the latency is declared at this rate. */
   sampleRate?: number;
-  /** Queue for frames arriving while the SOFA file loads (without `hrtf`). */
+  /** Queue for frames arriving while the SOFA file (or the neural model) loads, and, for the neural engine, while steps run. */
   queue?: Omit<QueueOptions, 'name'>;
 }
 
@@ -148,11 +174,12 @@ function worker(stream: Stream, set: HrtfSet, o: BinauralOptions): SyncWorker<Au
 
 export function binaural(o: BinauralOptions = {}): StreamOperator<AudioFrame, AudioFrame> {
   const engine = o.engine ?? 'hrtf';
-  if (engine !== 'hrtf') throw invalid(`unknown engine '${String(engine)}' (available: 'hrtf')`);
+  if (engine !== 'hrtf' && engine !== 'neural') throw invalid(`unknown engine '${String(engine)}' (available: 'hrtf', 'neural')`);
   checkPosition({ azimuth: o.azimuth, elevation: o.elevation, distance: o.distance }, 'the starting position');
+  if (o.smoothingMs !== undefined && !(o.smoothingMs >= 0)) throw invalid(`smoothingMs must be >= 0, got ${o.smoothingMs}`);
+  if (engine === 'neural') return neuralBinaural(o);
   const blockSize = o.blockSize ?? 128;
   if (!Number.isInteger(blockSize) || blockSize < 4 || (blockSize & (blockSize - 1)) !== 0) throw invalid(`blockSize must be a power of two >= 4, got ${blockSize}`);
-  if (o.smoothingMs !== undefined && !(o.smoothingMs >= 0)) throw invalid(`smoothingMs must be >= 0, got ${o.smoothingMs}`);
   if (o.sampleRate !== undefined && !(Number.isInteger(o.sampleRate) && o.sampleRate > 0)) throw invalid(`sampleRate must be a positive integer, got ${o.sampleRate}`);
   if (o.interpolation !== undefined && o.interpolation !== 'barycentric' && o.interpolation !== 'nearest') {
     throw invalid(`interpolation must be 'barycentric' or 'nearest', got '${String(o.interpolation)}'`);
@@ -193,4 +220,155 @@ export function binaural(o: BinauralOptions = {}): StreamOperator<AudioFrame, Au
 /** Reads a SOFA file once per process (later calls share it): pass the result as `hrtf`. */
 export function loadHrtf(path: string = DEFAULT_SOFA): Promise<HrtfSet> {
   return sharedHrtfSet(path);
+}
+
+/** A position update stamped with the input samples that had arrived when it came. */
+interface Stamped {
+  at: number;
+  position: Partial<SourcePosition>;
+}
+
+/**
+ * The neural engine's per-subscription work: STFT per hop, one model step per STFT frame with
+ * the glided position as conditioning, an ISTFT per ear, the latency trimmed.
+ */
+class NeuralWorker implements SerialWorker<AudioFrame, AudioFrame> {
+  private readonly stft: StreamingStft;
+  private readonly istft: [StreamingIstft, StreamingIstft];
+  private readonly glide: PositionGlide;
+  private readonly cond = new Float32Array(6);
+  private readonly spectra: Float32Array[] = [];
+  private readonly room: number;
+  private first: AudioFrame | undefined;
+  private trim: number;
+  private consumed = 0;
+  private produced = 0;
+  /** STFT frames stepped: hop k takes the updates stamped before (k + 1) hop. */
+  private hops = 0;
+  private wall = 0;
+
+  constructor(
+    private readonly model: BinauralFlowStream,
+    private readonly c: BinauralFlowConfig,
+    start: SourcePosition,
+    private readonly updates: Stamped[],
+    o: BinauralOptions,
+  ) {
+    this.stft = new StreamingStft({ nFft: c.nFft, hop: c.hop });
+    this.istft = [new StreamingIstft({ nFft: c.nFft, hop: c.hop }), new StreamingIstft({ nFft: c.nFft, hop: c.hop })];
+    const smoothingMs = o.smoothingMs ?? 20;
+    const alpha = smoothingMs === 0 ? 1 : 1 - Math.exp(-c.hop / ((smoothingMs / 1000) * c.sampleRate));
+    this.glide = new PositionGlide(start, alpha);
+    this.room = o.room ?? 0;
+    this.trim = c.nFft - c.hop;
+  }
+
+  async step(frame: AudioFrame, emit: (f: AudioFrame) => void): Promise<void> {
+    checkAudio(NAME, frame, { channels: 1, sampleRate: this.c.sampleRate });
+    this.first ??= frame;
+    this.wall = frame.wallMs;
+    this.consumed += frame.data.length;
+    this.stft.push(frame.data, this.collect);
+    await this.render(emit);
+  }
+
+  async flush(emit: (f: AudioFrame) => void): Promise<void> {
+    if (!this.first) return;
+    this.stft.flush(this.collect);
+    await this.render(emit);
+  }
+
+  teardown(): void {
+    this.model.dispose();
+  }
+
+  private readonly collect = (spectrum: Float32Array): void => {
+    this.spectra.push(spectrum.slice());
+  };
+
+  private async render(emit: (f: AudioFrame) => void): Promise<void> {
+    const hop = this.c.hop;
+    const n = this.spectra.length;
+    if (n === 0) return;
+    const y = new Float32Array(2 * hop * n);
+    if (this.hops === 0) {
+      // Updates that came before the first frame set the starting position: no glide.
+      let p = this.glide.current;
+      while (this.updates.length > 0 && this.updates[0].at === 0) p = { ...p, ...this.updates.shift()!.position };
+      this.glide.reset(p);
+    }
+    for (let i = 0; i < n; i++) {
+      const end = (this.hops + 1) * hop;
+      while (this.updates.length > 0 && this.updates[0].at < end) this.glide.setTarget(this.updates.shift()!.position);
+      this.glide.step();
+      const p = this.glide.current;
+      await this.model.step(this.spectra[i], conditioning(p.azimuth, p.elevation, p.distance, this.room, this.cond));
+      const l = this.istft[0].push(this.model.left);
+      const r = this.istft[1].push(this.model.right);
+      for (let j = 0; j < hop; j++) {
+        y[2 * (i * hop + j)] = l[j];
+        y[2 * (i * hop + j) + 1] = r[j];
+      }
+      this.hops++;
+    }
+    this.spectra.length = 0;
+    const frames = y.length / 2;
+    const skip = Math.min(this.trim, frames);
+    this.trim -= skip;
+    const m = Math.min(frames - skip, this.consumed - this.produced);
+    if (m <= 0) return;
+    const f = this.first!;
+    emit(audioFrame(samplePts(f.pts, this.produced, f.sampleRate), f.sampleRate, 2, y.subarray(2 * skip, 2 * (skip + m)), this.wall));
+    this.produced += m;
+  }
+}
+
+function neuralBinaural(o: BinauralOptions): StreamOperator<AudioFrame, AudioFrame> {
+  if (o.room !== undefined && !(typeof o.room === 'number' && o.room >= 0 && o.room <= 1)) throw invalid(`room must be a number in [0, 1], got ${String(o.room)}`);
+  if (o.seed !== undefined && !Number.isInteger(o.seed)) throw invalid(`seed must be an integer, got ${String(o.seed)}`);
+  const modelPath = o.model ?? defaultBinauralFlowModel();
+  const c = readBinauralFlowConfig(modelPath);
+  if (o.sampleRate !== undefined && o.sampleRate !== c.sampleRate) {
+    throw invalid(`the neural engine's model runs at ${c.sampleRate} Hz (${modelPath}); sampleRate ${o.sampleRate} was asked for: resample first`);
+  }
+  const op: OperatorFunction<AudioFrame, AudioFrame> = (source) =>
+    new Observable<AudioFrame>((subscriber) => {
+      const start = { azimuth: o.azimuth ?? 0, elevation: o.elevation ?? 0, distance: o.distance ?? 1 };
+      const updates: Stamped[] = [];
+      let arrived = 0;
+      const positions = o.position$?.subscribe({
+        next: (p) => {
+          try {
+            checkPosition(p, 'position$ update');
+          } catch (e) {
+            subscriber.error(e);
+            return;
+          }
+          updates.push({ at: arrived, position: definedFields(p) });
+        },
+        error: (e) => subscriber.error(e),
+      });
+      if (subscriber.closed) return () => positions?.unsubscribe();
+      const stamped = new Observable<AudioFrame>((s) =>
+        source.subscribe({
+          next: (f) => {
+            if (f.kind === 'audio') arrived += f.data.length;
+            s.next(f);
+          },
+          error: (e) => s.error(e),
+          complete: () => s.complete(),
+        }),
+      );
+      const render = serialMap<AudioFrame, AudioFrame>(
+        async () => new NeuralWorker(await BinauralFlowStream.open(modelPath, { device: o.device, threads: o.threads, seed: o.seed }), c, start, updates, o),
+        { name: NAME, capacity: 256, policy: 'drop-oldest', ...o.queue },
+      );
+      const sub = stamped.pipe(render).subscribe(subscriber);
+      return () => {
+        sub.unsubscribe();
+        positions?.unsubscribe();
+      };
+    });
+  const latencyUs = Math.round(((c.nFft - c.hop) * 1e6) / c.sampleRate);
+  return withInfo(op, { name: NAME, latencyUs, lookaheadUs: 0 });
 }
