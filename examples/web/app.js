@@ -17,6 +17,15 @@ const ui = {
   session: $('session'),
   micMeter: $('mic-meter'),
   outMeter: $('out-meter'),
+  outLeftMeter: $('out-left-meter'),
+  outRightMeter: $('out-right-meter'),
+  posPad: $('pos-pad'),
+  posDot: $('pos-dot'),
+  posAzimuth: $('pos-azimuth'),
+  posElevation: $('pos-elevation'),
+  posDistance: $('pos-distance'),
+  posSent: $('pos-sent'),
+  posElevationSlider: $('pos-elevation-slider'),
   remoteAudio: $('remote-audio'),
   localVideo: $('local-video'),
   localVideoFig: $('local-video-fig'),
@@ -47,6 +56,9 @@ const DEFAULTS = Object.freeze({
   /** start() resolves when the peer connection is connected, or fails after this long. */
   connectTimeoutMs: 15000,
   pingIntervalMs: 1000,
+  /** Ask for the returned audio in stereo (`stereo=1` in the offer's Opus fmtp), which the server's
+   *  binaural return needs to reach both ears apart. */
+  stereoReturn: true,
   /** A MediaStream to send instead of asking getUserMedia: its first audio track is the
    *  microphone, its first video track (if any) the camera. The caller owns it: stop() leaves its
    *  tracks running. Tests and benchmarks pass a WebAudio graph (MediaStreamAudioDestinationNode). */
@@ -54,6 +66,12 @@ const DEFAULTS = Object.freeze({
 });
 
 const MAX_RENDERED_EVENTS = 200;
+/** Position messages go out at most this often while the dot is dragged (the last one always goes). */
+const POSITION_INTERVAL_MS = 50;
+/** The pad's scale: SVG units per metre (rings at 1, 2, 3 m), and the distances it offers. */
+const PAD_UNITS_PER_M = 36;
+const MIN_DISTANCE_M = 0.3;
+const MAX_DISTANCE_M = 3;
 const MAX_RENDERED_CAPTIONS = 200;
 
 class Aborted extends Error {
@@ -93,10 +111,16 @@ const hook = {
   captions: [],
   /** The caption still being heard (the last `partial` event's text), '' when none. */
   partial: '',
+  /** Where the voice is meant to be: SOFA convention, degrees and metres (azimuth 0 front, 90 left, 270 right). */
+  position: { azimuth: 0, elevation: 0, distance: 1 },
+  /** Every position message sent this session, as sent, with the page's clock: { azimuth, elevation, distance, sentMs }. */
+  positionsSent: [],
   start,
   stop,
   stats,
   send,
+  setPosition,
+  channelLevels,
 };
 // @ts-ignore: the test hook
 window.causeway = hook;
@@ -281,6 +305,131 @@ function updateMeters() {
   const s = current;
   ui.micMeter.style.width = `${meterPercent(s ? rms(s.micAnalyser) : 0)}%`;
   ui.outMeter.style.width = `${meterPercent(s ? rms(s.remoteAnalyser) : 0)}%`;
+  const { left, right } = channelLevels();
+  ui.outLeftMeter.style.width = `${meterPercent(left ?? 0)}%`;
+  ui.outRightMeter.style.width = `${meterPercent(right ?? 0)}%`;
+}
+
+/** The returned audio split into its two channels, each into an analyser (for the L/R meters and tests). */
+function makeChannelAnalysers(ctx, track) {
+  const source = ctx.createMediaStreamSource(new MediaStream([track]));
+  const splitter = ctx.createChannelSplitter(2);
+  source.connect(splitter);
+  const side = (i) => {
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 2048;
+    splitter.connect(analyser, i);
+    return { analyser, source, buf: new Float32Array(analyser.fftSize) };
+  };
+  return { source, left: side(0), right: side(1) };
+}
+
+/** RMS (0..1) of the last 2048 samples of each channel of the returned audio; nulls when none. */
+function channelLevels() {
+  const c = current?.remoteChannels;
+  return { left: c ? rms(c.left) : null, right: c ? rms(c.right) : null };
+}
+
+// ---------------------------------------------------------------------------------- voice position
+
+const round = (v, digits) => Math.round(v * 10 ** digits) / 10 ** digits;
+let positionTimer = null;
+let lastPositionSentMs = -Infinity;
+
+function describePosition(p) {
+  const az = Math.round(p.azimuth) % 360;
+  const side = az === 0 ? 'in front' : az === 180 ? 'behind' : az < 180 ? `${az}° to the left` : `${360 - az}° to the right`;
+  return `${side}, ${p.elevation ? `${Math.round(Math.abs(p.elevation))}° ${p.elevation > 0 ? 'up' : 'down'}, ` : ''}${p.distance.toFixed(1)} m`;
+}
+
+function renderPosition() {
+  const p = hook.position;
+  const r = p.distance * PAD_UNITS_PER_M;
+  const a = (p.azimuth * Math.PI) / 180;
+  ui.posDot.setAttribute('cx', String(round(-r * Math.sin(a), 2)));
+  ui.posDot.setAttribute('cy', String(round(-r * Math.cos(a), 2)));
+  ui.posAzimuth.textContent = `${Math.round(p.azimuth)}°`;
+  ui.posElevation.textContent = `${Math.round(p.elevation)}°`;
+  ui.posDistance.textContent = `${p.distance.toFixed(2)} m`;
+  ui.posElevationSlider.value = String(Math.round(p.elevation));
+  ui.posPad.setAttribute('aria-valuetext', describePosition(p));
+}
+
+/**
+ * Moves the voice: any of { azimuth (degrees, wrapped into 0..360), elevation (-90..90),
+ * distance (0.3..3 m) }; the rest keep their value. Shown at once; sent to the server at most
+ * every 50 ms (the latest position always goes). Returns the position now shown.
+ */
+function setPosition(p = {}) {
+  const cur = hook.position;
+  const num = (v, fallback) => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
+  hook.position = {
+    azimuth: round((((num(p.azimuth, cur.azimuth) % 360) + 360) % 360), 1) % 360,
+    elevation: round(Math.min(90, Math.max(-90, num(p.elevation, cur.elevation))), 1),
+    distance: round(Math.min(MAX_DISTANCE_M, Math.max(MIN_DISTANCE_M, num(p.distance, cur.distance))), 2),
+  };
+  renderPosition();
+  schedulePositionSend();
+  return { ...hook.position };
+}
+
+function schedulePositionSend() {
+  if (positionTimer !== null) return; // the pending send will take the latest position
+  const wait = lastPositionSentMs + POSITION_INTERVAL_MS - performance.now();
+  if (wait <= 0) sendPosition();
+  else positionTimer = setTimeout(sendPosition, wait);
+}
+
+function sendPosition() {
+  clearTimeout(positionTimer);
+  positionTimer = null;
+  const msg = { type: 'position', ...hook.position };
+  if (!send(msg)) return; // not connected: the position goes when the data channel opens
+  lastPositionSentMs = performance.now();
+  hook.positionsSent.push({ azimuth: msg.azimuth, elevation: msg.elevation, distance: msg.distance, sentMs: lastPositionSentMs });
+  ui.posSent.textContent = describePosition(hook.position);
+}
+
+/** The pad: the listener at the centre facing up; the angle of the pointer is the azimuth, its radius the distance. */
+function padPosition(e) {
+  const rect = ui.posPad.getBoundingClientRect();
+  const vb = ui.posPad.viewBox.baseVal;
+  const x = vb.x + ((e.clientX - rect.left) / rect.width) * vb.width;
+  const y = vb.y + ((e.clientY - rect.top) / rect.height) * vb.height;
+  return { azimuth: (Math.atan2(-x, -y) * 180) / Math.PI, distance: Math.hypot(x, y) / PAD_UNITS_PER_M };
+}
+
+function wirePositionPad() {
+  let dragging = null;
+  ui.posPad.addEventListener('pointerdown', (e) => {
+    dragging = e.pointerId;
+    ui.posPad.setPointerCapture(e.pointerId);
+    setPosition(padPosition(e));
+    e.preventDefault();
+  });
+  ui.posPad.addEventListener('pointermove', (e) => {
+    if (dragging === e.pointerId) setPosition(padPosition(e));
+  });
+  const end = (e) => {
+    if (dragging !== e.pointerId) return;
+    dragging = null;
+    setPosition(padPosition(e));
+  };
+  ui.posPad.addEventListener('pointerup', end);
+  ui.posPad.addEventListener('pointercancel', () => {
+    dragging = null;
+  });
+  // Keyboard: arrows turn (left/right, 5°) and move nearer/further (up/down, 0.1 m).
+  ui.posPad.addEventListener('keydown', (e) => {
+    const p = hook.position;
+    const step = { ArrowLeft: { azimuth: p.azimuth + 5 }, ArrowRight: { azimuth: p.azimuth - 5 }, ArrowUp: { distance: p.distance - 0.1 }, ArrowDown: { distance: p.distance + 0.1 } }[e.key];
+    if (step) {
+      setPosition(step);
+      e.preventDefault();
+    }
+  });
+  ui.posElevationSlider.addEventListener('input', () => setPosition({ elevation: Number(ui.posElevationSlider.value) }));
+  renderPosition();
 }
 
 // ---------------------------------------------------------------------------------- session
@@ -390,7 +539,10 @@ function wirePeer(s) {
       ui.remoteAudio.play().catch(() => {
         // Autoplay refused: the controls of the <audio> element let the user start it.
       });
-      if (s.audioCtx) s.remoteAnalyser = makeAnalyser(s.audioCtx, track);
+      if (s.audioCtx) {
+        s.remoteAnalyser = makeAnalyser(s.audioCtx, track);
+        s.remoteChannels = makeChannelAnalysers(s.audioCtx, track);
+      }
     } else if (track.kind === 'video') {
       ui.remoteVideo.srcObject = new MediaStream([track]);
       ui.remoteVideoFig.hidden = false;
@@ -408,6 +560,9 @@ function wireDataChannel(s) {
     };
     ping();
     s.pingTimer = setInterval(ping, s.opts.pingIntervalMs);
+    // The server starts the voice in front at 1 m: tell it where the page has it.
+    lastPositionSentMs = -Infinity;
+    sendPosition();
   });
   dc.addEventListener('message', (e) => {
     if (current === s) onMessage(s, e.data);
@@ -436,6 +591,7 @@ async function start(options = {}) {
     audioCtx: null,
     micAnalyser: null,
     remoteAnalyser: null,
+    remoteChannels: null,
     pingTimer: null,
     meterTimer: null,
     sessionUrl: null,
@@ -445,6 +601,8 @@ async function start(options = {}) {
   current = s;
   ui.camera.checked = Boolean(opts.camera);
   clearEvents();
+  hook.positionsSent = [];
+  ui.posSent.textContent = '–';
   setError(null);
   showRtt(null);
   showSession(null);
@@ -494,7 +652,8 @@ async function start(options = {}) {
     s.pc.addTransceiver(audioTrack, { direction: 'sendrecv', streams: [s.stream] });
     if (videoTrack) s.pc.addTransceiver(videoTrack, { direction: 'sendrecv', streams: [s.stream] });
 
-    await s.pc.setLocalDescription(await s.pc.createOffer());
+    const offer0 = await s.pc.createOffer();
+    await s.pc.setLocalDescription(opts.stereoReturn ? { type: 'offer', sdp: withStereoOpus(offer0.sdp) } : offer0);
     checkCurrent(s);
     setConnection('gathering ICE candidates');
     await waitForIceGathering(s.pc, opts.iceGatheringTimeoutMs);
@@ -579,8 +738,8 @@ async function release(s) {
     s.pc.close();
   }
   if (s.ownStream) for (const t of s.stream?.getTracks() ?? []) t.stop();
-  for (const a of [s.micAnalyser, s.remoteAnalyser]) a?.source.disconnect();
-  s.micAnalyser = s.remoteAnalyser = null;
+  for (const a of [s.micAnalyser, s.remoteAnalyser, s.remoteChannels]) a?.source.disconnect();
+  s.micAnalyser = s.remoteAnalyser = s.remoteChannels = null;
   if (s.audioCtx && s.audioCtx.state !== 'closed') s.audioCtx.close().catch(() => {});
   s.audioCtx = null;
   if (current === null) {
@@ -591,6 +750,19 @@ async function release(s) {
     updateMeters();
   }
   await del;
+}
+
+/**
+ * The offer asking for stereo Opus back: `stereo=1` on the Opus fmtp line says "I can receive
+ * stereo" (RFC 7587); Chrome also decodes the track in stereo only when its local description
+ * says so. Sending stays mono (no sprop-stereo).
+ */
+function withStereoOpus(sdp) {
+  const pt = /a=rtpmap:(\d+) opus\/48000\/2/i.exec(sdp)?.[1];
+  if (pt === undefined) return sdp;
+  const fmtp = new RegExp(`(a=fmtp:${pt} )([^\r\n]*)`);
+  if (!fmtp.test(sdp)) return sdp.replace(new RegExp(`(a=rtpmap:${pt} [^\r\n]*)`), `$1\r\na=fmtp:${pt} stereo=1`);
+  return sdp.replace(fmtp, (line, head, params) => (/(^|;)\s*stereo=/.test(params) ? line : `${head}${params};stereo=1`));
 }
 
 async function deleteSession(s) {
@@ -639,6 +811,8 @@ async function stats() {
     iceRttMs: null,
     micAnalyserLevel: s ? rms(s.micAnalyser) : null,
     remoteAnalyserLevel: s ? rms(s.remoteAnalyser) : null,
+    remoteLeftLevel: s ? rms(s.remoteChannels?.left) : null,
+    remoteRightLevel: s ? rms(s.remoteChannels?.right) : null,
   };
   if (!s?.pc || s.pc.signalingState === 'closed') return out;
   const report = await s.pc.getStats();
@@ -696,4 +870,5 @@ addEventListener('pagehide', () => {
     fetch(s.sessionUrl, { method: 'DELETE', headers: authHeaders(s), keepalive: true }).catch(() => {});
   }
 });
+wirePositionPad();
 setState('idle');

@@ -4,14 +4,16 @@
  * video back to the browser).
  * The server owns subscription and teardown; a pipeline only composes operators.
  */
-import { filter, merge, share, type Observable } from 'rxjs';
+import { filter, map, merge, share, type Observable } from 'rxjs';
 import { asr, readTokens } from '../../operators/asr.js';
+import { binaural, loadHrtf } from '../../operators/binaural.js';
 import { resample } from '../../operators/resample.js';
 import { toMono } from '../../operators/to-mono.js';
 import { istft, stft } from '../../operators/stft.js';
 import { vad } from '../../operators/vad.js';
 import { videoMirror } from '../../operators/video-mirror.js';
-import { ModelError } from '../core/errors.js';
+import { CausewayError, ModelError } from '../core/errors.js';
+import type { HrtfSet } from '../core/hrtf/index.js';
 import type { AudioFrame, VideoFrame } from '../core/frames.js';
 import type { Device } from '../core/onnx/session.js';
 import { acquireModel } from '../core/onnx/shared-models.js';
@@ -32,7 +34,12 @@ export interface SessionInputs {
    * rgb24); present only when the client offered VP8 video.
    */
   readonly video$?: Observable<VideoFrame>;
-  /** Control messages from the client (parsed JSON objects with a string `type`). */
+  /**
+   * Control messages from the client (parsed JSON objects with a string `type`). `ping` is
+   * answered by the session and not passed on; `position` messages arrive checked and in range
+   * (src/server/position.ts: numbers only, azimuth in [0, 360), elevation in [-90, 90], distance in
+   * [0.25, 10] m); refused ones got an error reply and do not arrive.
+   */
   readonly control$: Observable<{ type: string; [k: string]: unknown }>;
 }
 
@@ -64,6 +71,17 @@ export interface DefaultPipelineOptions {
    * server's start (in `warm()`), not each session.
    */
   asrModel?: string;
+  /**
+   * What the microphone comes back as:
+   * - 'binaural' (default): rendered for headphones by `binaural({ engine: 'hrtf' })` (MIT KEMAR
+   *   HRIRs from Debian's libmysofa1, 128-sample blocks: 2.7 ms of algorithmic latency), stereo,
+   *   at the position the client's `position` messages set (start: in front, 1 m). A client
+   *   hears stereo when its offer asks for it (`stereo=1` in the Opus fmtp; the example page
+   *   does), otherwise the two ears mixed to mono.
+   * - 'stft': mono, through STFT -> ISTFT (1024/256 sqrt-Hann, 16 ms of algorithmic latency); the
+   *   return path before binaural rendering.
+   */
+  returnAudio?: 'binaural' | 'stft';
 }
 
 /**
@@ -71,9 +89,10 @@ export interface DefaultPipelineOptions {
  * - events: the microphone as mono 16 kHz (one resampler, shared) into Silero VAD
  *   (`speech-start`/`speech-end`) and into speech recognition (`partial`/`final` captions, see
  *   operators/asr.ts), merged in arrival order;
- * - audio back: the microphone through resample-free STFT -> ISTFT at 48 kHz (1024/256,
- *   sqrt-Hann), so the return path runs a real spectral chain end to end (16 ms of algorithmic
- *   latency). Frames before the source's first sample (the ISTFT's pre-roll, pts < 0) are not sent;
+ * - audio back (`returnAudio`): by default the microphone rendered binaurally (HRTF, stereo) at
+ *   the position the client's `position` messages set; or, with 'stft', through resample-free
+ *   STFT -> ISTFT at 48 kHz (1024/256, sqrt-Hann): frames before the source's first sample (the
+ *   ISTFT's pre-roll, pts < 0) are not sent;
  * - video back, when there is a camera: mirrored (a real per-pixel operation on every frame, like
  *   a selfie view).
  */
@@ -82,25 +101,46 @@ export function defaultPipeline(options: DefaultPipelineOptions = {}): SessionPi
   const asrModel = options.asrModel ?? defaultCommandModel();
   // Live audio: a step that falls behind drops the oldest waiting frames (counted), never buffers without bound.
   const live = { policy: 'drop-oldest' as const, capacity: 50 };
-  const run: SessionPipeline = ({ audio$, video$ }) => {
+  const returnAudio = options.returnAudio ?? 'binaural';
+  if (returnAudio !== 'binaural' && returnAudio !== 'stft') {
+    throw new CausewayError('invalid-argument', `defaultPipeline: returnAudio must be 'binaural' or 'stft', got '${String(returnAudio)}'`);
+  }
+  /** The HRTF set, read once by warm(); without warm() each session's binaural reads it (shared). */
+  let hrtf: HrtfSet | undefined;
+  const run: SessionPipeline = ({ audio$, video$, control$ }) => {
     const mic$ = audio$.pipe(toMono(), share());
     const speech$ = mic$.pipe(resample({ toRate: 16000, fromRate: 48000 }), share());
     const events$ = merge(
       speech$.pipe(vad({ device, queue: live })),
       speech$.pipe(asr({ engine: 'conformer', model: asrModel, device, queue: live })),
     );
-    const spectral = { nFft: 1024, hop: 256, window: 'sqrt-hann' as const, sampleRate: 48000 };
-    const back$ = mic$.pipe(
-      stft(spectral),
-      istft(spectral),
-      filter((f) => f.pts >= 0),
-    );
+    let back$: Observable<AudioFrame>;
+    if (returnAudio === 'binaural') {
+      // Checked and clamped by the session (src/server/position.ts): valid for the renderer.
+      const position$ = control$.pipe(
+        filter((c) => c.type === 'position'),
+        map((c) => {
+          const p: { azimuth?: number; elevation?: number; distance?: number } = {};
+          for (const k of ['azimuth', 'elevation', 'distance'] as const) if (typeof c[k] === 'number') p[k] = c[k] as number;
+          return p;
+        }),
+      );
+      back$ = mic$.pipe(binaural({ engine: 'hrtf', ...(hrtf !== undefined ? { hrtf } : {}), position$, sampleRate: 48000 }));
+    } else {
+      const spectral = { nFft: 1024, hop: 256, window: 'sqrt-hann' as const, sampleRate: 48000 };
+      back$ = mic$.pipe(
+        stft(spectral),
+        istft(spectral),
+        filter((f) => f.pts >= 0),
+      );
+    }
     return { events$, audio$: back$, ...(video$ !== undefined ? { video$: video$.pipe(videoMirror()) } : {}) };
   };
   // The same model keys as vad({ device }) and asr({ model, device }) use, so sessions find the
   // models already loaded.
   run.warm = async () => {
     checkConformerModelFiles(asrModel, 'captions (asr) model');
+    if (returnAudio === 'binaural') hrtf = await loadHrtf();
     const asrConfig = readCacheAwareConfig(asrModel);
     const { pieces } = readTokens(asrModel);
     if (pieces.length !== asrConfig.vocab) {

@@ -10,13 +10,14 @@
  * vanished viewer costs only its own frames; a viewer whose send throws is closed alone.
  */
 import { randomUUID } from 'node:crypto';
-import { Subject, Subscription, filter } from 'rxjs';
+import { Subject, Subscription, filter, mergeMap } from 'rxjs';
 import type { WebSocket } from 'ws';
 import type { WhepPeer, WhipPeer } from '../../media/webrtc/index.js';
 import { isCausewayError } from '../core/errors.js';
 import type { AudioFrame, VideoFrame } from '../core/frames.js';
 import { logger } from '../core/log.js';
 import { metrics } from '../core/metrics.js';
+import { parsePosition } from './position.js';
 import type { SessionPipeline } from './session-pipeline.js';
 
 const log = logger('session');
@@ -71,12 +72,28 @@ export class Session {
         .pipe(filter((msg) => typeof msg !== 'object' || msg === null || typeof (msg as Json).type !== 'string'))
         .subscribe(() => this.emit({ type: 'error', message: 'control messages must be JSON objects with a string "type"' })),
     );
+    // Built-in too: `position` messages (docs/server.md) are checked here, once; a refused one is
+    // answered with an error and never reaches the pipeline, an accepted one reaches it in range.
+    this.subs.add(
+      control$.pipe(filter((c) => c.type === 'position')).subscribe((c) => {
+        const r = parsePosition(c);
+        if ('error' in r) this.emit({ type: 'error', message: r.error });
+      }),
+    );
+    const pipelineControl$ = control$.pipe(
+      filter((c) => c.type !== 'ping'),
+      mergeMap((c): Json[] => {
+        if (c.type !== 'position') return [c];
+        const r = parsePosition(c);
+        return 'error' in r ? [] : [{ type: 'position', ...r.position }];
+      }),
+    );
     let out: ReturnType<SessionPipeline>;
     try {
       out = pipeline({
         audio$: this.peer.audio$,
         ...(this.peer.hasVideo ? { video$: this.peer.video$ } : {}),
-        control$: control$.pipe(filter((c) => c.type !== 'ping')),
+        control$: pipelineControl$,
       });
     } catch (e) {
       this.fail(e);
