@@ -174,7 +174,7 @@ describe('operators/binaural', () => {
 
   it('refuses bad options, bad frames and bad positions with invalid-argument / invalid-frame', async () => {
     const isCode = (code: string, re: RegExp) => (e: unknown) => e instanceof CausewayError && e.code === code && re.test(e.message);
-    assert.throws(() => binaural({ engine: 'neural' as 'hrtf' }), isCode('invalid-argument', /unknown engine 'neural' \(available: 'hrtf'\)/));
+    assert.throws(() => binaural({ engine: 'other' as 'hrtf' }), isCode('invalid-argument', /unknown engine 'other' \(available: 'hrtf', 'neural'\)/));
     assert.throws(() => binaural({ distance: 0 }), isCode('invalid-argument', /distance must be > 0/));
     assert.throws(() => binaural({ blockSize: 100 }), isCode('invalid-argument', /power of two/));
     const stereo = audioFrame(0, RATE, 2, new Float32Array(20), 0);
