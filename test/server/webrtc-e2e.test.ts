@@ -2,7 +2,8 @@
  * The whole WebRTC path with a real browser: headless Debian chromium (playwright-core) plays a
  * generated speech WAV as its microphone, the example page connects over WHIP to the real server,
  * the default pipeline runs Silero VAD on the decoded Opus audio and returns the microphone
- * through STFT -> ISTFT; events come back on the data channel and /events.
+ * rendered binaurally (stereo Opus: the page asks for it); events come back on the data channel
+ * and /events.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
