@@ -24,12 +24,14 @@ const USAGE = `usage:
         own command recogniser (digits and 30 command words)
       moonshine: Moonshine tiny, English dictation (the model comes with the npm package)
       zipformer: an icefall/sherpa-onnx streaming zipformer2 transducer; --model is its directory
-  causeway binaural <input> <output> [--azimuth A] [--elevation E] [--distance D] [--path "t:az,el[,d];..."] [--engine hrtf] [--sofa file]
+  causeway binaural <input> <output> [--azimuth A] [--elevation E] [--distance D] [--path "t:az,el[,d];..."] [--engine hrtf|neural] [--sofa file] [--room R] [--model step.onnx]
       the input's voice (downmixed to mono) placed around the listener, for headphones: stereo at 48 kHz,
       the output format following its extension. Azimuth in degrees counter-clockwise from the front
       (90 = left, 270 = right; write negative values as --azimuth=-30), elevation up, distance in metres
       (gain 1/distance); --path moves it through keyframes at t seconds, interpolated in between.
-      The HRTFs come from a SOFA file, by default Debian's libmysofa1 MIT KEMAR set
+      The HRTFs come from a SOFA file, by default Debian's libmysofa1 MIT KEMAR set; --engine neural
+      renders with Causeway's BinauralFlow-style model instead (models/binaural-flow; --room 0..1 adds
+      its learned room, default 0)
   causeway demo [--json]
       the VAD pipeline on the speech clip shipped with Causeway, with its real-time factor
   causeway serve [--host 127.0.0.1] [--port 8080] [--token T] [--max-sessions 8] [--device auto|cpu|cuda] [--asr-model step.onnx]
@@ -101,6 +103,7 @@ async function main(argv: string[]): Promise<void> {
       distance: { type: 'string', default: '1' },
       path: { type: 'string' },
       sofa: { type: 'string' },
+      room: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -170,7 +173,10 @@ async function main(argv: string[]): Promise<void> {
       if (rest.length !== 2) throw new UsageError('binaural takes an input and an output (files or URLs; the output format follows its extension)');
       // --engine defaults to transcribe's 'conformer'; here the default is 'hrtf'.
       const engine = argv.some((a) => a === '--engine' || a.startsWith('--engine=')) ? values.engine : 'hrtf';
-      if (engine !== 'hrtf') throw new UsageError(`--engine must be hrtf for binaural (the measured-HRTF renderer; no other engine is available yet), got '${engine}'`);
+      if (engine !== 'hrtf' && engine !== 'neural') throw new UsageError(`--engine must be hrtf (measured HRTFs) or neural (the binaural-flow model) for binaural, got '${engine}'`);
+      const room = values.room === undefined ? undefined : Number(values.room);
+      if (room !== undefined && (values.room!.trim() === '' || !(room >= 0 && room <= 1))) throw new UsageError(`--room must be a number in [0, 1], got '${values.room}'`);
+      if (room !== undefined && engine !== 'neural') throw new UsageError('--room applies to --engine neural only');
       const num = (name: 'azimuth' | 'elevation' | 'distance', ok: (v: number) => boolean, what: string): number => {
         const v = Number(values[name]);
         if (values[name]!.trim() === '' || !Number.isFinite(v) || !ok(v)) throw new UsageError(`--${name} must be ${what}, got '${values[name]}'`);
@@ -186,7 +192,7 @@ async function main(argv: string[]): Promise<void> {
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
-      const r = await renderBinauralFile(rest[0], rest[1], { azimuth, elevation, distance, path, sofa: values.sofa });
+      const r = await renderBinauralFile(rest[0], rest[1], { azimuth, elevation, distance, path, sofa: values.sofa, engine: engine as 'hrtf' | 'neural', room, model: engine === 'neural' ? values.model : undefined });
       if (!values.quiet) {
         process.stderr.write(`${rest[1]}: ${r.seconds.toFixed(2)} s rendered binaurally (${r.hrtf}) in ${r.wallSeconds.toFixed(2)} s (real-time factor ${(r.wallSeconds / r.seconds).toFixed(4)})\n`);
       }

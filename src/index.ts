@@ -15,6 +15,7 @@ export { acquireModel, loadedModelCount, type ModelLease } from './core/onnx/sha
 export { checkContract, type ModelContract, type TensorSpec, type StatePair, type DType, type Dim } from './core/onnx/contract.js';
 export { SileroStream, sileroVadContract, defaultSileroVadPath } from './core/models/silero-vad.js';
 export { CacheAwareStream, cacheAwareContract, readCacheAwareConfig, type CacheAwareConfig } from './core/models/nemo-cache-aware.js';
+export { BinauralFlowStream, FlowNoise, binauralFlowContract, conditioning as binauralFlowConditioning, defaultBinauralFlowModel, readBinauralFlowConfig, type BinauralFlowConfig, type BinauralFlowStreamOptions } from './core/models/binaural-flow.js';
 export { ZipformerStream, ZipformerEncoderStream, readZipformerConfig, resolveZipformerFiles, type ZipformerFiles, type ZipformerConfig, type ZipformerOptions } from './core/models/zipformer2.js';
 export { Moonshine, MoonshineTokenizer, defaultMoonshineDir, moonshineFiles, type MoonshineOptions, type MoonshineTranscript } from './core/models/moonshine.js';
 export { readOnnxMetadata } from './core/onnx/metadata.js';

@@ -1,6 +1,9 @@
 /**
  * `causeway binaural`: any input ffmpeg reads -> mono at the render rate -> binaural (measured
- * HRTFs) -> stereo -> any output ffmpeg writes (the format follows the output's extension).
+ * HRTFs, or with `engine: 'neural'` the binaural-flow model at its own rate, 48 kHz) -> stereo ->
+ * any output ffmpeg writes (the format follows the output's extension). The neural engine's
+ * frames wait in a 'pause' queue that holds ffmpeg back (FlowControl): a file is decoded as fast
+ * as the model keeps up and nothing is dropped.
  *
  * The source sits at a fixed azimuth/elevation/distance, or follows a path of keyframes
  * "t:az,el[,d];..." (t in seconds on the input's timeline): between keyframes each coordinate
@@ -18,6 +21,8 @@ import type { SourcePosition } from '../../kernels/binaural-renderer.js';
 import { ffmpegAudioInput, ffmpegAudioOutput, probeMedia, writeDone } from '../../media/ffmpeg/index.js';
 import { binaural } from '../../operators/binaural.js';
 import { CausewayError, MediaError } from '../core/errors.js';
+import { FlowControl } from '../core/flow.js';
+import { defaultBinauralFlowModel, readBinauralFlowConfig } from '../core/models/binaural-flow.js';
 import { nowMs } from '../core/frames.js';
 import { sharedHrtfSet, type HrirInterpolation } from '../core/hrtf/index.js';
 import { logger } from '../core/log.js';
@@ -43,13 +48,19 @@ export interface BinauralFileOptions {
   sampleRate?: number;
   interpolation?: HrirInterpolation;
   blockSize?: number;
+  /** 'hrtf' (default) or 'neural' (models/binaural-flow). */
+  engine?: 'hrtf' | 'neural';
+  /** Neural engine: the step graph (default the shipped model). */
+  model?: string;
+  /** Neural engine: room, 0 (anechoic, default) .. 1. */
+  room?: number;
 }
 
 export interface BinauralFileResult {
   /** Seconds of audio rendered. */
   seconds: number;
   wallSeconds: number;
-  /** The HRTF set's name. */
+  /** The HRTF set's name (hrtf engine) or the model's path (neural engine). */
   hrtf: string;
   /** Output samples beyond full scale (they clip in integer formats). */
   clipped: number;
@@ -96,10 +107,13 @@ export function positionOnPath(keys: readonly PathKey[], seconds: number, distan
 
 export async function renderBinauralFile(input: string, output: string, o: BinauralFileOptions = {}): Promise<BinauralFileResult> {
   const t0 = nowMs();
-  const rate = o.sampleRate ?? 48000;
+  const neural = o.engine === 'neural';
+  const model = o.model ?? defaultBinauralFlowModel();
+  const rate = neural ? readBinauralFlowConfig(model).sampleRate : o.sampleRate ?? 48000;
   const info = await probeMedia(input);
   if (!info.audio) throw new MediaError('no-audio-stream', `${input}: no audio stream`);
-  const hrtf = await sharedHrtfSet(o.sofa);
+  const hrtf = neural ? undefined : await sharedHrtfSet(o.sofa);
+  const flow = new FlowControl();
   const path = o.path;
   const start = path ? positionOnPath(path, 0, o.distance) : { azimuth: o.azimuth ?? 0, elevation: o.elevation ?? 0, distance: o.distance ?? 1 };
   const position$ = new Subject<SourcePosition>();
@@ -108,12 +122,14 @@ export async function renderBinauralFile(input: string, output: string, o: Binau
   let samples = 0;
   let clipped = 0;
   await writeDone(
-    ffmpegAudioInput(input, { sampleRate: rate, channels: 1, frameMs: 10 }).pipe(
+    ffmpegAudioInput(input, { sampleRate: rate, channels: 1, frameMs: 10, flow: neural ? flow : undefined }).pipe(
       tap((f) => {
         samples += f.data.length;
         if (path) position$.next(positionOnPath(path, f.pts / 1e6, o.distance));
       }),
-      binaural({ hrtf, ...start, position$, interpolation: o.interpolation, blockSize: o.blockSize, sampleRate: rate }),
+      neural
+        ? binaural({ engine: 'neural', model, room: o.room, ...start, position$, sampleRate: rate, queue: { policy: 'pause', capacity: 32, flow } })
+        : binaural({ hrtf, ...start, position$, interpolation: o.interpolation, blockSize: o.blockSize, sampleRate: rate }),
       tap((f) => {
         for (const v of f.data) if (v > 1 || v < -1) clipped++;
       }),
@@ -121,5 +137,5 @@ export async function renderBinauralFile(input: string, output: string, o: Binau
     ),
   );
   if (clipped > 0) log.warn(`${clipped} output sample(s) beyond full scale in ${output}: lower the input level or raise the distance`);
-  return { seconds: samples / rate, wallSeconds: (nowMs() - t0) / 1000, hrtf: hrtf.name, clipped };
+  return { seconds: samples / rate, wallSeconds: (nowMs() - t0) / 1000, hrtf: hrtf ? hrtf.name : `binaural-flow ${model}`, clipped };
 }

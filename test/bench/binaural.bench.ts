@@ -7,6 +7,12 @@
  * 2. real-time factor and per-block cost at 48 kHz, fixed and moving source;
  * 3. partitioned FFT convolution vs direct time-domain convolution with the same HRIR pair,
  *    bound: the ratio of their multiply counts.
+ * Engine 'neural' (models/binaural-flow, the shipped model):
+ * 4. real-time factor and per-hop cost (STFT + one step graph run + two ISTFTs per 256-sample hop);
+ * 5. the step graph with its buffer bank vs recomputing from scratch at each hop: the offline
+ *    graph over the solver's whole receptive field (E evaluations chained, each seeing R frames:
+ *    E (R - 1) + 1 frames) with that hop's noise draws, keeping its last frame (the same numbers:
+ *    the row reports the max difference); bound: receptive field / hop = E (R - 1) + 1 frames.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +21,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BinauralRenderer } from '../../kernels/binaural-renderer.js';
 import { DEFAULT_SOFA, HrirLookup, sharedHrtfSet, sharedLookup } from '../../src/core/hrtf/index.js';
+import * as ort from 'onnxruntime-node';
+import { StreamingIstft, StreamingStft } from '../../kernels/stft.js';
+import { BinauralFlowStream, FlowNoise, conditioning, defaultBinauralFlowModel } from '../../src/core/models/binaural-flow.js';
 import type { BenchRow } from './row.js';
 import { median, peakRssMb, quantile } from './stats.js';
 
@@ -62,6 +71,18 @@ function directStereo(x: Float32Array, hl: Float32Array, hr: Float32Array, out: 
       out[2 * t + ear] = a0 + a1 + a2 + a3;
     }
   }
+}
+
+/** Deterministic pink-ish noise (one-pole low-passed white), for the neural rows run on their own. */
+function pinkish(n: number): Float32Array {
+  const x = new Float32Array(n);
+  let s = 1, lp = 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    lp = 0.9 * lp + 0.1 * (s / 2147483648 - 1);
+    x[i] = 0.5 * lp;
+  }
+  return x;
 }
 
 export async function benchBinaural(): Promise<BenchRow[]> {
@@ -136,6 +157,7 @@ export async function benchBinaural(): Promise<BenchRow[]> {
     const bound = (2 * L) / ((3 * fftMults + 2 * P * 4 * (b + 1)) / b);
     const part = median(partMs), direct = median(directMs);
 
+    const neural = await benchNeural(x48);
     return [
       {
         name: `Binaural hrtf renderer vs ffmpeg sofalizer (KEMAR, ${native / 1000} kHz)`,
@@ -170,14 +192,123 @@ export async function benchBinaural(): Promise<BenchRow[]> {
           `5 s of input, both ears, ${L}-tap HRIRs, B = ${b}, median of 3 alternated rounds. Direct: 2L = ${2 * L} multiply-adds per sample with 4 partial sums; ` +
           `partitioned (the renderer, fixed source): one forward and two inverse ${2 * b}-point real FFTs plus 2P = ${2 * P} spectrum products per block; bound = ratio of their multiply counts.`,
       },
+      ...neural,
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+/** Rows 4 and 5 (see the file comment), on the first seconds of `x` (48 kHz). */
+export async function benchNeural(x: Float32Array, modelPath = defaultBinauralFlowModel()): Promise<BenchRow[]> {
+  const s = await BinauralFlowStream.open(modelPath, { device: 'cpu', seed: 1 });
+  const c = s.config;
+  const rate = c.sampleRate;
+  const hop = c.hop;
+  const cond = conditioning(30, 0, 1, 0);
+  // 4. RTF and per-hop cost, 10 s of audio pushed one hop at a time (after a 1 s warm-up).
+  const stft = new StreamingStft({ nFft: c.nFft, hop });
+  const ist = [new StreamingIstft({ nFft: c.nFft, hop }), new StreamingIstft({ nFft: c.nFft, hop })];
+  const spectra: Float32Array[] = [];
+  const collect = (sp: Float32Array) => spectra.push(sp.slice());
+  const runHop = async (chunk: Float32Array) => {
+    stft.push(chunk, collect);
+    for (const sp of spectra) {
+      await s.step(sp, cond);
+      sink += ist[0].push(s.left)[3] + ist[1].push(s.right)[3];
+    }
+    spectra.length = 0;
+  };
+  for (let at = 0; at + hop <= rate; at += hop) await runHop(x.subarray(at, at + hop));
+  const seconds = 10;
+  const perHop: number[] = [];
+  const t0 = performance.now();
+  for (let at = 0; at + hop <= seconds * rate; at += hop) {
+    const a = performance.now();
+    await runHop(x.subarray(at, at + hop));
+    perHop.push(performance.now() - a);
+  }
+  const total = performance.now() - t0;
+  perHop.sort((a, b) => a - b);
+  s.dispose();
+
+  // 5. Step with bank vs offline graph over the whole receptive field, per hop.
+  const R = c.evaluations * (c.receptiveField - 1) + 1;
+  const hops = 120;
+  const frames: Float32Array[] = [];
+  const st = new StreamingStft({ nFft: c.nFft, hop });
+  st.push(x.subarray(0, (hops + R) * hop), (sp) => frames.push(sp.slice()));
+  const noise = new FlowNoise(2);
+  const draws = frames.map(() => noise.fill(new Float32Array(4 * c.unetBins)));
+  const step = await BinauralFlowStream.open(modelPath, { device: 'cpu', seed: 2 });
+  const stepMs: number[] = [];
+  const outs: Float32Array[] = [];
+  for (let k = 0; k < R + hops; k++) {
+    const a = performance.now();
+    await step.step(frames[k], cond);
+    if (k >= R) stepMs.push(performance.now() - a);
+    outs.push(step.left.slice());
+  }
+  step.dispose();
+  const off = await ort.InferenceSession.create(join(modelPath, '..', 'offline.onnx'), { intraOpNumThreads: 1 });
+  const { bins, unetBins } = c;
+  const mono = new Float32Array(2 * bins * R), cd = new Float32Array(6 * R), nz = new Float32Array(4 * unetBins * R);
+  const recMs: number[] = [];
+  let worst = 0;
+  for (let k = R; k < R + hops; k++) {
+    const a = performance.now();
+    // Frames k - R + 1 .. k; the offline graph starts from zero buffers, which is exact because
+    // no output at frame k depends on anything before frame k - R + 1.
+    for (let i = 0; i < R; i++) {
+      const f = frames[k - R + 1 + i];
+      for (let b = 0; b < bins; b++) {
+        mono[b * R + i] = f[2 * b];
+        mono[(bins + b) * R + i] = f[2 * b + 1];
+      }
+      for (let j = 0; j < 6; j++) cd[j * R + i] = cond[j];
+      const d = draws[k - R + 1 + i];
+      for (let j = 0; j < 4 * unetBins; j++) nz[j * R + i] = d[j];
+    }
+    const y = (await off.run({
+      mono: new ort.Tensor('float32', mono, [1, 2, bins, R]),
+      cond: new ort.Tensor('float32', cd, [1, 6, R]),
+      noise: new ort.Tensor('float32', nz, [1, 4, unetBins, R]),
+    })).binaural.data as Float32Array;
+    recMs.push(performance.now() - a);
+    for (let b = 0; b < bins; b++) {
+      worst = Math.max(worst, Math.abs(y[b * R + R - 1] - outs[k][2 * b]), Math.abs(y[(bins + b) * R + R - 1] - outs[k][2 * b + 1]));
+    }
+  }
+  await off.release();
+  const stepMed = median(stepMs), recMed = median(recMs);
+  const hopMs = (hop / rate) * 1000;
+  return [
+    {
+      name: `Binaural neural renderer (binaural-flow), ${rate / 1000} kHz: real-time factor and per-hop cost`,
+      value: `RTF ${(total / (seconds * 1000)).toFixed(3)}`,
+      baseline: '',
+      ratio: '',
+      bound: '',
+      notes:
+        `${seconds} s of pink noise, one ${hop}-sample hop at a time (STFT ${c.nFft}/${hop}, one step graph run = ${c.evaluations} U-Net evaluations (${c.evaluations / 2} midpoint steps), two ISTFTs), 1 ORT thread, CPU. ` +
+        `Per hop p50 ${us(quantile(perHop, 0.5))}, p99 ${us(quantile(perHop, 0.99))} (budget ${us(hopMs)}); algorithmic latency ${(((c.nFft - hop) / rate) * 1000).toFixed(2)} ms. Peak RSS ${peakRssMb().toFixed(0)} MB.`,
+    },
+    {
+      name: 'Binaural neural renderer: step with buffer bank vs recompute over the receptive field per hop',
+      value: `${us(stepMed)}/hop`,
+      baseline: `${us(recMed)}/hop`,
+      ratio: `${(recMed / stepMed).toFixed(1)}x`,
+      bound: `RF/hop ${R}x`,
+      notes:
+        `Receptive field of one step: ${c.evaluations} chained U-Net evaluations of ${c.receptiveField} frames each = ${R} frames (${((R * hop) / rate * 1000).toFixed(0)} ms); ` +
+        `the baseline runs offline.onnx over those ${R} frames at every hop and keeps the last (max abs difference from the step's output ${worst.toExponential(1)}); medians over ${hops} hops. ` +
+        `The ratio stays under the bound: a step's fixed cost (graph dispatch, solver arithmetic, I/O) does not shrink with the frame count.`,
+    },
+  ];
+}
+
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  benchBinaural().then((rows) => {
+  (process.argv[2] === 'neural' ? benchNeural(pinkish(12 * 48000), process.argv[3]) : benchBinaural()).then((rows) => {
     for (const row of rows) console.log(row);
     if (sink === 42) console.log('');
   });
