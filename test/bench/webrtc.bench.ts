@@ -9,7 +9,7 @@
  *    onset detector (tone envelope at the burst's frequency, -6 dB point) runs on both, so its own
  *    delay cancels. A returned burst counts only if its frequency is the one sent (>= 12 dB above
  *    the other three at its peak): with four frequencies a burst cannot be taken for another
- *    within 1.6 s. Causeway's default pipeline (VAD + captions (command recogniser) + STFT->ISTFT) beside a passthrough pipeline
+ *    within 1.6 s. Causeway's default pipeline (VAD + captions (command recogniser) + binaural HRTF return) beside a passthrough pipeline
  *    (the microphone frames returned untouched), one session of each at once in two pages, over
  *    several rounds: chromium's jitter buffer settles at a different delay in every session, so
  *    one session says little. The server also times how long each pipeline holds the audio of
@@ -730,7 +730,7 @@ export async function benchWebrtc(): Promise<BenchRow[]> {
         `Per-session p50s: default ${sessionP50s(latDef)}; passthrough ${sessionP50s(latPass)} ms: chromium's jitter buffer (NetEq) settles at a ` +
         `different delay in each session, which moves the figure by more than the server's share, so compare the pooled figures and the server hold. ` +
         `Server hold of the returned audio per 20 ms packet (input arrival -> pipeline output, measured in the server): default p50 ${f1(q(hd, 0.5))} / p95 ${f1(q(hd, 0.95))} / ` +
-        `max ${f1(hd[hd.length - 1] ?? NaN)} ms (STFT 1024/256: a sample leaves 16 ms of input after it, so a 20 ms packet leaves with the next input packet, or the one after when the hops fall badly), ` +
+        `max ${f1(hd[hd.length - 1] ?? NaN)} ms (binaural HRTF renderer, 128-sample blocks: its own latency is 2.7 ms, but a 20 ms packet still leaves with the next input packet), ` +
         `passthrough p50 ${f1(q(hp, 0.5))} / max ${f1(hp[hp.length - 1] ?? NaN)} ms. ` +
         `Control (server returns silence): ${latCtl.valid}/${latCtl.considered} markers found: nothing reaches the recorder but the server's audio. ` +
         `Includes: WebAudio -> MediaStream track, chromium Opus encode, loopback UDP/DTLS-SRTP, werift, server Opus decode, pipeline, Opus encode, ` +
@@ -759,7 +759,7 @@ export async function benchWebrtc(): Promise<BenchRow[]> {
       notes:
         `CPU time of this process (process.cpuUsage; it runs the server, chromium runs in its own processes) per session per second of wall time; ` +
         `"per core" = sessions one core sustains in real time = 1 / that. Each session a separate page of one chromium whose fake microphone plays ` +
-        `the demo speech clip (looped). Default pipeline (Silero VAD + command-recogniser captions on CPU + STFT->ISTFT return), measured: ` +
+        `the demo speech clip (looped). Default pipeline (Silero VAD + command-recogniser captions on CPU + binaural HRTF return in stereo), measured: ` +
         cpuDef
           .map(
             (r) =>
