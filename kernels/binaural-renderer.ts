@@ -26,6 +26,7 @@
  * to 1 m (the HRIRs as given), capped at 1 / minDistance. Distance changes only the gain: no
  * propagation delay, so a source moving in depth has no Doppler shift.
  */
+import { OutputBuffer } from './output-buffer.js';
 import { FrequencyDelayLine, PartitionPlan } from './partitioned-conv.js';
 
 export interface HrirSource {
@@ -205,8 +206,7 @@ export class BinauralRenderer {
   private readonly ready: Float32Array;
   private fill = 0;
   private readonly tail: Float32Array;
-  private out: Float32Array;
-  private views: (Float32Array | undefined)[] = [];
+  private readonly out: OutputBuffer;
   /** Blocks rendered, and of those, the ones crossfaded (a filter change). */
   blocks = 0;
   crossfades = 0;
@@ -230,7 +230,7 @@ export class BinauralRenderer {
     this.block = new Float32Array(b);
     this.ready = new Float32Array(2 * b);
     this.tail = new Float32Array(b + this.filterLength - 1);
-    this.out = new Float32Array(2 * 4096);
+    this.out = new OutputBuffer(2 * 4096);
     this.loadFilters(this.cur, this.o.position);
   }
 
@@ -248,11 +248,7 @@ export class BinauralRenderer {
   /** n mono samples in, n stereo samples out (interleaved, 2n floats), delayed by B; reused by the next call. */
   push(input: Float32Array): Float32Array {
     const n = input.length;
-    if (this.out.length < 2 * n) {
-      this.out = new Float32Array(2 * n);
-      this.views = [];
-    }
-    const out = this.out;
+    const out = this.out.ensure(2 * n);
     const b = this.blockSize;
     let i = 0;
     while (i < n) {
@@ -270,7 +266,7 @@ export class BinauralRenderer {
         this.fill = 0;
       }
     }
-    return this.view(2 * n);
+    return this.out.view(2 * n);
   }
 
   /** Ends the stream: the last B + L - 1 stereo samples (input taken as zero), then resets. */
@@ -339,14 +335,6 @@ export class BinauralRenderer {
     this.plan.inverse(sr, outs[1]);
   }
 
-  private view(len: number): Float32Array {
-    let v = this.views[len];
-    if (v === undefined) {
-      v = this.out.subarray(0, len);
-      this.views[len] = v;
-    }
-    return v;
-  }
 }
 
 export interface PositionChange {

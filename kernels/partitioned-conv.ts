@@ -22,6 +22,7 @@
  * crossfades): PartitionPlan (sizes, FFT, filter spectra, accumulation), FrequencyDelayLine
  * (input side), PartitionedConvolver (one input, one filter: the kernel with the contract).
  */
+import { OutputBuffer } from './output-buffer.js';
 import { RealFft } from './fft.js';
 
 export interface PartitionedConvOptions {
@@ -169,9 +170,7 @@ export class PartitionedConvolver {
   private readonly ready: Float32Array;
   private fill = 0;
   private readonly tail: Float32Array;
-  private out: Float32Array;
-  /** views[len] = out.subarray(0, len), so steady-state pushes allocate nothing. */
-  private views: (Float32Array | undefined)[] = [];
+  private readonly out: OutputBuffer;
 
   constructor(h: Float32Array, blockSize: number) {
     if (h.length < 1) throw new Error('PartitionedConvolver: the filter needs at least one tap');
@@ -185,17 +184,13 @@ export class PartitionedConvolver {
     this.block = new Float32Array(blockSize);
     this.ready = new Float32Array(blockSize);
     this.tail = new Float32Array(blockSize + h.length - 1);
-    this.out = new Float32Array(4096);
+    this.out = new OutputBuffer(4096);
   }
 
   /** n samples in, n samples out (the convolution delayed by B); the result is reused by the next call. */
   push(input: Float32Array): Float32Array {
     const n = input.length;
-    if (this.out.length < n) {
-      this.out = new Float32Array(n);
-      this.views = [];
-    }
-    const out = this.out;
+    const out = this.out.ensure(n);
     const b = this.latency;
     let i = 0;
     while (i < n) {
@@ -213,7 +208,7 @@ export class PartitionedConvolver {
         this.fill = 0;
       }
     }
-    return this.view(n);
+    return this.out.view(n);
   }
 
   /** Ends the stream: the last B + L - 1 samples of the convolution (input taken as zero from here), then resets. */
@@ -232,14 +227,6 @@ export class PartitionedConvolver {
     this.fill = 0;
   }
 
-  private view(len: number): Float32Array {
-    let v = this.views[len];
-    if (v === undefined) {
-      v = this.out.subarray(0, len);
-      this.views[len] = v;
-    }
-    return v;
-  }
 }
 
 /** Direct linear convolution in float64: length x.length + h.length - 1 (0 for an empty x). */

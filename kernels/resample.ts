@@ -17,6 +17,7 @@
  * newest input has arrived); flush() returns the rest of the full convolution, as if zeros
  * followed, for a total of ceil(((n - 1)*up + N) / down) = upfirdn(x, filter, up, down).length.
  */
+import { OutputBuffer } from './output-buffer.js';
 import { kaiserBeta, kaiserLength, kaiserLowpass } from './kaiser.js';
 
 export interface ResamplerOptions {
@@ -78,9 +79,7 @@ export class Resampler {
   private readonly stepFrac: number;
   /** taps - 1 samples of history, then the current chunk. */
   private buf: Float32Array;
-  private out: Float32Array;
-  /** views[len] = out.subarray(0, len), made once per length so steady-state pushes allocate nothing. */
-  private views: (Float32Array | undefined)[] = [];
+  private readonly out: OutputBuffer;
   /** Phase of the next output, and the index of its newest input relative to the first not yet consumed. */
   private phase = 0;
   private ahead = 0;
@@ -106,7 +105,7 @@ export class Resampler {
     this.stepWhole = Math.floor(d.down / d.up);
     this.stepFrac = d.down % d.up;
     this.buf = new Float32Array(this.taps - 1 + 4096);
-    this.out = new Float32Array(Math.ceil((4096 * d.up) / d.down) + 1);
+    this.out = new OutputBuffer(Math.ceil((4096 * d.up) / d.down) + 1);
   }
 
   /** Resamples one chunk (any length, 0 included); the returned array is reused by the next call. */
@@ -114,14 +113,14 @@ export class Resampler {
     const c = input.length;
     if (this.identity) {
       this.ensureOut(c);
-      this.out.set(input);
+      this.out.data.set(input);
       this.consumed += c;
       this.produced += c;
-      return this.view(c);
+      return this.out.view(c);
     }
     this.ensureBuf(c);
     this.buf.set(input, this.taps - 1);
-    return this.view(this.run(c, Infinity));
+    return this.out.view(this.run(c, Infinity));
   }
 
   /** Ends the stream: returns the filter tail (inputs taken as zero from here on), then resets. */
@@ -136,7 +135,7 @@ export class Resampler {
       this.buf.fill(0, this.taps - 1, this.taps - 1 + zeros);
       count = this.run(zeros, left);
     }
-    const result = this.view(count);
+    const result = this.out.view(count);
     this.reset();
     return result;
   }
@@ -153,7 +152,7 @@ export class Resampler {
   private run(c: number, limit: number): number {
     this.ensureOut(Math.ceil((c * this.up) / this.down) + 1);
     const buf = this.buf;
-    const out = this.out;
+    const out = this.out.data;
     const ph = this.phases;
     const taps = this.taps;
     const up = this.up;
@@ -188,20 +187,9 @@ export class Resampler {
   }
 
   private ensureOut(n: number): void {
-    if (this.out.length < n) {
-      this.out = new Float32Array(n);
-      this.views = [];
-    }
+    this.out.ensure(n);
   }
 
-  private view(len: number): Float32Array {
-    let v = this.views[len];
-    if (v === undefined) {
-      v = this.out.subarray(0, len);
-      this.views[len] = v;
-    }
-    return v;
-  }
 }
 
 /** sum_t a[ai + t] * b[bi + t] for t < n; four partial sums break the add dependency chain so the loop is not latency-bound. */
