@@ -69,7 +69,7 @@ describe('causeway binaural (CLI)', () => {
       [['binaural', input], 2, /binaural takes an input and an output/],
       [['binaural', input, out, '--path', '0:1'], 2, /--path: cannot read '0:1'/],
       [['binaural', input, out, '--elevation', '95'], 2, /--elevation must be degrees in \[-90, 90\], got '95'/],
-      [['binaural', input, out, '--engine', 'neural'], 2, /--engine must be hrtf/],
+      [['binaural', input, out, '--engine', 'ambisonic'], 2, /--engine must be hrtf \(measured HRTFs\) or neural \(the binaural-flow model\) for binaural, got 'ambisonic'/],
       [['binaural', input, out, '--sofa', join(dir, 'none.sofa')], 1, /SOFA file not found: .*none\.sofa \[input-not-found\]/],
     ];
     const results = await Promise.all(cases.map(([args]) => run(args)));
