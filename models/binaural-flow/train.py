@@ -3,7 +3,10 @@ Trains Causeway's neural binaural renderer (model.py) with conditional flow matc
 made by gen-data.mjs (Causeway's hrtf engine + image sources + a diffuse tail), and exports
 step.onnx + step.json + offline.onnx:
 
-    /usr/bin/python3 models/binaural-flow/train.py <trainDirs,comma-separated> <evalDir> <outDir> [minutes] [threads]
+    /usr/bin/python3 models/binaural-flow/train.py <trainDirs,comma-separated> <evalDir> <outDir> [minutes] [threads] [init.pt [lr]]
+
+init.pt continues from saved weights (the run saves binaural-flow.pt beside the first training
+folder at every export), with peak learning rate lr (default 2e-3).
 
 Training runs for a wall-clock budget (default 35 minutes; the learning rate follows a cosine
 over it) and exports every 10 minutes, so a usable model exists early. Each batch: 8 random
@@ -11,7 +14,9 @@ examples, a random 80-frame window (0.43 s; the receptive field is 16) of their 
 by 256: Causeway's StreamingStft framing), a random common gain (0.3-3x) on input and target,
 flow time t drawn half uniformly in [0, 1) and half from the solver's evaluation times, then
 z = [X, X] + sigma eps, phi_t = t Y + (1 - t) z and the loss |Y_hat(phi_t, t) - Y|^2 over the
-compressed spectra (model.py says why this is the flow-matching loss).
+compressed spectra (model.py says why this is the flow-matching loss), plus the same squared
+error on the compressed magnitudes (weight BFLOW_MAG_WEIGHT from the environment, default 1): without it, where the phase is still uncertain
+the complex loss shrinks magnitudes toward zero.
 """
 import copy
 import json
@@ -27,6 +32,7 @@ from model import Config, Net, compress, export, self_test  # noqa: E402
 
 N = 59904
 FRAMES = 234
+MAG_WEIGHT = float(os.environ.get("BFLOW_MAG_WEIGHT", "1"))
 
 
 def load(dirs):
@@ -66,7 +72,11 @@ def batch_loss(net, audio, cond, idx, c, gen, crop=80):
     tt = t.view(B, 1, 1, 1)
     phi = tt * Y + (1 - tt) * z
     yhat, _ = net.predict(phi, t, xr, xi, mr, mi, net.embed(t, cd))
-    return ((yhat - Y) ** 2).mean()
+    # The flow-matching loss, plus the same comparison on magnitudes: where the phase is not yet
+    # right, the complex loss alone pulls the magnitude toward zero (it averages over phases), and
+    # the interaural level differences with it.
+    mag = lambda v: torch.sqrt(v[:, 0::2] ** 2 + v[:, 1::2] ** 2 + 1e-8)
+    return ((yhat - Y) ** 2).mean() + MAG_WEIGHT * ((mag(yhat) - mag(Y)) ** 2).mean()
 
 
 def main():
@@ -77,12 +87,18 @@ def main():
     gen = torch.Generator().manual_seed(7)
     c = Config()
     net = Net(c)
+    if len(sys.argv) > 6:
+        net.load_state_dict(torch.load(sys.argv[6]))
+        print(f"continuing from {sys.argv[6]}", flush=True)
+    peak = float(sys.argv[7]) if len(sys.argv) > 7 else 2e-3
     audio, cond = load(train_dirs)
     eaudio, econd = load(eval_dir)
     params = sum(p.numel() for p in net.parameters())
     print(f"{params} parameters, {audio.shape[0]} training examples, {eaudio.shape[0]} held out", flush=True)
-    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    opt = torch.optim.AdamW(net.parameters(), lr=peak, weight_decay=1e-4)
     budget = minutes * 60
+    # BFLOW_STOP_AFTER (minutes): stop early, the schedule still laid out over `minutes`.
+    stop_after = float(os.environ.get("BFLOW_STOP_AFTER", "inf")) * 60
     t0 = time.time()
     last_export = t0
     step = 0
@@ -101,16 +117,16 @@ def main():
         m = copy.deepcopy(net).eval()
         diff, _ = self_test(m)
         meta = export(m, out, {"comment": "Causeway neural binaural renderer (models/binaural-flow)", "trained_minutes": round((time.time() - t0) / 60, 1),
-                               "train_steps": step, "held_out_loss": round(evaluate(), 5), "python_step_vs_offline": diff})
+                               "train_steps": step, "continued_from": os.path.basename(sys.argv[6]) if len(sys.argv) > 6 else None, "held_out_loss": round(evaluate(), 5), "python_step_vs_offline": diff})
         torch.save(net.state_dict(), os.path.join(os.path.dirname(os.path.abspath(train_dirs.split(",")[0])), "binaural-flow.pt"))
         print(f"[{tag}] exported to {out}: held-out loss {meta['held_out_loss']:.5f}, step vs offline {diff:.1e}", flush=True)
 
     print(f"held-out loss before training {evaluate():.5f}", flush=True)
     while True:
         elapsed = time.time() - t0
-        if elapsed > budget:
+        if elapsed > min(budget, stop_after):
             break
-        lr = 2e-3 * (0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * min(1.0, elapsed / budget))))
+        lr = peak * (0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * min(1.0, elapsed / budget))))
         for g in opt.param_groups:
             g["lr"] = lr
         idx = torch.randint(0, audio.shape[0], (8,), generator=gen).tolist()
