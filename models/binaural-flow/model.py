@@ -17,8 +17,8 @@ is Y - z. The network predicts the clean binaural spectrum Y_hat(phi_t, t, X, co
 velocity is v = (Y_hat - phi_t) / (1 - t) (the "x-prediction" form of the same field; training
 minimises |Y_hat - Y|^2, i.e. the velocity loss weighted by (1 - t)^2). Y_hat is a per-bin
 complex filter on the mono input plus a residual: Y_hat = (M_cond + dM) X + R, where M_cond comes
-from the conditioning alone (an MLP: per-ear complex gains times a per-ear pure delay, the
-interaural time difference made easy to represent) and dM, R from the U-Net.
+from the conditioning alone (an MLP: per-ear complex gains times a per-ear pure delay, a
+spherical-head (Woodworth) interaural delay plus a learned correction) and dM, R from the U-Net.
 
 Conditioning per frame: cos az, sin az, cos el, sin el, ln(distance), room (0 anechoic .. 1 the
 most reverberant training room). Directions are the source's relative to the listener's head, in
@@ -54,7 +54,8 @@ class Config:
     power: float = 0.5
     sigma: float = 0.05
     schedule: tuple = (0.0, 0.6, 1.0)  # solver times: one midpoint step per interval
-    max_delay: float = 48.0  # samples: tanh-bounded per-ear delay of M_cond (1 ms at 48 kHz)
+    max_delay: float = 48.0  # samples: tanh-bounded per-ear delay correction of M_cond (1 ms at 48 kHz)
+    head_delay: float = 0.0875 / 343 * 48000  # head radius / speed of sound, in samples (Woodworth)
 
     @property
     def bins(self):
@@ -149,7 +150,12 @@ class Net(nn.Module):
         h = self.mask(cond.transpose(1, 2))  # [B, T, 4 nb + 2]
         B, T = h.shape[0], h.shape[1]
         a = h[..., :4 * nb].reshape(B, T, 2, 2, nb).permute(0, 2, 3, 4, 1)  # [B, ear, re/im, nb, T]
-        tau = self.c.max_delay * torch.tanh(h[..., 4 * nb:] / 8)  # [B, T, 2] samples
+        # Per-ear delay: a spherical-head (Woodworth) interaural delay from the lateral angle, split
+        # between the ears, plus a learned correction. Learning the delay from scratch through the
+        # phase of a per-bin product gets stuck (the loss in tau has a local minimum every period).
+        lat = torch.asin(torch.clamp(cond[:, 1] * cond[:, 2], -1.0, 1.0)).unsqueeze(2)  # [B, T, 1], > 0 left
+        itd = self.c.head_delay * (lat + torch.sin(lat))  # samples the right ear lags the left
+        tau = torch.cat([-itd / 2, itd / 2], dim=2) + self.c.max_delay * torch.tanh(h[..., 4 * nb:] / 8)  # [B, T, 2] samples
         ph = -self.omega.unsqueeze(0) * tau.transpose(1, 2).unsqueeze(2)  # [B, 2, nb, T]
         cr, ci = torch.cos(ph), torch.sin(ph)
         ar, ai = a[:, :, 0], a[:, :, 1]

@@ -86,6 +86,8 @@ def main():
     torch.manual_seed(7)
     gen = torch.Generator().manual_seed(7)
     c = Config()
+    if "BFLOW_HEAD_DELAY" in os.environ:  # 0: no spherical-head delay in M_cond (the first stages of the shipped model)
+        c.head_delay = float(os.environ["BFLOW_HEAD_DELAY"])
     net = Net(c)
     if len(sys.argv) > 6:
         net.load_state_dict(torch.load(sys.argv[6]))
