@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { BinauralFlowStream, FlowNoise, conditioning, readBinauralFlowConfig } from '../../src/core/models/binaural-flow.js';
+import { BinauralFlowStream, FlowNoise, conditioning, defaultBinauralFlowModel, readBinauralFlowConfig } from '../../src/core/models/binaural-flow.js';
 import { loadedModelCount } from '../../src/core/onnx/shared-models.js';
 import { rng } from '../helpers-random.js';
 
@@ -89,7 +89,7 @@ describe('core/models/binaural-flow (neural binaural renderer contract)', () => 
     assert.ok(c.receptiveField > 1);
   });
 
-  for (const [name, path] of [['tiny random-weight model', () => join(tinyDir, 'step.onnx')]] as const) {
+  for (const [name, path] of [['tiny random-weight model', () => join(tinyDir, 'step.onnx')], ['shipped trained model', defaultBinauralFlowModel]] as const) {
     it(`${name}: the step graph frame by frame with its buffer bank equals the offline graph on the whole sequence (<= 1e-4)`, async () => {
       for (const [T, seed] of [[40, 1], [7, 2]] as const) {
         const r = await streamVsOffline(path(), T, seed);
