@@ -34,9 +34,10 @@ const USAGE = `usage:
       its learned room, default 0)
   causeway demo [--json]
       the VAD pipeline on the speech clip shipped with Causeway, with its real-time factor
-  causeway serve [--host 127.0.0.1] [--port 8080] [--token T] [--max-sessions 8] [--device auto|cpu|cuda] [--asr-model step.onnx]
+  causeway serve [--host 127.0.0.1] [--port 8080] [--token T] [--max-sessions 8] [--device auto|cpu|cuda] [--asr-model step.onnx] [--binaural-engine hrtf|neural]
       the WebRTC server (WHIP ingest, /events, /metrics, /healthz) and the example page; live
-      captions use --asr-model (a conformer-engine model; default: the embedded command recogniser)
+      captions use --asr-model (a conformer-engine model; default: the embedded command recogniser);
+      the microphone returns binaurally, --binaural-engine hrtf (default) or neural
 options:
   --json        one JSON object per segment
   --realtime    read the input at 1x speed, like a live source
@@ -95,6 +96,7 @@ async function main(argv: string[]): Promise<void> {
       token: { type: 'string' },
       'max-sessions': { type: 'string', default: '8' },
       'asr-model': { type: 'string' },
+      'binaural-engine': { type: 'string', default: 'hrtf' },
       engine: { type: 'string', default: 'conformer' },
       model: { type: 'string' },
       format: { type: 'string', default: 'text' },
@@ -203,9 +205,11 @@ async function main(argv: string[]): Promise<void> {
       const maxSessions = Number(values['max-sessions']);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got '${values.port}'`);
       if (!Number.isInteger(maxSessions) || maxSessions < 1) throw new UsageError(`--max-sessions must be a positive integer, got '${values['max-sessions']}'`);
+      const binauralEngine = values['binaural-engine'];
+      if (binauralEngine !== 'hrtf' && binauralEngine !== 'neural') throw new UsageError(`--binaural-engine must be hrtf or neural, got '${binauralEngine}'`);
       const { startServer } = await import('./server/http-server.js');
       const { defaultPipeline } = await import('./server/session-pipeline.js');
-      const server = await startServer({ host: values.host, port, token: values.token, maxSessions, pipeline: defaultPipeline({ device, asrModel: values['asr-model'] }) });
+      const server = await startServer({ host: values.host, port, token: values.token, maxSessions, pipeline: defaultPipeline({ device, asrModel: values['asr-model'], binauralEngine }) });
       process.stdout.write(`Causeway is serving on ${server.url}/  (open it in a browser; WHIP endpoint ${server.url}/whip)\n`);
       const stop = () => {
         process.stdout.write('shutting down\n');

@@ -41,7 +41,7 @@ interface Sent {
   sentMs: number;
 }
 
-describe('binaural return in chromium: fake microphone -> WHIP -> hrtf binaural -> stereo Opus -> page', function () {
+for (const engine of ['hrtf', 'neural'] as const) describe(`binaural return in chromium: fake microphone -> WHIP -> ${engine} binaural -> stereo Opus -> page`, function () {
   this.timeout(120_000);
   let dir: string;
   let server: CausewayServer;
@@ -55,7 +55,7 @@ describe('binaural return in chromium: fake microphone -> WHIP -> hrtf binaural 
     for (let i = 0; i < noise.length; i++) noise[i] = 0.25 * (2 * rand() - 1);
     const wav = join(dir, 'noise.wav');
     writeWav(wav, [noise], 48000);
-    server = await startServer({ port: 0, pipeline: defaultPipeline({ device: 'cpu' }) });
+    server = await startServer({ port: 0, pipeline: defaultPipeline({ device: 'cpu', binauralEngine: engine }) });
     browser = await launchBrowser({ fakeAudioWav: wav, fakeVideo: false });
     page = await browser.page(`${server.url}/`);
   });
