@@ -21,6 +21,7 @@ import { defaultPipeline, type SessionInputs, type SessionPipeline } from '../..
 import { launchBrowser, writeWav, type BrowserHarness } from '../browser-harness.js';
 import { makeTempDir, removeDir } from '../fixtures-media.js';
 import { speechFixture, type SpeechFixture } from '../fixtures-speech.js';
+import { until } from '../wait.js';
 
 interface Final {
   type: 'final';
@@ -37,17 +38,6 @@ interface PageCaption {
   latencyMs: number | null;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, ms: number, f: () => Promise<T | undefined> | T | undefined, last?: () => string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `; last seen ${last()}` : ''}`);
-    await sleep(100);
-  }
-}
 
 /** What the page shows and its hook holds, read in the page. */
 const PAGE_CAPTIONS = `(() => {

@@ -15,6 +15,7 @@ import { defaultPipeline } from '../../src/server/session-pipeline.js';
 import { launchBrowser, writeWav, type BrowserHarness } from '../browser-harness.js';
 import { makeTempDir, removeDir } from '../fixtures-media.js';
 import { speechFixture, type SpeechFixture } from '../fixtures-speech.js';
+import { sleep, until } from '../wait.js';
 
 interface Ev {
   type: string;
@@ -22,17 +23,6 @@ interface Ev {
   endUs?: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, ms: number, f: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** Sessions ended for `reasons` so far (the counter is process-wide: tests compare before/after). */
 async function ended(server: CausewayServer, reasons: RegExp): Promise<number> {

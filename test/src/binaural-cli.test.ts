@@ -1,23 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { parsePath, positionOnPath } from '../../src/pipelines/binaural.js';
 import { ffmpegSync, makeTempDir, referenceDecode, removeDir } from '../fixtures-media.js';
+import { runCli } from '../run-cli.js';
 
-const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
-const exec = promisify(execFile);
-
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await exec(process.execPath, [cli, ...args], { timeout: 60_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+const run = runCli;
 
 /** Interaural level difference (left over right, dB) of interleaved stereo between two times. */
 function ild(y: Float32Array, rate: number, from: number, to: number): number {

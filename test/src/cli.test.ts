@@ -1,25 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { speechFixture, writeFixtureWav, type SpeechFixture } from '../fixtures-speech.js';
 import { ffmpegSync, garbageBytes, makeTempDir, removeDir, truncateCopy } from '../fixtures-media.js';
 import { LIBRIVOX_DIR, librivoxUtterances, wer } from '../wer.js';
+import { runCli } from '../run-cli.js';
 
-const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
-const exec = promisify(execFile);
-
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await exec(process.execPath, [cli, ...args], { timeout: 60_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+const run = runCli;
 
 describe('causeway CLI', () => {
   let dir: string;
