@@ -19,7 +19,7 @@ export { BinauralFlowStream, FlowNoise, binauralFlowContract, conditioning as bi
 export { ZipformerStream, ZipformerEncoderStream, readZipformerConfig, resolveZipformerFiles, type ZipformerFiles, type ZipformerConfig, type ZipformerOptions } from './core/models/zipformer2.js';
 export { Moonshine, MoonshineTokenizer, defaultMoonshineDir, moonshineFiles, type MoonshineOptions, type MoonshineTranscript } from './core/models/moonshine.js';
 export { readOnnxMetadata } from './core/onnx/metadata.js';
-export { loadSofa, resampleHrtf, HrirLookup, DEFAULT_SOFA, type HrtfSet, type Direction, type HrirInterpolation, type LoadSofaOptions } from './core/hrtf/index.js';
+export { loadSofa, resampleHrtf, HrirLookup, DEFAULT_SOFA, relativeDirection, type HrtfSet, type Direction, type HrirInterpolation, type LoadSofaOptions, type Scene, type ListenerPose, type Point } from './core/hrtf/index.js';
 
 // Operators
 export { rechunk, type RechunkOptions } from '../operators/rechunk.js';

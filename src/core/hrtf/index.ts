@@ -9,6 +9,7 @@ import { DEFAULT_SOFA, loadSofa, resampleHrtf, type HrtfSet } from './sofa.js';
 export { DEFAULT_SOFA, loadSofa, resampleHrtf, toCartesian, toSpherical, type Direction, type HrtfSet, type LoadSofaOptions } from './sofa.js';
 export { HrirLookup, type HrirInterpolation, type HrirWeights } from './lookup.js';
 export { triangulateSphere, type SphereTriangulation } from './sphere-hull.js';
+export { relativeDirection, type Point, type ListenerPose, type Scene } from './scene.js';
 
 const files = new Map<string, Promise<HrtfSet>>();
 const rates = new WeakMap<HrtfSet, Map<string, HrirLookup>>();
