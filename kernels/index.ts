@@ -1,6 +1,6 @@
 export { makeWindow, type WindowKind } from './window.js';
 export { RealFft, dftOffline } from './fft.js';
-export { Rechunker, frameOffline, type FrameSink } from './rechunker.js';
+export { Rechunker, BlockFiller, frameOffline, type FrameSink } from './rechunker.js';
 export {
   StreamingStft,
   StreamingIstft,

@@ -115,3 +115,46 @@ export function frameOffline(x: Float32Array, frameSize: number, hop: number): F
   for (let s = 0; s + frameSize <= x.length; s += hop) frames.push(x.slice(s, s + frameSize));
   return frames;
 }
+
+/**
+ * Back-to-back blocks of `size` samples for a consumer that awaits between blocks (a model run):
+ * `push` is a generator that yields the block each time it is full, so the caller's `await`
+ * between two yields cannot see the next samples overwrite the block it is working on. Nothing
+ * is allocated per block.
+ */
+export class BlockFiller {
+  readonly block: Float32Array;
+  /** Samples in the block not yet yielded. */
+  fill = 0;
+
+  constructor(readonly size: number) {
+    if (!Number.isInteger(size) || size < 1) throw new Error(`BlockFiller: size must be a positive integer, got ${size}`);
+    this.block = new Float32Array(size);
+  }
+
+  *push(input: Float32Array): Generator<Float32Array, void, undefined> {
+    let i = 0;
+    while (i < input.length) {
+      const n = Math.min(this.size - this.fill, input.length - i);
+      this.block.set(input.subarray(i, i + n), this.fill);
+      this.fill += n;
+      i += n;
+      if (this.fill === this.size) {
+        this.fill = 0;
+        yield this.block;
+      }
+    }
+  }
+
+  /** The last, partial block zero-padded, with how many of its samples are real (0: nothing left). */
+  takePartial(): number {
+    const n = this.fill;
+    if (n > 0) this.block.fill(0, n);
+    this.fill = 0;
+    return n;
+  }
+
+  reset(): void {
+    this.fill = 0;
+  }
+}

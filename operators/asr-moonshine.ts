@@ -47,6 +47,7 @@ import type { AudioFrame } from '../src/core/frames.js';
 import { Moonshine, MOONSHINE_SAMPLE_RATE, type MoonshineOptions, type MoonshineTranscript } from '../src/core/models/moonshine.js';
 import { SileroStream, sileroGeometry } from '../src/core/models/silero-vad.js';
 import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
+import { BlockFiller } from '../kernels/rechunker.js';
 import { SampleClock } from '../src/core/sample-clock.js';
 import { serialMap, type QueueOptions } from '../src/core/serial-queue.js';
 import type { AsrEvent } from './asr.js';
@@ -250,8 +251,7 @@ export function moonshineAsr(options: MoonshineAsrOptions = {}): StreamOperator<
     const seg = new VadSegmenter(r.segmenter);
     const audio = new AudioTail(r.capacity);
     const la = new LocalAgreement();
-    const win = new Float32Array(r.window);
-    let fill = 0;
+    const windows = new BlockFiller(r.window);
     // Sample positions -> source time, honest across dropped frames and gaps.
     const clock = new SampleClock(MOONSHINE_SAMPLE_RATE);
     let wall = 0;
@@ -293,8 +293,9 @@ export function moonshineAsr(options: MoonshineAsrOptions = {}): StreamOperator<
       clock.forget(e.end);
     };
 
-    /** One VAD window: `n` real samples of `win` (fewer than a window only at the end of the stream). */
+    /** One VAD window: `n` real samples of the block (fewer than a window only at the end of the stream). */
     const runWindow = async (n: number, emit: (e: AsrEvent) => void) => {
+      const win = windows.block;
       audio.append(win.subarray(0, n));
       const p = await vad.probability(win);
       const events: SegmentEvent[] = [];
@@ -303,7 +304,6 @@ export function moonshineAsr(options: MoonshineAsrOptions = {}): StreamOperator<
       if (open) audio.dropBefore(open.start);
       else audio.dropBefore(audio.end - r.preroll);
       if (open && audio.end - open.decodedTo >= r.interval) await redecode(emit);
-      fill = 0;
     };
 
     return {
@@ -311,23 +311,13 @@ export function moonshineAsr(options: MoonshineAsrOptions = {}): StreamOperator<
         checkAudio('moonshineAsr', frame, { sampleRate: MOONSHINE_SAMPLE_RATE, channels: 1 });
         clock.push(frame.pts, frame.data.length);
         wall = frame.wallMs;
-        const data = frame.data;
-        let i = 0;
-        while (i < data.length) {
-          const n = Math.min(r.window - fill, data.length - i);
-          win.set(data.subarray(i, i + n), fill);
-          fill += n;
-          i += n;
-          if (fill === r.window) await runWindow(r.window, emit);
-        }
+        for (const _ of windows.push(frame.data)) await runWindow(r.window, emit);
       },
       async flush(emit) {
         if (clock.samples === 0) return;
-        if (fill > 0) {
-          // The model needs a whole window; the padding is silence, and no padded sample is kept as audio.
-          win.fill(0, fill);
-          await runWindow(fill, emit);
-        }
+        // The model needs a whole window; the padding is silence, and no padded sample is kept as audio.
+        const real = windows.takePartial();
+        if (real > 0) await runWindow(real, emit);
         const events: SegmentEvent[] = [];
         seg.flush((e) => events.push(e), audio.end);
         for (const e of events) await onSegment(e, emit);

@@ -4,6 +4,7 @@
  * (32 ms at 16 kHz) per step; segmentation is the hysteresis of kernels/vad-segmenter.
  */
 import type { OperatorFunction } from 'rxjs';
+import { BlockFiller } from '../kernels/rechunker.js';
 import { VadSegmenter, type SegmentEvent } from '../kernels/vad-segmenter.js';
 import { SampleClock } from '../src/core/sample-clock.js';
 import { CausewayError } from '../src/core/errors.js';
@@ -63,8 +64,7 @@ export function vad(options: VadOptions = {}): StreamOperator<AudioFrame, VadEve
   const op: OperatorFunction<AudioFrame, VadEvent> = serialMap<AudioFrame, VadEvent>(async () => {
     const model = await SileroStream.open(r.sampleRate, options);
     const seg = new VadSegmenter(r.segmenter);
-    const win = new Float32Array(r.window);
-    let fill = 0;
+    const windows = new BlockFiller(r.window);
     // Sample positions -> source time, honest across dropped frames and gaps.
     const clock = new SampleClock(r.sampleRate);
     let lastWall = 0;
@@ -76,10 +76,9 @@ export function vad(options: VadOptions = {}): StreamOperator<AudioFrame, VadEve
       return out;
     };
     const runWindow = async (emit: (e: VadEvent) => void) => {
-      const p = await model.probability(win);
+      const p = await model.probability(windows.block);
       options.onProbability?.(p, toUs(seg.position));
       seg.push(p, (e) => emit(toEvent(e)));
-      fill = 0;
     };
     return {
       async step(frame, emit) {
@@ -91,22 +90,11 @@ export function vad(options: VadOptions = {}): StreamOperator<AudioFrame, VadEve
         }
         clock.push(frame.pts, frame.data.length);
         lastWall = frame.wallMs;
-        const data = frame.data;
-        let i = 0;
-        while (i < data.length) {
-          const n = Math.min(r.window - fill, data.length - i);
-          win.set(data.subarray(i, i + n), fill);
-          fill += n;
-          i += n;
-          if (fill === r.window) await runWindow(emit);
-        }
+        for (const _ of windows.push(frame.data)) await runWindow(emit);
       },
       async flush(emit) {
         if (clock.samples === 0) return;
-        if (fill > 0) {
-          win.fill(0, fill);
-          await runWindow(emit);
-        }
+        if (windows.takePartial() > 0) await runWindow(emit);
         seg.flush((e) => emit(toEvent(e)), clock.samples);
       },
       teardown() {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Rechunker, frameOffline } from '../../kernels/rechunker.js';
+import { BlockFiller, Rechunker, frameOffline } from '../../kernels/rechunker.js';
 import { maxAbsDiff, randomSignal, rng } from '../helpers-random.js';
 import { chunkings, feed } from './chunking.js';
 
@@ -82,5 +82,29 @@ describe('kernels/rechunker', () => {
   it('rejects a hop larger than the frame', () => {
     assert.throws(() => new Rechunker(4, 5), /hop/);
     assert.throws(() => new Rechunker(4, 0), /hop/);
+  });
+
+  it('BlockFiller: back-to-back blocks equal frameOffline (hop = size) for any chunking, the partial last block zero-padded', () => {
+    const rand = rng(21);
+    const x = randomSignal(1000, rand);
+    for (const sizes of chunkings(x.length, rand, 64)) {
+      const f = new BlockFiller(64);
+      const blocks: Float32Array[] = [];
+      let at = 0;
+      for (const n of sizes) {
+        for (const b of f.push(x.subarray(at, at + n))) blocks.push(b.slice());
+        at += n;
+      }
+      const real = f.takePartial();
+      blocks.push(f.block.slice());
+      const ref = frameOffline(x, 64, 64);
+      assert.equal(real, 1000 % 64);
+      const tail = new Float32Array(64);
+      tail.set(x.subarray(ref.length * 64));
+      ref.push(tail);
+      assert.equal(blocks.length, ref.length);
+      blocks.forEach((b, i) => assert.equal(maxAbsDiff(b, ref[i]), 0, `block ${i}`));
+      assert.equal(f.takePartial(), 0, 'nothing left');
+    }
   });
 });
