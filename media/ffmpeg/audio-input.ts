@@ -1,11 +1,10 @@
 import { endianness } from 'node:os';
 import type { Observable } from 'rxjs';
-import type { FlowControl } from '../../src/core/flow.js';
 import { invalidArgument } from '../../src/core/errors.js';
 import { audioFrame, nowMs, samplePts, type AudioFrame } from '../../src/core/frames.js';
-import { ffmpegInput } from './input.js';
+import { ffmpegInput, type FfmpegInputCommonOptions } from './input.js';
 
-export interface FfmpegAudioInputOptions {
+export interface FfmpegAudioInputOptions extends FfmpegInputCommonOptions {
   /** Output sample rate (Hz); ffmpeg resamples. */
   readonly sampleRate: number;
   /** Output channel count; ffmpeg up/down-mixes. */
@@ -20,18 +19,6 @@ export interface FfmpegAudioInputOptions {
   readonly realtime?: boolean;
   /** pts of the first sample, µs (default 0). */
   readonly startPts?: number;
-  /** Extra ffmpeg input arguments placed before `-i`, e.g. `['-f', 'lavfi']`. */
-  readonly inputOptions?: readonly string[];
-  /**
-   * Backpressure for file-speed decoding (ignored with `realtime`): while `flow.paused`, no frame
-   * is emitted and ffmpeg is held back through the pipe (takes effect at the next frame boundary).
-   * Share it with a bounded queue downstream (serialMap's 'pause' policy).
-   */
-  readonly flow?: FlowControl;
-  /** ffmpeg binary; default $FFMPEG_PATH or `ffmpeg` on PATH. */
-  readonly ffmpegPath?: string;
-  /** ffprobe binary (used for the truncation check of files); default $FFPROBE_PATH or `ffprobe`. */
-  readonly ffprobePath?: string;
 }
 
 const LITTLE_ENDIAN = endianness() === 'LE';

@@ -29,6 +29,22 @@ import { FrameReader } from './reader.js';
 import { inspectSource, type SourceInfo } from './source.js';
 import { truncationCheck } from './truncation.js';
 
+/** Options every ffmpeg input (audio or video) takes. */
+export interface FfmpegInputCommonOptions {
+  /** Extra ffmpeg input arguments placed before `-i`, e.g. `['-f', 'lavfi']`. */
+  readonly inputOptions?: readonly string[];
+  /**
+   * Backpressure for file-speed decoding (ignored with `realtime`): while `flow.paused`, no frame
+   * is emitted and ffmpeg is held back through the pipe (takes effect at the next frame boundary).
+   * Share it with a bounded queue downstream (serialMap's 'pause' policy).
+   */
+  readonly flow?: FlowControl;
+  /** ffmpeg binary; default $FFMPEG_PATH or `ffmpeg` on PATH. */
+  readonly ffmpegPath?: string;
+  /** ffprobe binary (used for the truncation check of files); default $FFPROBE_PATH or `ffprobe`. */
+  readonly ffprobePath?: string;
+}
+
 export interface InputPlan<T> {
   /** ffmpeg arguments between `-i <input>` and the `pipe:1` output. */
   readonly outputArgs: readonly string[];

@@ -1,11 +1,10 @@
 import type { Observable } from 'rxjs';
-import type { FlowControl } from '../../src/core/flow.js';
 import { invalidArgument, MediaError } from '../../src/core/errors.js';
 import { nowMs, type PixelFormat, type VideoFrame } from '../../src/core/frames.js';
 import { describeSource, noStream } from './errors.js';
-import { ffmpegInput } from './input.js';
+import { ffmpegInput, type FfmpegInputCommonOptions } from './input.js';
 
-export interface FfmpegVideoInputOptions {
+export interface FfmpegVideoInputOptions extends FfmpegInputCommonOptions {
   /** Output size; ffmpeg scales (aspect ratio is not preserved: pad/crop with inputOptions filters if needed). */
   readonly width: number;
   readonly height: number;
@@ -21,16 +20,6 @@ export interface FfmpegVideoInputOptions {
   readonly realtime?: boolean;
   /** pts of the first frame, µs (default 0). */
   readonly startPts?: number;
-  /** Extra ffmpeg input arguments placed before `-i`, e.g. `['-f', 'lavfi']`. */
-  readonly inputOptions?: readonly string[];
-  /**
-   * Backpressure for file-speed decoding (ignored with `realtime`): while `flow.paused`, no frame
-   * is emitted and ffmpeg is held back through the pipe (takes effect at the next frame boundary).
-   * Share it with a bounded queue downstream (serialMap's 'pause' policy).
-   */
-  readonly flow?: FlowControl;
-  readonly ffmpegPath?: string;
-  readonly ffprobePath?: string;
 }
 
 /** Bytes of one raw frame as ffmpeg's rawvideo writes it (planes packed, no padding). */
