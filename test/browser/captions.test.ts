@@ -12,14 +12,13 @@
  * recogniser's endpoint (the blank time that makes a hypothesis final).
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { defaultCommandModel } from '../../src/core/models/default-models.js';
-import { startServer, type CausewayServer } from '../../src/server/http-server.js';
+import type { CausewayServer } from '../../src/server/http-server.js';
 import { defaultPipeline, type SessionInputs, type SessionPipeline } from '../../src/server/session-pipeline.js';
-import { launchBrowser, writeWav, type BrowserHarness } from '../browser-harness.js';
-import { makeTempDir, removeDir } from '../fixtures-media.js';
+import type { BrowserHarness } from '../browser-harness.js';
+import { startBrowserSession, type BrowserSession } from '../browser-session.js';
 import { speechFixture, type SpeechFixture } from '../fixtures-speech.js';
 import { until } from '../wait.js';
 
@@ -88,7 +87,7 @@ const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math
 
 describe('live captions in chromium: fake microphone -> WHIP -> default pipeline (asr) -> page', function () {
   this.timeout(120_000);
-  let dir: string;
+  let session: BrowserSession;
   let fx: SpeechFixture;
   let server: CausewayServer;
   let browser: BrowserHarness;
@@ -99,12 +98,9 @@ describe('live captions in chromium: fake microphone -> WHIP -> default pipeline
   const gapS = 1.0;
 
   before(async () => {
-    dir = makeTempDir('cw-captions-');
     // One loop of the fake microphone (chromium loops the file): 1 s of silence, words, 1 s of
     // silence, words, ... spoken by espeak-ng's en-us voice (default variant).
     fx = speechFixture(words.flatMap((w) => [gapS, w]).concat([gapS]), 48000, 'en-us');
-    const wav = join(dir, 'mic.wav');
-    writeWav(wav, [fx.samples], 48000);
     // The default pipeline, with a probe that records when each microphone frame reached the server.
     const def = defaultPipeline({ device: 'cpu' });
     const probed: SessionPipeline = Object.assign(
@@ -114,15 +110,12 @@ describe('live captions in chromium: fake microphone -> WHIP -> default pipeline
       },
       { warm: def.warm },
     );
-    server = await startServer({ port: 0, pipeline: probed });
-    browser = await launchBrowser({ fakeAudioWav: wav, fakeVideo: false });
-    page = await browser.page(`${server.url}/`);
+    session = await startBrowserSession('cw-captions-', fx.samples, { pipeline: probed });
+    ({ server, browser, page } = session);
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.close();
-    if (dir) removeDir(dir);
+    await session?.close();
   });
 
   it(`shows the finals sent on /events as caption lines, the partial lighter, on the test hook too (model ${defaultCommandModel().split('/').slice(-3).join('/')})`, async () => {

@@ -10,10 +10,10 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import WebSocket from 'ws';
-import { startServer, type CausewayServer } from '../../src/server/http-server.js';
+import type { CausewayServer } from '../../src/server/http-server.js';
 import { defaultPipeline } from '../../src/server/session-pipeline.js';
-import { launchBrowser, writeWav, type BrowserHarness } from '../browser-harness.js';
-import { makeTempDir, removeDir } from '../fixtures-media.js';
+import { launchBrowser, type BrowserHarness } from '../browser-harness.js';
+import { startBrowserSession, type BrowserSession } from '../browser-session.js';
 import { speechFixture, type SpeechFixture } from '../fixtures-speech.js';
 import { sleep, until } from '../wait.js';
 
@@ -43,6 +43,7 @@ function childPids(): number[] {
 
 describe('WebRTC end to end: chromium <-> WHIP server <-> VAD pipeline', function () {
   this.timeout(120_000);
+  let harness: BrowserSession;
   let dir: string;
   let fx: SpeechFixture;
   let server: CausewayServer;
@@ -54,19 +55,13 @@ describe('WebRTC end to end: chromium <-> WHIP server <-> VAD pipeline', functio
   const tail = 2.0;
 
   before(async () => {
-    dir = makeTempDir('cw-e2e-');
     fx = speechFixture([lead, 'Causeway hears this sentence clearly', tail], 48000);
-    const wav = join(dir, 'mic.wav');
-    writeWav(wav, [fx.samples], 48000);
-    server = await startServer({ port: 0, pipeline: defaultPipeline({ device: 'cpu' }), maxSessions: 4 });
-    browser = await launchBrowser({ fakeAudioWav: wav, fakeVideo: false });
-    page = await browser.page(`${server.url}/`);
+    harness = await startBrowserSession('cw-e2e-', fx.samples, { pipeline: defaultPipeline({ device: 'cpu' }), maxSessions: 4 });
+    ({ dir, server, browser, page } = harness);
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.close();
-    removeDir(dir);
+    await harness?.close();
   });
 
   it('VAD events arrive over the data channel and /events with the speech timing of the file; returned audio plays', async () => {
