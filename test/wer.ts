@@ -93,3 +93,18 @@ export function librivoxUtterances(): Utterance[] {
       return { id: m[2], samples: w.samples, reference: m[1] };
     });
 }
+
+/** The clips one after another at 16 kHz, each after `gap` seconds of silence (and `gap` after the last), with their spans in seconds. */
+export function programme(clips: readonly Utterance[], gap = 1): { samples: Float32Array; spans: { start: number; end: number }[] } {
+  const g = Math.round(gap * 16000);
+  const samples = new Float32Array(clips.reduce((n, c) => n + g + c.samples.length, 0) + g);
+  const spans: { start: number; end: number }[] = [];
+  let o = 0;
+  for (const c of clips) {
+    o += g;
+    samples.set(c.samples, o);
+    spans.push({ start: o / 16000, end: (o + c.samples.length) / 16000 });
+    o += c.samples.length;
+  }
+  return { samples, spans };
+}

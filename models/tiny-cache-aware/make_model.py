@@ -24,11 +24,11 @@ import json
 import os
 import sys
 
-import onnx
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from cache_aware import Config, Model, Offline, Step  # noqa: E402
+from onnx_metadata import add_metadata  # noqa: E402
 
 C = Config(n_mels=16, d=32, layers=2, left=8, kernel=5, heads=2, vocab=11, chunk=4, pre=2,
            # Blank (the last id, as in NeMo) favoured, so quiet input decodes to blanks and the
@@ -36,14 +36,6 @@ C = Config(n_mels=16, d=32, layers=2, left=8, kernel=5, heads=2, vocab=11, chunk
            blank_bias=6.0)
 
 torch.manual_seed(1234)
-
-
-def add_metadata(path, meta):
-    model = onnx.load(path)
-    for k, v in meta.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = k, str(v)
-    onnx.save(model, path)
 
 
 def main(out):

@@ -46,9 +46,11 @@ to a mix of blanks and tokens.
 import os
 import sys
 
-import onnx
 import torch
 import torch.nn as nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from onnx_metadata import add_metadata  # noqa: E402
 
 F = 80  # feature bins, as real exports
 CHUNK = 16  # decode_chunk_len: feature frames per step (chunk_size 8 at 50 Hz)
@@ -290,14 +292,6 @@ def state_names():
         names += [f"cached_key_{i}", f"cached_nonlin_attn_{i}", f"cached_val1_{i}", f"cached_val2_{i}",
                   f"cached_conv1_{i}", f"cached_conv2_{i}"]
     return names + ["embed_states", "processed_lens"]
-
-
-def add_metadata(path, meta):
-    model = onnx.load(path)
-    for k, v in meta.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = k, str(v)
-    onnx.save(model, path)
 
 
 def csv(v):

@@ -20,7 +20,7 @@ import { moonshineAsr } from '../../operators/asr-moonshine.js';
 import { audioFrame, type AudioFrame } from '../../src/core/frames.js';
 import { CacheAwareStream } from '../../src/core/models/nemo-cache-aware.js';
 import { speechFixture, type SpeechFixture } from '../fixtures-speech.js';
-import { corpusWer, librivoxUtterances } from '../wer.js';
+import { corpusWer, librivoxUtterances, programme } from '../wer.js';
 import type { BenchRow } from './row.js';
 import { quantile } from './stats.js';
 
@@ -168,16 +168,7 @@ function latencyRow(name: string, lat: { first: number[]; final: number[] }, utt
 /** Moonshine tiny dictation on Debian's LibriVox clips: WER, RTF (LocalAgreement re-decodes vs one decode per segment), latencies. */
 async function benchMoonshine(): Promise<BenchRow[]> {
   const clips = librivoxUtterances();
-  const gap = 16000;
-  const samples = new Float32Array(clips.reduce((n, c) => n + gap + c.samples.length, 0) + gap);
-  const spans: { start: number; end: number }[] = [];
-  let o = 0;
-  for (const c of clips) {
-    o += gap;
-    samples.set(c.samples, o);
-    spans.push({ start: o / 16000, end: (o + c.samples.length) / 16000 });
-    o += c.samples.length;
-  }
+  const { samples, spans } = programme(clips, 1);
   const seconds = samples.length / 16000;
   const frames = framesOf(samples);
   const run = async (intervalMs: number) => {

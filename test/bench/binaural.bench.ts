@@ -24,6 +24,7 @@ import { DEFAULT_SOFA, HrirLookup, sharedHrtfSet, sharedLookup } from '../../src
 import * as ort from 'onnxruntime-node';
 import { StreamingIstft, StreamingStft } from '../../kernels/stft.js';
 import { BinauralFlowStream, FlowNoise, conditioning, defaultBinauralFlowModel } from '../../src/core/models/binaural-flow.js';
+import { directFir } from './direct-fir.js';
 import type { BenchRow } from './row.js';
 import { median, peakRssMb, quantile } from './stats.js';
 
@@ -52,25 +53,10 @@ function timeChunks(x: Float32Array, chunk: number, push: (c: Float32Array) => F
   return { total, perChunk: perChunk.sort((a, b) => a - b) };
 }
 
-/** Direct-form FIR of both ears over x (4 partial sums, as in kernels.bench's baseline). */
+/** Direct-form FIR of both ears over x, interleaved into out. */
 function directStereo(x: Float32Array, hl: Float32Array, hr: Float32Array, out: Float32Array): void {
-  const n = hl.length;
-  for (let t = 0; t < x.length; t++) {
-    const kMax = Math.min(n - 1, t);
-    for (let ear = 0; ear < 2; ear++) {
-      const h = ear === 0 ? hl : hr;
-      let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-      let k = 0;
-      for (; k + 3 <= kMax; k += 4) {
-        a0 += h[k] * x[t - k];
-        a1 += h[k + 1] * x[t - k - 1];
-        a2 += h[k + 2] * x[t - k - 2];
-        a3 += h[k + 3] * x[t - k - 3];
-      }
-      for (; k <= kMax; k++) a0 += h[k] * x[t - k];
-      out[2 * t + ear] = a0 + a1 + a2 + a3;
-    }
-  }
+  directFir(x, hl, out, 2, 0);
+  directFir(x, hr, out, 2, 1);
 }
 
 /** Deterministic pink-ish noise (one-pole low-passed white), for the neural rows run on their own. */

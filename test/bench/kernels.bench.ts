@@ -8,6 +8,7 @@ import { Resampler } from '../../kernels/resample.js';
 import { StreamingStft } from '../../kernels/stft.js';
 import { makeWindow } from '../../kernels/window.js';
 import { randomSignal, rng } from '../helpers-random.js';
+import { directFir } from './direct-fir.js';
 import type { BenchRow } from './row.js';
 
 /** Results are summed here so the optimiser cannot drop the work being timed. */
@@ -199,21 +200,8 @@ function benchStft(): BenchRow[] {
 
 /** Direct-form FIR at the input rate, then keep every down-th sample: what polyphase avoids (for up = 1 it only wastes the dropped outputs). */
 function naiveDecimate(x: Float32Array, h: Float32Array, down: number, full: Float32Array, out: Float32Array): number {
-  const n = h.length;
   let count = 0;
-  for (let t = 0; t < x.length; t++) {
-    let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    const kMax = Math.min(n - 1, t);
-    let k = 0;
-    for (; k + 3 <= kMax; k += 4) {
-      a0 += h[k] * x[t - k];
-      a1 += h[k + 1] * x[t - k - 1];
-      a2 += h[k + 2] * x[t - k - 2];
-      a3 += h[k + 3] * x[t - k - 3];
-    }
-    for (; k <= kMax; k++) a0 += h[k] * x[t - k];
-    full[t] = a0 + a1 + a2 + a3;
-  }
+  directFir(x, h, full);
   for (let t = 0; t < x.length; t += down) out[count++] = full[t];
   return count;
 }

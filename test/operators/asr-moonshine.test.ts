@@ -6,7 +6,7 @@ import { CausewayError, ModelError } from '../../src/core/errors.js';
 import { audioFrame, nowMs, type AudioFrame } from '../../src/core/frames.js';
 import { loadedModelCount } from '../../src/core/onnx/shared-models.js';
 import { randomChunking, rng } from '../helpers-random.js';
-import { corpusWer, librivoxUtterances, wer, LIBRIVOX_DIR, type Utterance } from '../wer.js';
+import { corpusWer, librivoxUtterances, programme, wer, LIBRIVOX_DIR, type Utterance } from '../wer.js';
 import { collect, framesOf, from } from './frames-helpers.js';
 
 /**
@@ -18,21 +18,6 @@ const DICTATION_WER_BOUND = 0.1;
 
 const SR = 16000;
 const base: MoonshineAsrOptions = { device: 'cpu', queue: { capacity: 1_000_000 } };
-
-/** The clips one after another, each after `gap` seconds of silence, with their spans in seconds. */
-function programme(clips: Utterance[], gap = 1): { samples: Float32Array; spans: { start: number; end: number }[] } {
-  const g = Math.round(gap * SR);
-  const samples = new Float32Array(clips.reduce((n, c) => n + g + c.samples.length, 0) + g);
-  const spans: { start: number; end: number }[] = [];
-  let o = 0;
-  for (const c of clips) {
-    o += g;
-    samples.set(c.samples, o);
-    spans.push({ start: o / SR, end: (o + c.samples.length) / SR });
-    o += c.samples.length;
-  }
-  return { samples, spans };
-}
 
 type LogEntry = { decode: MoonshineDecode } | { event: AsrEvent };
 

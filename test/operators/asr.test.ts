@@ -11,22 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { CausewayError } from '../../src/core/errors.js';
 import { asr, type AsrEvent } from '../../operators/asr.js';
 import { randomChunking, rng } from '../helpers-random.js';
+import { assertEventSequence, burstSignal, stripAsrEvents } from './asr-helpers.js';
 import { collect, framesOf, from } from './frames-helpers.js';
 
 const model = fileURLToPath(new URL('../../../models/tiny-cache-aware/step.onnx', import.meta.url));
-
-function signal(seconds: number, seed: number): Float32Array {
-  const rand = rng(seed);
-  const x = new Float32Array(16000 * seconds);
-  // Bursts of noise and tones with quiet gaps, so the random model's argmax moves around.
-  for (let i = 0; i < x.length; i++) {
-    const burst = Math.floor(i / 8000) % 2 === 0;
-    x[i] = burst ? 0.3 * Math.sin(i * 0.05 * (1 + Math.floor(i / 8000))) + 0.2 * (rand() - 0.5) : 0.001 * (rand() - 0.5);
-  }
-  return x;
-}
-
-const strip = (es: AsrEvent[]) => es.map((e) => [e.type, e.text, e.startUs, e.endUs]);
 
 /** The tiny model's files with its `frontend` setting changed. */
 function withFrontend(frontend: string): string {
@@ -38,25 +26,14 @@ function withFrontend(frontend: string): string {
 }
 
 async function checkEvents(model: string, minFinals: number): Promise<AsrEvent[]> {
-  const x = signal(4, 1);
+  const x = burstSignal(4, 1, 0.001);
   const run = (seed: number) =>
     collect(from(framesOf(x, 16000, randomChunking(x.length, rng(seed), 0, 3000))).pipe(asr({ engine: 'conformer', model, device: 'cpu', endpointMs: 200, queue: { capacity: 100_000 } })));
   const a = await run(2);
   const b = await run(3);
-  assert.deepEqual(strip(b), strip(a));
+  assert.deepEqual(stripAsrEvents(b), stripAsrEvents(a));
   assert.ok(a.filter((e) => e.type === 'final').length >= minFinals, 'finals at endpoints during the stream, not only at its end');
-  let open = '';
-  for (const e of a) {
-    assert.ok(e.startUs <= e.endUs && e.startUs >= 0, JSON.stringify(e));
-    if (e.type === 'partial') {
-      assert.ok(e.text.startsWith(open), `partial '${e.text}' does not extend '${open}'`);
-      open = e.text;
-    } else {
-      assert.equal(e.text, open, 'a final says what the last partial said');
-      open = '';
-    }
-  }
-  assert.equal(a[a.length - 1].type, 'final', 'the stream ends with a final');
+  assertEventSequence(a);
   return a;
 }
 
@@ -69,7 +46,7 @@ describe('operators/asr (conformer engine, NeMo contract)', () => {
   it("with frontend 'nemo' (NeMo's featurizer, its trailing frames flushed) the same holds, on other features", async () => {
     // The random weights only endpoint on the features they happen to favour: here only at the end.
     const nemo = await checkEvents(withFrontend('nemo'), 1);
-    assert.notDeepEqual(strip(nemo), strip(causeway), 'the front end setting is used');
+    assert.notDeepEqual(stripAsrEvents(nemo), stripAsrEvents(causeway), 'the front end setting is used');
     await assert.rejects(
       collect(from(framesOf(new Float32Array(1600), 16000, [1600])).pipe(asr({ engine: 'conformer', model: withFrontend('kaldi'), device: 'cpu' }))),
       /has frontend "kaldi"; expected 'causeway' or 'nemo'/,
