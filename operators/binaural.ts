@@ -40,12 +40,13 @@
  * and frames wait in a bounded queue meanwhile (`queue`, default 256 frames, 'drop-oldest';
  * use `{ policy: 'pause', flow }` for files decoded faster than real time).
  */
-import { Observable, type OperatorFunction } from 'rxjs';
+import { Observable, tap, type OperatorFunction } from 'rxjs';
 import { BinauralRenderer, PositionGlide, type SourcePosition } from '../kernels/binaural-renderer.js';
 import { StreamingIstft, StreamingStft } from '../kernels/stft.js';
 import { BinauralFlowStream, conditioning, defaultBinauralFlowModel, readBinauralFlowConfig, type BinauralFlowConfig } from '../src/core/models/binaural-flow.js';
 import type { Device } from '../src/core/onnx/session.js';
 import { CausewayError } from '../src/core/errors.js';
+import { SampleClock } from '../src/core/sample-clock.js';
 import { audioFrame, samplePts, type AudioFrame } from '../src/core/frames.js';
 import { DEFAULT_SOFA, sharedHrtfSet, sharedLookup, type HrirInterpolation, type HrtfSet } from '../src/core/hrtf/index.js';
 import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
@@ -136,38 +137,58 @@ function definedFields(p: Partial<SourcePosition>): Partial<SourcePosition> {
   return out;
 }
 
+/**
+ * Both engines' output side: the renderer's interleaved stereo -> frames on the input's timeline,
+ * the latency trimmed at the start and nothing past the input's length at the end. Input sample
+ * i comes out as output sample i; its pts comes from a SampleClock, so where the input skips
+ * (a live queue dropped frames, a source gap) the output skips too instead of sliding earlier.
+ */
+class StereoEmitter {
+  readonly clock: SampleClock;
+  private trim: number;
+  private produced = 0;
+  private wall = 0;
+
+  constructor(
+    readonly sampleRate: number,
+    latency: number,
+  ) {
+    this.clock = new SampleClock(sampleRate);
+    this.trim = latency;
+  }
+
+  input(frame: AudioFrame): void {
+    this.clock.push(frame.pts, frame.data.length);
+    this.wall = frame.wallMs;
+  }
+
+  output(y: Float32Array, emit: (f: AudioFrame) => void): void {
+    const frames = y.length / 2;
+    const skip = Math.min(this.trim, frames);
+    this.trim -= skip;
+    const n = Math.min(frames - skip, this.clock.samples - this.produced);
+    if (n <= 0) return;
+    emit(audioFrame(this.clock.toUs(this.produced), this.sampleRate, 2, y.slice(2 * skip, 2 * (skip + n)), this.wall));
+    this.produced += n;
+    this.clock.forget(this.produced);
+  }
+}
+
 function worker(stream: Stream, set: HrtfSet, o: BinauralOptions): SyncWorker<AudioFrame, AudioFrame> {
   let renderer = o.sampleRate !== undefined ? stream.start(set, o.sampleRate) : undefined;
-  let first: AudioFrame | undefined;
-  let trim = 0;
-  let consumed = 0;
-  let produced = 0;
-  let wall = 0;
-  /** Emits the interleaved output, minus the latency at the start and past the input's length at the end. */
-  const emitStereo = (y: Float32Array, emit: (f: AudioFrame) => void) => {
-    const frames = y.length / 2;
-    const skip = Math.min(trim, frames);
-    trim -= skip;
-    const n = Math.min(frames - skip, consumed - produced);
-    if (n <= 0) return;
-    const f = first!;
-    emit(audioFrame(samplePts(f.pts, produced, f.sampleRate), f.sampleRate, 2, y.slice(2 * skip, 2 * (skip + n)), wall));
-    produced += n;
-  };
+  let out: StereoEmitter | undefined;
   return {
     step(frame, emit) {
-      checkAudio(NAME, frame, first ?? { channels: 1, sampleRate: o.sampleRate });
-      if (!first) {
-        first = frame;
+      checkAudio(NAME, frame, out ?? { channels: 1, sampleRate: o.sampleRate });
+      if (!out) {
         renderer ??= stream.start(set, frame.sampleRate);
-        trim = renderer.latency;
+        out = new StereoEmitter(frame.sampleRate, renderer.latency);
       }
-      wall = frame.wallMs;
-      consumed += frame.data.length;
-      emitStereo(renderer!.push(frame.data), emit);
+      out.input(frame);
+      out.output(renderer!.push(frame.data), emit);
     },
     flush(emit) {
-      if (first && renderer) emitStereo(renderer.flush(), emit);
+      if (out && renderer) out.output(renderer.flush(), emit);
     },
   };
 }
@@ -222,9 +243,13 @@ export function loadHrtf(path: string = DEFAULT_SOFA): Promise<HrtfSet> {
   return sharedHrtfSet(path);
 }
 
-/** A position update stamped with the input samples that had arrived when it came. */
+/**
+ * A position update stamped with the source time (µs) just after the last input sample that had
+ * arrived when it came (-Infinity: before any), so frames a live queue drops afterwards do not
+ * delay it.
+ */
 interface Stamped {
-  at: number;
+  atUs: number;
   position: Partial<SourcePosition>;
 }
 
@@ -237,15 +262,14 @@ class NeuralWorker implements SerialWorker<AudioFrame, AudioFrame> {
   private readonly istft: [StreamingIstft, StreamingIstft];
   private readonly glide: PositionGlide;
   private readonly cond = new Float32Array(6);
+  private readonly out: StereoEmitter;
+  /** STFT frames not yet stepped: the first `pending` of a pool reused from hop to hop. */
   private readonly spectra: Float32Array[] = [];
+  private pending = 0;
+  private y = new Float32Array(0);
   private readonly room: number;
-  private first: AudioFrame | undefined;
-  private trim: number;
-  private consumed = 0;
-  private produced = 0;
-  /** STFT frames stepped: hop k takes the updates stamped before (k + 1) hop. */
+  /** STFT frames stepped: hop k takes the updates stamped before the source time of its last sample's successor. */
   private hops = 0;
-  private wall = 0;
 
   constructor(
     private readonly model: BinauralFlowStream,
@@ -260,20 +284,24 @@ class NeuralWorker implements SerialWorker<AudioFrame, AudioFrame> {
     const alpha = smoothingMs === 0 ? 1 : 1 - Math.exp(-c.hop / ((smoothingMs / 1000) * c.sampleRate));
     this.glide = new PositionGlide(start, alpha);
     this.room = o.room ?? 0;
-    this.trim = c.nFft - c.hop;
+    this.out = new StereoEmitter(c.sampleRate, c.nFft - c.hop);
   }
 
   async step(frame: AudioFrame, emit: (f: AudioFrame) => void): Promise<void> {
     checkAudio(NAME, frame, { channels: 1, sampleRate: this.c.sampleRate });
-    this.first ??= frame;
-    this.wall = frame.wallMs;
-    this.consumed += frame.data.length;
+    if (this.hops === 0 && this.out.clock.samples === 0) {
+      // Updates that came before the first sample stepped set the starting position: no glide.
+      const half = 5e5 / this.c.sampleRate;
+      while (this.updates.length > 0 && this.updates[0].atUs <= frame.pts + half) this.glide.setTarget(this.updates.shift()!.position);
+      this.glide.reset(this.glide.target);
+    }
+    this.out.input(frame);
     this.stft.push(frame.data, this.collect);
     await this.render(emit);
   }
 
   async flush(emit: (f: AudioFrame) => void): Promise<void> {
-    if (!this.first) return;
+    if (this.out.clock.samples === 0) return;
     this.stft.flush(this.collect);
     await this.render(emit);
   }
@@ -283,23 +311,22 @@ class NeuralWorker implements SerialWorker<AudioFrame, AudioFrame> {
   }
 
   private readonly collect = (spectrum: Float32Array): void => {
-    this.spectra.push(spectrum.slice());
+    if (this.pending === this.spectra.length) this.spectra.push(new Float32Array(spectrum.length));
+    this.spectra[this.pending++].set(spectrum);
   };
 
   private async render(emit: (f: AudioFrame) => void): Promise<void> {
     const hop = this.c.hop;
-    const n = this.spectra.length;
+    const n = this.pending;
     if (n === 0) return;
-    const y = new Float32Array(2 * hop * n);
-    if (this.hops === 0) {
-      // Updates that came before the first frame set the starting position: no glide.
-      let p = this.glide.current;
-      while (this.updates.length > 0 && this.updates[0].at === 0) p = { ...p, ...this.updates.shift()!.position };
-      this.glide.reset(p);
-    }
+    if (this.y.length < 2 * hop * n) this.y = new Float32Array(2 * hop * n);
+    const y = this.y;
+    // Source times are compared half a sample early: equal sample positions may differ by a
+    // microsecond of rounding.
+    const half = 5e5 / this.c.sampleRate;
     for (let i = 0; i < n; i++) {
-      const end = (this.hops + 1) * hop;
-      while (this.updates.length > 0 && this.updates[0].at < end) this.glide.setTarget(this.updates.shift()!.position);
+      const endUs = this.out.clock.toUs((this.hops + 1) * hop) - half;
+      while (this.updates.length > 0 && this.updates[0].atUs < endUs) this.glide.setTarget(this.updates.shift()!.position);
       this.glide.step();
       const p = this.glide.current;
       await this.model.step(this.spectra[i], conditioning(p.azimuth, p.elevation, p.distance, this.room, this.cond));
@@ -311,15 +338,8 @@ class NeuralWorker implements SerialWorker<AudioFrame, AudioFrame> {
       }
       this.hops++;
     }
-    this.spectra.length = 0;
-    const frames = y.length / 2;
-    const skip = Math.min(this.trim, frames);
-    this.trim -= skip;
-    const m = Math.min(frames - skip, this.consumed - this.produced);
-    if (m <= 0) return;
-    const f = this.first!;
-    emit(audioFrame(samplePts(f.pts, this.produced, f.sampleRate), f.sampleRate, 2, y.subarray(2 * skip, 2 * (skip + m)), this.wall));
-    this.produced += m;
+    this.pending = 0;
+    this.out.output(y.subarray(0, 2 * hop * n), emit);
   }
 }
 
@@ -335,7 +355,7 @@ function neuralBinaural(o: BinauralOptions): StreamOperator<AudioFrame, AudioFra
     new Observable<AudioFrame>((subscriber) => {
       const start = { azimuth: o.azimuth ?? 0, elevation: o.elevation ?? 0, distance: o.distance ?? 1 };
       const updates: Stamped[] = [];
-      let arrived = 0;
+      let arrivedUs = -Infinity;
       const positions = o.position$?.subscribe({
         next: (p) => {
           try {
@@ -344,21 +364,12 @@ function neuralBinaural(o: BinauralOptions): StreamOperator<AudioFrame, AudioFra
             subscriber.error(e);
             return;
           }
-          updates.push({ at: arrived, position: definedFields(p) });
+          updates.push({ atUs: arrivedUs, position: p });
         },
         error: (e) => subscriber.error(e),
       });
       if (subscriber.closed) return () => positions?.unsubscribe();
-      const stamped = new Observable<AudioFrame>((s) =>
-        source.subscribe({
-          next: (f) => {
-            if (f.kind === 'audio') arrived += f.data.length;
-            s.next(f);
-          },
-          error: (e) => s.error(e),
-          complete: () => s.complete(),
-        }),
-      );
+      const stamped = source.pipe(tap((f) => (arrivedUs = samplePts(f.pts, f.data.length / f.channels, f.sampleRate))));
       const render = serialMap<AudioFrame, AudioFrame>(
         async () => new NeuralWorker(await BinauralFlowStream.open(modelPath, { device: o.device, threads: o.threads, seed: o.seed }), c, start, updates, o),
         { name: NAME, capacity: 256, policy: 'drop-oldest', ...o.queue },

@@ -13,8 +13,8 @@ import { loadedModelCount } from '../../src/core/onnx/shared-models.js';
 import { binaural } from '../../operators/binaural.js';
 import { loadHrtf } from '../../operators/binaural.js';
 import { speechFixture } from '../fixtures-speech.js';
-import { randomChunking, rng } from '../helpers-random.js';
-import { collect, concat, framesOf, from } from './frames-helpers.js';
+import { maxAbsDiff, randomChunking, rng } from '../helpers-random.js';
+import { assertPtsFollow, collect, concat, framesOf, framesWithGap, from } from './frames-helpers.js';
 
 const RATE = 48000;
 const tiny = fileURLToPath(new URL('../../../models/binaural-flow/tiny/step.onnx', import.meta.url));
@@ -36,10 +36,10 @@ function voiceLike(n: number, seed: number): Float32Array {
 }
 
 /** Frames of x in the given sizes, with position$ updates sent right after the frames that end at the given sample counts. */
-function withUpdates(x: Float32Array, sizes: number[], at: Map<number, { azimuth: number }>, position$: Subject<{ azimuth: number }>): Observable<AudioFrame> {
+function withUpdates(x: Float32Array, sizes: number[], at: Map<number, { azimuth: number }>, position$: Subject<{ azimuth: number }>, startPts = 0): Observable<AudioFrame> {
   return new Observable<AudioFrame>((s) => {
     let o = 0;
-    for (const f of framesOf(x, RATE, sizes)) {
+    for (const f of framesOf(x, RATE, sizes, 1, startPts)) {
       s.next(f);
       o += f.data.length;
       const u = at.get(o);
@@ -186,6 +186,26 @@ describe("operators/binaural, engine 'neural'", () => {
     let before = 0;
     for (let i = 0; i < 2 * (12000 - 512); i++) before = Math.max(before, Math.abs(a[i] - still[i]));
     assert.equal(before, 0);
+  });
+
+  it('frames the queue drops before the model is ready neither delay a position$ update nor shift the output: equal to a run on the frames kept', async () => {
+    // All 50 frames arrive while the model loads; a queue of 20 keeps the last 20 (drop-oldest).
+    // The update after input sample 38 400 must act where it would on those 20 frames alone.
+    const x = voiceLike(RATE, 7);
+    const sizes = Array<number>(50).fill(960);
+    const position$ = new Subject<{ azimuth: number }>();
+    const dropped = await collect(withUpdates(x, sizes, new Map([[38400, { azimuth: 90 }]]), position$).pipe(binaural({ engine: 'neural', model: tiny, azimuth: 0, position$, queue: { capacity: 20 } })));
+    const kept$ = new Subject<{ azimuth: number }>();
+    const kept = await collect(withUpdates(x.subarray(28800), sizes.slice(30), new Map([[9600, { azimuth: 90 }]]), kept$, 600_000).pipe(binaural({ engine: 'neural', model: tiny, azimuth: 0, position$: kept$ })));
+    assert.deepEqual(dropped.map((f) => f.pts), kept.map((f) => f.pts));
+    assert.equal(maxAbsDiff(concat(dropped), concat(kept)), 0);
+  });
+
+  it('output pts follow the input timeline across a gap: nothing after it slides earlier', async () => {
+    const { frames, sourceUs } = framesWithGap(voiceLike(RATE / 2, 8), RATE, 960, 9600, 1_000_000);
+    const out = await collect(from(frames).pipe(binaural({ engine: 'neural', model: tiny, azimuth: 40 })));
+    assert.equal(out.reduce((n, f) => n + f.data.length / 2, 0), RATE / 2);
+    assertPtsFollow(out, sourceUs);
   });
 
   it('errors: a wrong-shaped model (model-contract, naming the tensor), a frame at another rate, bad options', async () => {

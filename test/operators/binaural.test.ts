@@ -10,7 +10,7 @@ import { DEFAULT_SOFA, sharedLookup, type HrtfSet } from '../../src/core/hrtf/in
 import { binaural, loadHrtf } from '../../operators/binaural.js';
 import { ffmpegSync, makeTempDir, removeDir } from '../fixtures-media.js';
 import { randomChunking, randomSignal, rng } from '../helpers-random.js';
-import { collect, concat, framesOf, from } from './frames-helpers.js';
+import { assertPtsFollow, collect, concat, framesOf, framesWithGap, from } from './frames-helpers.js';
 
 const RATE = 48000;
 
@@ -126,6 +126,14 @@ describe('operators/binaural', () => {
     assert.equal(binaural({ hrtf }).info.latencyUs, Math.round((128 * 1e6) / 48000));
     assert.equal(binaural({ hrtf, blockSize: 256, sampleRate: 16000 }).info.latencyUs, 16000);
     assert.equal(binaural({ hrtf }).info.lookaheadUs, 0);
+  });
+
+  it('output pts follow the input timeline across a gap (frames a live queue dropped): nothing after it slides earlier', async () => {
+    const hrtf = await loadHrtf();
+    const { frames, sourceUs } = framesWithGap(randomSignal(RATE / 2, rng(31)), RATE, 960, 9600, 1_000_000);
+    const out = await collect(from(frames).pipe(binaural({ hrtf, azimuth: 40 })));
+    assert.equal(out.reduce((n, f) => n + f.data.length / 2, 0), RATE / 2);
+    assertPtsFollow(out, sourceUs);
   });
 
   it('position$ moves the source: left ear louder at 90 degrees, right ear after the update to 270', async () => {

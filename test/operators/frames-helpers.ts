@@ -28,3 +28,24 @@ export function collect<T>(o: Observable<T>): Promise<T[]> {
 }
 
 export { from };
+
+/**
+ * Mono frames of `size` samples over x whose pts jump forward by `gapUs` after sample `gapAt`
+ * (a multiple of `size`), as after frames a live queue dropped, and the source time of each
+ * sample of x on that timeline.
+ */
+export function framesWithGap(x: Float32Array, sampleRate: number, size: number, gapAt: number, gapUs: number): { frames: AudioFrame[]; sourceUs: (sample: number) => number } {
+  const sourceUs = (i: number) => samplePts(i < gapAt ? 0 : gapUs, i, sampleRate);
+  const frames: AudioFrame[] = [];
+  for (let i = 0; i < x.length; i += size) frames.push(audioFrame(sourceUs(i), sampleRate, 1, x.slice(i, i + size)));
+  return { frames, sourceUs };
+}
+
+/** The pts of each frame is the source time of its first sample (samples counted over the frames). */
+export function assertPtsFollow(out: AudioFrame[], sourceUs: (sample: number) => number): void {
+  let n = 0;
+  for (const f of out) {
+    if (Math.abs(f.pts - sourceUs(n)) > 1) throw new Error(`frame at sample ${n}: pts ${f.pts}, source time ${sourceUs(n)}`);
+    n += f.data.length / f.channels;
+  }
+}
