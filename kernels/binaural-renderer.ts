@@ -207,9 +207,8 @@ export class BinauralRenderer {
   private fill = 0;
   private readonly tail: Float32Array;
   private readonly out: OutputBuffer;
-  /** Blocks rendered, and of those, the ones crossfaded (a filter change). */
+  /** Blocks rendered. */
   blocks = 0;
-  crossfades = 0;
 
   constructor(options: BinauralRendererOptions) {
     this.o = resolve(options, 'BinauralRenderer');
@@ -287,7 +286,6 @@ export class BinauralRenderer {
     this.ready.fill(0);
     this.fill = 0;
     this.blocks = 0;
-    this.crossfades = 0;
   }
 
   private loadFilters(slot: number, p: SourcePosition): void {
@@ -317,7 +315,6 @@ export class BinauralRenderer {
         ready[2 * j] = ol[j] + w[j] * (nl[j] - ol[j]);
         ready[2 * j + 1] = or[j] + w[j] * (nr[j] - or[j]);
       }
-      this.crossfades++;
     } else {
       for (let j = 0; j < b; j++) {
         ready[2 * j] = nl[j];

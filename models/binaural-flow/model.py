@@ -34,7 +34,7 @@ layer in LAYERS order, its [channels, bins, P] buffer flattened, C order). offli
 weights over a whole sequence, each conv left-padded with P zero frames (= the initial buffers).
 """
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -232,7 +232,6 @@ class Net(nn.Module):
         c = self.c
         xr, xi, mr, mi = self.inputs(mono, cond)
         phi = torch.cat([xr, xi, xr, xi], dim=1) + c.sigma * noise
-        B = mono.shape[0]
         new_bank = []
         e = 0
         for i in range(c.steps):

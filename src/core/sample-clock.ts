@@ -1,3 +1,5 @@
+import { samplePts } from './frames.js';
+
 /**
  * Maps a count of samples processed back to the source's timeline. Operators that count samples
  * (a model's frame index, a segmenter's sample position) must not assume the frames were
@@ -50,6 +52,6 @@ export class SampleClock {
   }
 
   private at(a: { sample: number; pts: number }, index: number): number {
-    return a.pts + Math.round(((index - a.sample) * 1e6) / this.sampleRate);
+    return samplePts(a.pts, index - a.sample, this.sampleRate);
   }
 }

@@ -6,7 +6,6 @@ import {
   distanceGain,
   type HrirSource,
   type PositionChange,
-  type SourcePosition,
 } from '../../kernels/binaural-renderer.js';
 import { convolveOffline } from '../../kernels/partitioned-conv.js';
 import { HrirLookup, loadSofa, type HrtfSet } from '../../src/core/hrtf/index.js';

@@ -13,26 +13,13 @@ import { StreamingLogMel } from '../../kernels/mel.js';
 import { asr } from '../../operators/asr.js';
 import { CacheAwareStream } from '../../src/core/models/nemo-cache-aware.js';
 import { speechFixture } from '../fixtures-speech.js';
+import { wordErrors } from '../wer.js';
 import { collect, framesOf, from } from './frames-helpers.js';
 
 const model = fileURLToPath(new URL('../../../models/command-asr/model/step.onnx', import.meta.url));
 
 const phrases = ['play music', 'volume up', 'lights off', 'seven three nine', 'stop', 'open', 'next', 'call home', 'two five', 'cancel'];
 const voices = ['en-us+m7', 'en-gb+f4', 'en-us+Andy', 'en-us+Storm'];
-
-function wordErrors(ref: string[], hyp: string[]): number {
-  const dp = Array.from({ length: hyp.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= ref.length; i++) {
-    let prev = dp[0];
-    dp[0] = i;
-    for (let j = 1; j <= hyp.length; j++) {
-      const cur = dp[j];
-      dp[j] = Math.min(dp[j] + 1, dp[j - 1] + 1, prev + (ref[i - 1] === hyp[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return dp[hyp.length];
-}
 
 describe('command recogniser (models/command-asr) on held-out voices', function () {
   this.timeout(120_000);

@@ -10,7 +10,6 @@
  * silence), so the utterances are separated by noise: each gap ends one with a final.
  */
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { OpusEncoder } from '../../media/webrtc/index.js';

@@ -155,16 +155,6 @@ export function readZipformerConfig(files: Required<ZipformerFiles>, featureDim 
   return c;
 }
 
-/** State names, in export order (also the order sherpa-onnx passes them). */
-export function zipformerStateNames(c: ZipformerConfig): string[] {
-  const names: string[] = [];
-  const total = c.layers.reduce((a, b) => a + b, 0);
-  for (let i = 0; i < total; i++) {
-    for (const kind of ['key', 'nonlin_attn', 'val1', 'val2', 'conv1', 'conv2']) names.push(`cached_${kind}_${i}`);
-  }
-  return [...names, 'embed_states', 'processed_lens'];
-}
-
 export function zipformerEncoderContract(c: ZipformerConfig): ModelContract {
   const states: TensorSpec[] = [];
   let i = 0;
@@ -248,11 +238,6 @@ export class ZipformerEncoderStream {
   static async open(files: Required<ZipformerFiles>, config: ZipformerConfig, options: ZipformerEncoderOptions = {}): Promise<ZipformerEncoderStream> {
     const lease = await acquireModel(files.encoder, zipformerEncoderContract(config), options);
     return new ZipformerEncoderStream(lease, config, options);
-  }
-
-  /** Encoder frames per window (decode_chunk_len / 4). */
-  get framesPerStep(): number {
-    return this.config.chunk / ZIPFORMER_SUBSAMPLING;
   }
 
   /** Feeds one feature frame; resolves with the encoder frames (row-major [chunk/4, joinerDim]) a completed window produced, or none. */
