@@ -45,14 +45,14 @@ import { VadSegmenter, type SegmentEvent } from '../kernels/vad-segmenter.js';
 import { CausewayError } from '../src/core/errors.js';
 import type { AudioFrame } from '../src/core/frames.js';
 import { Moonshine, MOONSHINE_SAMPLE_RATE, type MoonshineOptions, type MoonshineTranscript } from '../src/core/models/moonshine.js';
-import { SileroStream, sileroGeometry } from '../src/core/models/silero-vad.js';
+import { SileroStream } from '../src/core/models/silero-vad.js';
 import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
 import { BlockFiller } from '../kernels/rechunker.js';
 import { SampleClock } from '../src/core/sample-clock.js';
 import { serialMap, type QueueOptions } from '../src/core/serial-queue.js';
 import type { AsrEvent } from './asr.js';
 import { checkAudio } from './audio-checks.js';
-import type { VadOptions } from './vad.js';
+import { resolveVad, type VadOptions } from './vad.js';
 
 export interface MoonshineAsrOptions extends MoonshineOptions {
   /** For the `asr` engine dispatch; nothing else is accepted. */
@@ -216,21 +216,11 @@ function resolve(o: MoonshineAsrOptions) {
   const maxSegmentMs = o.maxSegmentMs ?? 20000;
   if (!(intervalMs > 0)) throw new CausewayError('invalid-argument', `moonshineAsr: intervalMs must be positive, got ${intervalMs}`);
   if (!(maxSegmentMs >= 1000)) throw new CausewayError('invalid-argument', `moonshineAsr: maxSegmentMs must be at least 1000, got ${maxSegmentMs}`);
-  const v = o.vad ?? {};
-  const { window } = sileroGeometry(MOONSHINE_SAMPLE_RATE);
-  const startThreshold = v.startThreshold ?? 0.5;
-  const segmenter = {
-    window,
-    startThreshold,
-    endThreshold: v.endThreshold ?? Math.max(0.01, startThreshold - 0.15),
-    minSpeech: ms(v.minSpeechMs ?? 250),
-    minSilence: ms(v.minSilenceMs ?? 500),
-    pad: ms(v.padMs ?? 100),
-    maxSpeech: ms(maxSegmentMs),
-  };
+  // Dictation waits longer for the end of a sentence than vad's defaults (500 ms of silence, 100 ms of pad).
+  const { window, segmenter } = resolveVad({ ...o.vad, minSilenceMs: o.vad?.minSilenceMs ?? 500, padMs: o.vad?.padMs ?? 100, sampleRate: MOONSHINE_SAMPLE_RATE, maxSpeechMs: maxSegmentMs });
   // A segment starts up to minSpeech + pad (+ a window of rounding) before it is confirmed.
   const preroll = segmenter.minSpeech + segmenter.pad + 2 * window;
-  return { window, interval: ms(intervalMs), segmenter, preroll, capacity: segmenter.maxSpeech + preroll + 2 * window };
+  return { window, interval: ms(intervalMs), segmenter, preroll, capacity: ms(maxSegmentMs) + preroll + 2 * window };
 }
 
 export function moonshineAsr(options: MoonshineAsrOptions = {}): StreamOperator<AudioFrame, AsrEvent> {

@@ -80,6 +80,13 @@ export function readTokens(modelPath: string): { pieces: string[]; blank: number
   return { pieces, blank: blank >= 0 ? blank : pieces.length - 1 };
 }
 
+/** readTokens, checked against the number of outputs of the model whose `tokens.txt` it is (ModelError 'model-contract'). */
+export function readModelTokens(modelPath: string, vocab: number, what = 'asr model'): { pieces: string[]; blank: number } {
+  const tokens = readTokens(modelPath);
+  if (tokens.pieces.length !== vocab) throw new ModelError('model-contract', `${what} ${modelPath}: tokens.txt has ${tokens.pieces.length} pieces, the model ${vocab} outputs`);
+  return tokens;
+}
+
 /** Engine 'moonshine' (real-speech dictation, VAD segments + LocalAgreement): see operators/asr-moonshine.ts. */
 export function asr(options: AsrOptions | (MoonshineAsrOptions & { engine: 'moonshine' })): StreamOperator<AudioFrame, AsrEvent> {
   if (options.engine === 'moonshine') return moonshineAsr(options);
@@ -89,13 +96,16 @@ export function asr(options: AsrOptions | (MoonshineAsrOptions & { engine: 'moon
   const modelPath = options.model;
   const endpointMs = options.endpointMs ?? 600;
   const op = serialMap<AudioFrame, AsrEvent>(async () => {
-    const { pieces, blank } = readTokens(modelPath);
     const model = await CacheAwareStream.open(modelPath, options);
     const c = model.config;
-    if (pieces.length !== c.vocab) {
+    let tokens: { pieces: string[]; blank: number };
+    try {
+      tokens = readModelTokens(modelPath, c.vocab);
+    } catch (e) {
       model.dispose();
-      throw new ModelError('model-contract', `asr model ${modelPath}: tokens.txt has ${pieces.length} pieces, the model ${c.vocab} outputs`);
+      throw e;
     }
+    const { pieces, blank } = tokens;
     const mel = melFrontEnd(c);
     const ctc = new CtcGreedyDecoder({ vocab: c.vocab, blank });
     const frameUs = (HOP * c.subsampling * 1e6) / SAMPLE_RATE;

@@ -37,7 +37,8 @@ export interface VadOptions extends SessionOptions {
   onProbability?: (probability: number, startUs: number) => void;
 }
 
-function resolve(o: VadOptions) {
+/** The options with their defaults, in samples: also the Moonshine operator's segmenter, with its own defaults. */
+export function resolveVad(o: VadOptions) {
   const sampleRate = o.sampleRate ?? 16000;
   const { window } = sileroGeometry(sampleRate);
   const startThreshold = o.startThreshold ?? 0.5;
@@ -59,7 +60,7 @@ function resolve(o: VadOptions) {
 }
 
 export function vad(options: VadOptions = {}): StreamOperator<AudioFrame, VadEvent> {
-  const r = resolve(options);
+  const r = resolveVad(options);
   const name = 'vad';
   const op: OperatorFunction<AudioFrame, VadEvent> = serialMap<AudioFrame, VadEvent>(async () => {
     const model = await SileroStream.open(r.sampleRate, options);

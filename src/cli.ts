@@ -97,7 +97,7 @@ async function main(argv: string[]): Promise<void> {
       'max-sessions': { type: 'string', default: '8' },
       'asr-model': { type: 'string' },
       'binaural-engine': { type: 'string', default: 'hrtf' },
-      engine: { type: 'string', default: 'conformer' },
+      engine: { type: 'string' },
       model: { type: 'string' },
       format: { type: 'string', default: 'text' },
       azimuth: { type: 'string', default: '0' },
@@ -138,7 +138,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'transcribe': {
       if (rest.length !== 1) throw new UsageError('transcribe takes exactly one input (a file path or URL)');
-      const engine = values.engine!;
+      const engine = values.engine ?? 'conformer';
       if (engine !== 'conformer' && engine !== 'zipformer' && engine !== 'moonshine') throw new UsageError(`--engine must be conformer, zipformer or moonshine, got '${engine}'`);
       if (engine === 'zipformer' && !values.model) throw new UsageError('--engine zipformer needs --model <dir> (encoder, decoder, joiner and tokens.txt)');
       const format = values.format!;
@@ -173,8 +173,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'binaural': {
       if (rest.length !== 2) throw new UsageError('binaural takes an input and an output (files or URLs; the output format follows its extension)');
-      // --engine defaults to transcribe's 'conformer'; here the default is 'hrtf'.
-      const engine = argv.some((a) => a === '--engine' || a.startsWith('--engine=')) ? values.engine : 'hrtf';
+      const engine = values.engine ?? 'hrtf';
       if (engine !== 'hrtf' && engine !== 'neural') throw new UsageError(`--engine must be hrtf (measured HRTFs) or neural (the binaural-flow model) for binaural, got '${engine}'`);
       const room = values.room === undefined ? undefined : Number(values.room);
       if (room !== undefined && (values.room!.trim() === '' || !(room >= 0 && room <= 1))) throw new UsageError(`--room must be a number in [0, 1], got '${values.room}'`);

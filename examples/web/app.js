@@ -73,6 +73,8 @@ const PAD_UNITS_PER_M = 36;
 const MIN_DISTANCE_M = 0.3;
 const MAX_DISTANCE_M = 3;
 const MAX_RENDERED_CAPTIONS = 200;
+/** Caption lines shown since the last clear (the page and the hook keep the last MAX_RENDERED_CAPTIONS). */
+let captionTotal = 0;
 
 class Aborted extends Error {
   constructor() {
@@ -166,6 +168,7 @@ function clearEvents() {
   ui.events.replaceChildren(emptyItem());
   ui.eventCount.textContent = '';
   hook.captions = [];
+  captionTotal = 0;
   hook.partial = '';
   ui.captionLines.replaceChildren();
   ui.captionPartial.textContent = '';
@@ -237,14 +240,17 @@ function onCaption(msg, receivedWallMs, latencyMs) {
     hook.partial = '';
     ui.captionPartial.textContent = '';
     if (text === '') return; // a final of pieces that spell nothing: no line
+    // The hook keeps what the page shows (the last MAX_RENDERED_CAPTIONS lines): bounded over hours.
     hook.captions.push({ text, startUs: msg.startUs, endUs: msg.endUs, receivedWallMs, latencyMs });
+    if (hook.captions.length > MAX_RENDERED_CAPTIONS) hook.captions.shift();
+    captionTotal++;
     const li = document.createElement('li');
     li.className = 'final';
     li.textContent = text;
     li.title = `${seconds(msg.startUs)} – ${seconds(msg.endUs)} s${latencyMs === null ? '' : `, ${Math.round(latencyMs)} ms after the audio that ended it`}`;
     ui.captionLines.append(li);
     while (ui.captionLines.childElementCount > MAX_RENDERED_CAPTIONS) ui.captionLines.firstElementChild.remove();
-    ui.captionCount.textContent = `(${hook.captions.length})`;
+    ui.captionCount.textContent = `(${captionTotal})`;
   }
   ui.captionHint.hidden = true;
   ui.captions.scrollTop = ui.captions.scrollHeight;
@@ -334,6 +340,8 @@ function channelLevels() {
 
 const round = (v, digits) => Math.round(v * 10 ** digits) / 10 ** digits;
 let positionTimer = null;
+/** Position messages the test hook remembers (the latest). */
+const MAX_POSITIONS_KEPT = 200;
 let lastPositionSentMs = -Infinity;
 
 function describePosition(p) {
@@ -387,6 +395,7 @@ function sendPosition() {
   if (!send(msg)) return; // not connected: the position goes when the data channel opens
   lastPositionSentMs = performance.now();
   hook.positionsSent.push({ azimuth: msg.azimuth, elevation: msg.elevation, distance: msg.distance, sentMs: lastPositionSentMs });
+  if (hook.positionsSent.length > MAX_POSITIONS_KEPT) hook.positionsSent.shift();
   ui.posSent.textContent = describePosition(hook.position);
 }
 
@@ -720,6 +729,8 @@ async function stop() {
 
 /** Frees everything session s holds; safe to call more than once. */
 async function release(s) {
+  clearTimeout(positionTimer);
+  positionTimer = null;
   clearInterval(s.pingTimer);
   clearInterval(s.meterTimer);
   s.pingTimer = s.meterTimer = null;

@@ -57,17 +57,12 @@ export interface InputPlan<T> {
   readonly makeFrame: (bytes: Uint8Array, byteOffset: number) => T;
 }
 
-export interface InputSpec<T> {
+export interface InputSpec<T> extends FfmpegInputCommonOptions {
   readonly source: string;
   readonly kind: StreamKind;
-  readonly inputOptions?: readonly string[];
   readonly realtime?: boolean;
-  readonly ffmpegPath?: string;
-  readonly ffprobePath?: string;
   /** Realtime queue bound, in frames. */
   readonly maxQueuedFrames: number;
-  /** Consumer-driven pause/resume (ignored when realtime). */
-  readonly flow?: FlowControl;
   readonly plan: (probe: () => Promise<DetailedInfo>, src: SourceInfo) => InputPlan<T> | Promise<InputPlan<T>>;
 }
 

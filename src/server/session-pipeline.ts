@@ -5,7 +5,7 @@
  * The server owns subscription and teardown; a pipeline only composes operators.
  */
 import { filter, map, merge, share, type Observable } from 'rxjs';
-import { asr, readTokens } from '../../operators/asr.js';
+import { asr, readModelTokens } from '../../operators/asr.js';
 import { binaural, loadHrtf } from '../../operators/binaural.js';
 import { binauralFlowContract, defaultBinauralFlowModel, readBinauralFlowConfig } from '../core/models/binaural-flow.js';
 import { resample } from '../../operators/resample.js';
@@ -13,7 +13,7 @@ import { toMono } from '../../operators/to-mono.js';
 import { istft, stft } from '../../operators/stft.js';
 import { vad } from '../../operators/vad.js';
 import { videoMirror } from '../../operators/video-mirror.js';
-import { CausewayError, ModelError } from '../core/errors.js';
+import { CausewayError } from '../core/errors.js';
 import type { HrtfSet } from '../core/hrtf/index.js';
 import type { AudioFrame, VideoFrame } from '../core/frames.js';
 import type { Device } from '../core/onnx/session.js';
@@ -156,10 +156,7 @@ export function defaultPipeline(options: DefaultPipelineOptions = {}): SessionPi
     checkConformerModelFiles(asrModel, 'captions (asr) model');
     if (returnAudio === 'binaural' && binauralEngine === 'hrtf') hrtf = await loadHrtf();
     const asrConfig = readCacheAwareConfig(asrModel);
-    const { pieces } = readTokens(asrModel);
-    if (pieces.length !== asrConfig.vocab) {
-      throw new ModelError('model-contract', `captions (asr) model ${asrModel}: tokens.txt has ${pieces.length} pieces, the model ${asrConfig.vocab} outputs`);
-    }
+    readModelTokens(asrModel, asrConfig.vocab, 'captions (asr) model');
     const vadLease = await acquireModel(defaultSileroVadPath(), sileroVadContract, { device });
     const leases: ModelLease[] = [vadLease];
     try {
