@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Subject, firstValueFrom, lastValueFrom, tap, timer, toArray } from 'rxjs';
+import { Subject, lastValueFrom, tap, toArray } from 'rxjs';
 import type { AsrEvent } from '../../operators/asr.js';
 import { LocalAgreement, moonshineAsr, tailStart, type MoonshineAsrOptions, type MoonshineDecode, type Word } from '../../operators/asr-moonshine.js';
 import { CausewayError, ModelError } from '../../src/core/errors.js';
@@ -8,6 +8,7 @@ import { loadedModelCount } from '../../src/core/onnx/shared-models.js';
 import { randomChunking, rng } from '../helpers-random.js';
 import { corpusWer, librivoxUtterances, programme, wer, LIBRIVOX_DIR, type Utterance } from '../wer.js';
 import { collect, framesOf, from } from './frames-helpers.js';
+import { until } from '../wait.js';
 
 /**
  * Bound on the word error rate of the finals over the five LibriVox clips (test/wer.ts
@@ -172,19 +173,20 @@ describe('operators/asr-moonshine (Moonshine tiny + Silero VAD + LocalAgreement-
     });
     assert.throws(() => moonshineAsr({ ...base, engine: 'conformer' as 'moonshine' }), /engine must be 'moonshine'/);
     assert.throws(() => moonshineAsr({ ...base, intervalMs: 0 }), /intervalMs must be positive/);
-    await firstValueFrom(timer(50));
-    assert.equal(loadedModelCount(), loaded);
+    await until('the failed subscriptions to release their models', 30_000, () => loadedModelCount() === loaded, () => `${loadedModelCount()} loaded, ${loaded} before`);
   });
 
   it('frees its models when unsubscribed mid-segment', async () => {
     const loaded = loadedModelCount();
     const src = new Subject<AudioFrame>();
     const sub = src.pipe(moonshineAsr(base)).subscribe();
-    for (const f of framesOf(clips[0].samples, SR, Array(40).fill(800))) src.next(f);
-    await firstValueFrom(timer(300));
-    assert.equal(loadedModelCount(), loaded + 3, 'Silero, the encoder and the decoder');
-    sub.unsubscribe();
-    for (let i = 0; i < 100 && loadedModelCount() > loaded; i++) await firstValueFrom(timer(50));
-    assert.equal(loadedModelCount(), loaded);
+    try {
+      for (const f of framesOf(clips[0].samples, SR, Array(40).fill(800))) src.next(f);
+      // Loading takes ~0.3 s idle and several seconds on a loaded machine: wait for it, not for a fixed time.
+      await until('Silero, the encoder and the decoder to load', 60_000, () => loadedModelCount() === loaded + 3, () => `${loadedModelCount()} loaded, ${loaded} before`);
+    } finally {
+      sub.unsubscribe();
+    }
+    await until('the models to be freed', 30_000, () => loadedModelCount() === loaded, () => `${loadedModelCount()} loaded, ${loaded} before`);
   });
 });
