@@ -16,7 +16,6 @@
  * crashpad handlers chromium daemonises are only found by the environment marker), waits until
  * they are gone and removes the profile. A process 'exit' hook does the same if a test run dies.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -208,19 +207,6 @@ export function writeToneWav(path: string, opts: { hz?: number; amplitude?: numb
   const x = new Float32Array(Math.round(seconds * sampleRate));
   for (let i = 0; i < x.length; i++) x[i] = amplitude * Math.sin((2 * Math.PI * hz * i) / sampleRate);
   writeWav(path, [x], sampleRate);
-}
-
-/** Pids whose command line matches `pattern`, from `pgrep -f` (without this process). */
-export function pgrep(pattern: string): number[] {
-  try {
-    return execFileSync('pgrep', ['-f', '--', pattern], { encoding: 'utf8' })
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map(Number)
-      .filter((pid) => pid !== process.pid);
-  } catch {
-    return []; // pgrep exits 1 when nothing matches
-  }
 }
 
 export async function launchBrowser(opts: LaunchOptions = {}): Promise<BrowserHarness> {

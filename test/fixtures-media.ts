@@ -7,6 +7,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Observable } from 'rxjs';
+import { childProcesses } from './processes.js';
+
+export { childProcesses };
 
 export function makeTempDir(prefix = 'causeway-media-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -76,21 +79,6 @@ export function collect<T>(obs: Observable<T>): Promise<Collected<T>> {
   });
 }
 
-/** Children of this process: pid, state (Z = zombie) and command name. */
-export function childProcesses(): { pid: number; stat: string; comm: string }[] {
-  let out = '';
-  try {
-    out = execFileSync('ps', ['-o', 'pid=,stat=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' });
-  } catch {
-    return []; // ps exits 1 when there are no children
-  }
-  return out
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .filter((p) => p.length >= 3 && p[2] !== 'ps')
-    .map(([pid, stat, comm]) => ({ pid: Number(pid), stat: stat!, comm: comm! }));
-}
-
 export function ffmpegChildren(): { pid: number; stat: string }[] {
   return childProcesses().filter((c) => c.comm === 'ffmpeg');
 }
@@ -104,7 +92,8 @@ export function processGone(pid: number): boolean {
   }
 }
 
-export async function waitFor(cond: () => boolean, timeoutMs = 3000, stepMs = 20): Promise<boolean> {
+/** Polls `cond` until it holds or `timeoutMs` passes (a generous default: a busy machine starts and stops processes slowly); returns whether it held. */
+export async function waitFor(cond: () => boolean, timeoutMs = 15_000, stepMs = 20): Promise<boolean> {
   const end = performance.now() + timeoutMs;
   while (performance.now() < end) {
     if (cond()) return true;

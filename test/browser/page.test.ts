@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { launchBrowser, pgrep, writeToneWav, type BrowserHarness } from '../browser-harness.js';
+import { launchBrowser, writeToneWav, type BrowserHarness } from '../browser-harness.js';
+import { processesMatching } from '../processes.js';
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -250,9 +251,16 @@ describe('examples/web page in real chromium (stub WHIP endpoint, no Causeway se
       const an = ctx.createAnalyser();
       an.fftSize = 8192;
       ctx.createMediaStreamSource(s).connect(an);
-      await new Promise((r) => setTimeout(r, 500));
+      // Wait (10 s at most) until the tone fills the analyser's whole window: on a busy machine the
+      // fake capture starts late. Its first quarter carrying signal means all of it does.
       const td = new Float32Array(an.fftSize);
-      an.getFloatTimeDomainData(td);
+      const quarterRms = () => {
+        an.getFloatTimeDomainData(td);
+        let q = 0;
+        for (let i = 0; i < td.length / 4; i++) q += td[i] * td[i];
+        return Math.sqrt(q / (td.length / 4));
+      };
+      for (let i = 0; i < 100 && quarterRms() < 0.1; i++) await new Promise((r) => setTimeout(r, 100));
       let e = 0;
       for (const v of td) e += v * v;
       const fd = new Float32Array(an.frequencyBinCount);
@@ -454,18 +462,19 @@ describe('examples/web page in real chromium (stub WHIP endpoint, no Causeway se
     const h = harness!;
     const page = await h.page(`${base}/__stub/echo.html`);
     void page.evaluate('for (;;) {}').catch(() => undefined); // a renderer that never yields
-    await new Promise((r) => setTimeout(r, 200));
-    const pids = h.pids();
-    assert.ok(pids.length >= 3, `browser processes found: ${pids.join(', ')}`);
+    const pids = await until('the browser, a renderer and a helper process', async () => {
+      const p = h.pids();
+      return p.length >= 3 ? p : undefined;
+    });
     assert.ok(h.browserPid !== undefined && pids.includes(h.browserPid));
     process.kill(h.browserPid, 'SIGSTOP'); // a browser that cannot answer: close() must kill it
     const t0 = Date.now();
     await h.close();
     const ms = Date.now() - t0;
     assert.ok(ms < 15_000, `close took ${ms} ms`);
-    await until('no chromium process of this launch (pgrep -f chromium)', async () => {
-      const alive = pgrep('chromium').filter((pid) => pids.includes(pid));
-      return alive.length === 0 && pgrep(h.userDataDir).length === 0;
+    await until('no chromium process of this launch (command line holding chromium)', async () => {
+      const alive = processesMatching('chromium').filter((pid) => pids.includes(pid));
+      return alive.length === 0 && processesMatching(h.userDataDir).length === 0;
     }, 3000);
     assert.deepEqual(h.pids(), []);
     assert.equal(existsSync(h.userDataDir), false, 'profile removed');
