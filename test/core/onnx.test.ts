@@ -84,6 +84,7 @@ describe('core/onnx runtime', () => {
   });
 
   it('streams sharing one session keep separate state; interleaving them changes nothing', async () => {
+    const loaded = loadedModelCount();
     const rand = rng(7);
     const a = randomSignal(512 * 20, rand).map((v) => v * 0.3);
     const b = randomSignal(512 * 20, rand).map((v) => v * 0.05);
@@ -98,29 +99,35 @@ describe('core/onnx runtime', () => {
     const pb = await solo(b);
     const sa = await SileroStream.open(16000, { device: 'cpu' });
     const sb = await SileroStream.open(16000, { device: 'cpu' });
-    assert.equal(loadedModelCount(), 1, 'one shared session for both streams');
-    const ia: number[] = [];
-    const ib: number[] = [];
-    for (let i = 0; i < a.length; i += 512) {
-      const [x, y] = await Promise.all([sa.probability(a.subarray(i, i + 512)), sb.probability(b.subarray(i, i + 512))]);
-      ia.push(x);
-      ib.push(y);
+    try {
+      assert.equal(loadedModelCount(), loaded + 1, 'one shared session for both streams');
+      const ia: number[] = [];
+      const ib: number[] = [];
+      for (let i = 0; i < a.length; i += 512) {
+        const [x, y] = await Promise.all([sa.probability(a.subarray(i, i + 512)), sb.probability(b.subarray(i, i + 512))]);
+        ia.push(x);
+        ib.push(y);
+      }
+      assert.deepEqual(ia, pa);
+      assert.deepEqual(ib, pb);
+    } finally {
+      sa.dispose();
+      sb.dispose();
     }
-    assert.deepEqual(ia, pa);
-    assert.deepEqual(ib, pb);
-    sa.dispose();
-    sb.dispose();
-    assert.equal(loadedModelCount(), 0, 'session released with the last stream');
+    assert.equal(loadedModelCount(), loaded, 'session released with the last stream');
   });
 
   it('a second step in flight on the same stream is refused (state order is kept)', async () => {
     const lease = await acquireModel(silero, sileroVadContract, { device: 'cpu' });
     const state = lease.model.newState();
-    const feeds = { input: new ort.Tensor('float32', new Float32Array(576), [1, 576]), sr: new ort.Tensor('int64', BigInt64Array.from([16000n]), []) };
-    const first = lease.model.step(feeds, state);
-    await assert.rejects(lease.model.step(feeds, state), /already in flight/);
-    await first;
-    state.dispose();
-    lease.release();
+    try {
+      const feeds = { input: new ort.Tensor('float32', new Float32Array(576), [1, 576]), sr: new ort.Tensor('int64', BigInt64Array.from([16000n]), []) };
+      const first = lease.model.step(feeds, state);
+      await assert.rejects(lease.model.step(feeds, state), /already in flight/);
+      await first;
+    } finally {
+      state.dispose();
+      lease.release();
+    }
   });
 });

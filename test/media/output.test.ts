@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { from, interval, map, type Observable } from 'rxjs';
 import { isCausewayError } from '../../src/core/errors.js';
@@ -166,9 +166,13 @@ describe('media/ffmpeg outputs', function () {
         ffmpegAudioOutput(p('cancel.wav'), { sampleRate: 48000, channels: 1 }),
       )
       .subscribe({ error: (e: unknown) => assert.fail(String(e)) });
-    assert.ok(await waitFor(() => ffmpegChildren().length === 1 && existsSync(p('cancel.wav'))), 'ffmpeg started writing');
-    await new Promise((r) => setTimeout(r, 200));
-    sub.unsubscribe();
+    try {
+      assert.ok(await waitFor(() => ffmpegChildren().length === 1 && existsSync(p('cancel.wav'))), 'ffmpeg started writing');
+      // Some audio on disk before cancelling (48 kB: over 0.25 s whatever the sample format), however slowly a busy machine runs.
+      assert.ok(await waitFor(() => statSync(p('cancel.wav')).size > 48_000, 30_000), 'ffmpeg wrote audio');
+    } finally {
+      sub.unsubscribe();
+    }
     assert.ok(await waitFor(() => ffmpegChildren().length === 0), 'ffmpeg gone');
     // Closing stdin + SIGTERM lets ffmpeg finalise what it had: a valid, non-empty WAV.
     assert.ok(existsSync(p('cancel.wav')));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Subject, firstValueFrom, filter, timer } from 'rxjs';
+import { Subject } from 'rxjs';
 import { CausewayError } from '../../src/core/errors.js';
 import { audioFrame, type AudioFrame, type VadEvent } from '../../src/core/frames.js';
 import { loadedModelCount } from '../../src/core/onnx/shared-models.js';
@@ -7,6 +7,7 @@ import { vad } from '../../operators/vad.js';
 import { randomChunking, rng } from '../helpers-random.js';
 import { speechFixture, type SpeechFixture } from '../fixtures-speech.js';
 import { collect, framesOf, from } from './frames-helpers.js';
+import { until } from '../wait.js';
 
 const opts = { device: 'cpu' as const, minSilenceMs: 300, queue: { capacity: 1_000_000 } };
 
@@ -69,17 +70,19 @@ describe('operators/vad (Silero VAD v5, real model)', function () {
   });
 
   it('releases the model when unsubscribed mid-stream, and when it errors', async () => {
+    // Relative to what is loaded already, so a model another test leaked does not fail this one too.
+    const loaded = loadedModelCount();
     const src = new Subject<AudioFrame>();
-    const events: VadEvent[] = [];
-    const sub = src.pipe(vad(opts)).subscribe((e) => events.push(e));
-    for (const f of framesOf(fx.samples, 16000, Array(50).fill(320))) src.next(f);
-    await firstValueFrom(timer(200));
-    assert.equal(loadedModelCount(), 1);
-    sub.unsubscribe();
-    await firstValueFrom(timer(100).pipe(filter(() => true)));
-    assert.equal(loadedModelCount(), 0, 'model released after teardown');
+    const sub = src.pipe(vad(opts)).subscribe();
+    try {
+      for (const f of framesOf(fx.samples, 16000, Array(50).fill(320))) src.next(f);
+      // The load takes milliseconds idle and seconds on a busy machine: wait for it, not for a fixed time.
+      await until('the model to load', 60_000, () => loadedModelCount() === loaded + 1, () => `${loadedModelCount()} loaded, ${loaded} before`);
+    } finally {
+      sub.unsubscribe();
+    }
+    await until('the model to be released after teardown', 30_000, () => loadedModelCount() === loaded, () => `${loadedModelCount()} loaded, ${loaded} before`);
     await assert.rejects(collect(from([audioFrame(0, 16000, 2, new Float32Array(640))]).pipe(vad(opts))));
-    await firstValueFrom(timer(50));
-    assert.equal(loadedModelCount(), 0, 'model released after an error');
+    await until('the model to be released after an error', 30_000, () => loadedModelCount() === loaded, () => `${loadedModelCount()} loaded, ${loaded} before`);
   });
 });
