@@ -6,7 +6,6 @@
  * and /events.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import WebSocket from 'ws';
@@ -15,6 +14,8 @@ import { defaultPipeline } from '../../src/server/session-pipeline.js';
 import { launchBrowser, type BrowserHarness } from '../browser-harness.js';
 import { startBrowserSession, type BrowserSession } from '../browser-session.js';
 import { speechFixture, type SpeechFixture } from '../fixtures-speech.js';
+import { childProcesses } from '../processes.js';
+import { collectGarbage } from '../gc.js';
 import { sleep, until } from '../wait.js';
 
 interface Ev {
@@ -33,12 +34,9 @@ async function ended(server: CausewayServer, reasons: RegExp): Promise<number> {
 }
 const peerEnded = (server: CausewayServer) => ended(server, /^peer-(closed|failed)$/);
 
+/** Read from /proc: a missing `pgrep` must not read as "no child processes". */
 function childPids(): number[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(process.pid)]).toString().trim().split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
+  return childProcesses().map((c) => c.pid);
 }
 
 describe('WebRTC end to end: chromium <-> WHIP server <-> VAD pipeline', function () {
@@ -152,6 +150,7 @@ describe('WebRTC end to end: chromium <-> WHIP server <-> VAD pipeline', functio
     await page.evaluate(() => (globalThis as any).causeway.stop());
     await until('first session closed', 5000, () => server.sessions.size === 0 || undefined);
     await sleep(500);
+    collectGarbage(); // both heap figures after a full collection, so the difference is what survives
     const before = { handles: handles(), children: childPids().length, heap: process.memoryUsage().heapUsed };
     for (let i = 0; i < 20; i++) {
       await page.evaluate(() => (globalThis as any).causeway.start());
@@ -159,8 +158,9 @@ describe('WebRTC end to end: chromium <-> WHIP server <-> VAD pipeline', functio
       await page.evaluate(() => (globalThis as any).causeway.stop());
     }
     await until('all sessions closed', 10_000, () => server.sessions.size === 0 || undefined);
-    await sleep(1000);
-    (globalThis as { gc?: () => void }).gc?.();
+    // Teardown finishes asynchronously (sockets, timers, ffmpeg exits): wait for it rather than a fixed second; the asserts below say what was left.
+    await until('handles and child processes back to the baseline', 15_000, () => handles() <= before.handles + 2 && childPids().length <= before.children).catch(() => undefined);
+    collectGarbage();
     const after = { handles: handles(), children: childPids().length, heap: process.memoryUsage().heapUsed };
     assert.ok(after.handles <= before.handles + 2, `handles ${before.handles} -> ${after.handles}: ${process.getActiveResourcesInfo().join(',')}`);
     assert.ok(after.children <= before.children, `child processes ${before.children} -> ${after.children}`);
