@@ -8,12 +8,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { createWhepPeer, createWhipPeer, type WhepPeer, type WhipPeerOptions } from '../../media/webrtc/index.js';
-import { isCausewayError } from '../core/errors.js';
+import { invalidArgument, isCausewayError } from '../core/errors.js';
 import { logger } from '../core/log.js';
 import { metrics } from '../core/metrics.js';
 import { Session } from './session.js';
 import { defaultPipeline, type SessionPipeline } from './session-pipeline.js';
-import { serveStatic } from './static-files.js';
+import { isStaticPath, serveStatic } from './static-files.js';
 
 const log = logger('server');
 
@@ -29,6 +29,10 @@ export interface ServerOptions {
   maxViewers?: number;
   /** Seconds without RTCP from a viewer before it is considered gone (default 15: browsers report audio every ~5 s). */
   viewerTimeoutSec?: number;
+  /** Milliseconds a client has to send a request body (an SDP offer) once its headers are in; then 408 (default 5000). */
+  bodyTimeoutMs?: number;
+  /** Milliseconds a client has to send a request's headers; then 408 (default 10000). */
+  headersTimeoutMs?: number;
   pipeline?: SessionPipeline;
   peer?: WhipPeerOptions;
 }
@@ -42,6 +46,21 @@ export interface CausewayServer {
 const MAX_SDP_BYTES = 64 * 1024;
 const httpErrors = metrics.counter('causeway_http_errors_total', 'HTTP requests answered with an error, by route and status');
 
+/**
+ * The `route` label of an HTTP error: one of a fixed few, never taken from the path, so a client
+ * walking through unknown paths cannot add a metric series per path.
+ */
+export function routeLabel(pathname: string): 'whip' | 'whep' | 'events' | 'metrics' | 'static' | 'other' {
+  const first = pathname.split('/')[1] ?? '';
+  if (first === 'whip' || first === 'whep' || first === 'events' || first === 'metrics') return first;
+  return isStaticPath(pathname) ? 'static' : 'other';
+}
+
+function positiveMs(name: string, v: number): number {
+  if (!(Number.isFinite(v) && v > 0)) throw invalidArgument(`startServer: ${name} must be a positive number of milliseconds, got ${v}`);
+  return v;
+}
+
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -52,15 +71,28 @@ class HttpError extends Error {
   }
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
+/**
+ * Reads a request body of at most `limit` bytes within `timeoutMs`: a client that stalls mid-body
+ * gets 408 and its connection closed, instead of holding it (and whatever it waits for) for
+ * Node's 300 s request timeout.
+ */
+function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;
+    const done = () => {
+      clearTimeout(timer);
+      req.off('data', onData);
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new HttpError(408, `request body not received within ${timeoutMs} ms`, { Connection: 'close' }));
+    }, timeoutMs);
     const onData = (c: Buffer) => {
       size += c.length;
       if (size > limit) {
         // Stop keeping it, but let the client finish sending so it can read the 413 we answer.
-        req.off('data', onData);
+        done();
         req.resume();
         reject(new HttpError(413, `offer larger than ${limit} bytes`, { Connection: 'close' }));
         return;
@@ -68,9 +100,24 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       parts.push(c);
     };
     req.on('data', onData);
-    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    req.on('error', reject);
+    req.on('end', () => {
+      done();
+      resolve(Buffer.concat(parts).toString('utf8'));
+    });
+    req.on('error', (e) => {
+      done();
+      reject(e);
+    });
   });
+}
+
+/** The request's path; '' when its target does not parse (the error path must not throw again). */
+function pathOf(req: IncomingMessage): string {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost').pathname;
+  } catch {
+    return '';
+  }
 }
 
 const CORS = {
@@ -84,6 +131,8 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
   const host = options.host ?? '127.0.0.1';
   const maxSessions = options.maxSessions ?? 8;
   const maxViewers = options.maxViewers ?? 4;
+  const bodyTimeoutMs = positiveMs('bodyTimeoutMs', options.bodyTimeoutMs ?? 5000);
+  const headersTimeoutMs = positiveMs('headersTimeoutMs', options.headersTimeoutMs ?? 10_000);
   /** Viewers being set up, by session: they count against maxViewers before they exist. */
   const pendingViewers = new Map<string, number>();
   const pipeline = options.pipeline ?? defaultPipeline();
@@ -112,13 +161,14 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
   async function whipPost(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     requireAuth(req, url);
     requireSdp(req);
-    if (sessions.size + pending >= maxSessions) {
-      throw new HttpError(503, `server full (${maxSessions} sessions)`, { 'Retry-After': '5' });
-    }
+    const full = () => new HttpError(503, `server full (${maxSessions} sessions)`, { 'Retry-After': '5' });
+    if (sessions.size + pending >= maxSessions) throw full();
+    // The slot is taken only once the offer is in: a client that stalls mid-body holds nothing.
+    const offer = await readBody(req, MAX_SDP_BYTES, bodyTimeoutMs);
+    if (sessions.size + pending >= maxSessions) throw full();
     pending++;
     let session: Session | undefined;
     try {
-      const offer = await readBody(req, MAX_SDP_BYTES);
       // 4 s without RTP means the client is gone (a browser sends 50 packets/s while connected;
       // a killed one sends no DTLS close, and werift's ICE consent timeout is 30 s).
       const peer = await createWhipPeer(offer, peerOptions()).catch((e: unknown) => {
@@ -150,14 +200,17 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
     requireSdp(req);
     const session = sessions.get(id);
     if (!session) throw new HttpError(404, `no session ${id}`);
-    const pendingHere = pendingViewers.get(id) ?? 0;
-    if (session.viewers + pendingHere >= maxViewers) {
+    if (session.viewers + (pendingViewers.get(id) ?? 0) >= maxViewers) {
       throw new HttpError(503, `session ${id} has its ${maxViewers} viewers`, { 'Retry-After': '5' });
     }
-    pendingViewers.set(id, pendingHere + 1);
+    const offer = await readBody(req, MAX_SDP_BYTES, bodyTimeoutMs);
+    if (!sessions.has(id)) throw new HttpError(404, `session ${id} has ended`);
+    if (session.viewers + (pendingViewers.get(id) ?? 0) >= maxViewers) {
+      throw new HttpError(503, `session ${id} has its ${maxViewers} viewers`, { 'Retry-After': '5' });
+    }
+    pendingViewers.set(id, (pendingViewers.get(id) ?? 0) + 1);
     let peer: WhepPeer;
     try {
-      const offer = await readBody(req, MAX_SDP_BYTES);
       // A viewer sends no RTP; its receiver reports (every 1-7.5 s) say it is still there.
       peer = await createWhepPeer(offer, { ...peerOptions(), timeoutSec: options.viewerTimeoutSec ?? 15 }).catch((e: unknown) => {
         throw asHttp(e);
@@ -231,12 +284,15 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
     throw new HttpError(404, `not found: ${method} ${path}`);
   }
 
-  const server: Server = createServer((req, res) => {
+  // Node checks these deadlines on a timer (30 s by default): check often enough to honour short ones.
+  const requestTimeout = headersTimeoutMs + bodyTimeoutMs + 1000;
+  const timeouts = { headersTimeout: headersTimeoutMs, requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1000, headersTimeoutMs / 4)) };
+  const server: Server = createServer(timeouts, (req, res) => {
     route(req, res).catch((e: unknown) => {
       const status = e instanceof HttpError ? e.status : 500;
       const message = e instanceof HttpError ? e.message : `internal error: ${(e as Error)?.message ?? String(e)}`;
       if (status === 500) log.error(`${req.method} ${req.url}: ${message}`);
-      httpErrors.inc({ route: (req.url ?? '').split('/')[1] ?? '', status: String(status) });
+      httpErrors.inc({ route: routeLabel(pathOf(req)), status: String(status) });
       if (res.headersSent) {
         res.destroy();
         return;
@@ -261,7 +317,12 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
       session.attachSocket(ws);
     });
   });
-  server.on('clientError', (_e, socket) => socket.destroy());
+  // A request that never completed its headers (timeout) or could not be parsed: one status line, then the connection goes.
+  server.on('clientError', (e: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
+  });
 
   try {
     await new Promise<void>((resolve, reject) => {

@@ -16,10 +16,20 @@ const TYPES: Record<string, string> = {
   '.png': 'image/png',
 };
 
+function fileName(pathname: string): string | undefined {
+  const name = pathname === '/' ? 'index.html' : pathname.slice(1);
+  return name !== basename(name) || name.startsWith('.') || !(extname(name) in TYPES) ? undefined : name;
+}
+
+/** Whether the path names a file the page could have (whether or not it exists). */
+export function isStaticPath(pathname: string): boolean {
+  return fileName(pathname) !== undefined;
+}
+
 /** Returns false when there is no such file (the caller answers 404). */
 export async function serveStatic(pathname: string, res: ServerResponse): Promise<boolean> {
-  const name = pathname === '/' ? 'index.html' : pathname.slice(1);
-  if (name !== basename(name) || name.startsWith('.') || !(extname(name) in TYPES)) return false;
+  const name = fileName(pathname);
+  if (name === undefined) return false;
   let body: Buffer;
   try {
     body = await readFile(join(ROOT, name));
