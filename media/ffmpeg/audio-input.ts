@@ -33,11 +33,11 @@ const LITTLE_ENDIAN = endianness() === 'LE';
  * - One ffmpeg process per subscription; unsubscribing kills it.
  * - Errors are MediaErrors: 'ffmpeg-missing', 'input-not-found', 'input-empty', 'no-audio-stream',
  *   'corrupt-input' (also after the last frame of a truncated file), 'ffmpeg-failed'.
- * - Backpressure without `realtime`: frames are emitted synchronously as ffmpeg produces them; a
- *   synchronous consumer holds ffmpeg back through the pipe. An asynchronous consumer cannot
- *   pause a plain Observable, so it either shares `flow` (a FlowControl its bounded queue pauses
- *   and resumes: ffmpeg is then held back through the pipe) or buffers on its own side. With
- *   `realtime` memory is bounded (about 1 s of frames queued, then the pipe holds ffmpeg back).
+ * - Backpressure when not live: frames are emitted synchronously as ffmpeg produces them; a
+ *   synchronous consumer holds ffmpeg back through the pipe, and the bounded queue of a model
+ *   operator downstream pauses ffmpeg through the FlowControl the frames carry (see input.ts):
+ *   nothing is dropped and nothing to wire. With `realtime` memory is bounded (about 1 s of
+ *   frames queued, then the pipe holds ffmpeg back) and queues downstream drop the oldest.
  */
 export function ffmpegAudioInput(source: string, options: FfmpegAudioInputOptions): Observable<AudioFrame> {
   const { sampleRate, channels } = options;
@@ -65,6 +65,7 @@ export function ffmpegAudioInput(source: string, options: FfmpegAudioInputOption
     ...(options.realtime !== undefined ? { realtime: options.realtime } : {}),
     ...(options.ffmpegPath !== undefined ? { ffmpegPath: options.ffmpegPath } : {}),
     ...(options.flow !== undefined ? { flow: options.flow } : {}),
+    ...(options.live !== undefined ? { live: options.live } : {}),
     ...(options.ffprobePath !== undefined ? { ffprobePath: options.ffprobePath } : {}),
     // About one second of frames, at least 8.
     maxQueuedFrames: Math.max(8, Math.ceil(1000 / frameMs)),

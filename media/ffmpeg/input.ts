@@ -8,12 +8,18 @@
  *   unsubscribe -> reader disposed (timer cleared, listeners removed) -> ffmpeg killed
  *   (pipes closed, SIGTERM, SIGKILL after 500 ms); Node reaps the child, no zombie.
  *
+ * Backpressure: a source that is not live (a file, a lavfi graph, an HTTP download) is decoded as
+ * fast as the consumer takes it: every frame carries the subscription's FlowControl (`tagFlow`),
+ * so the bounded queue of a model operator downstream pauses ffmpeg by default instead of
+ * dropping (src/core/serial-queue.ts). A live source (realtime pacing, a streaming protocol, a
+ * capture device, `-re`, or `live: true`) emits untagged frames: queues drop the oldest.
+ *
  * If the subscriber unsubscribes while ffprobe runs (files only, a few tens of ms), that ffprobe
  * is left to finish on its own (fluent-ffmpeg gives no handle to kill it); ffmpeg is never started.
  */
 import { Observable, type Subscriber } from 'rxjs';
 import { isCausewayError, MediaError } from '../../src/core/errors.js';
-import type { FlowControl } from '../../src/core/flow.js';
+import { FlowControl, tagFlow } from '../../src/core/flow.js';
 import {
   classifyFailure,
   corruptInput,
@@ -26,7 +32,7 @@ import {
 import { probeDetailed, type DetailedInfo } from './probe.js';
 import { QUIET_ARGS, resolveFfmpegPath, spawnFfmpeg, type FfmpegProcess } from './process.js';
 import { FrameReader } from './reader.js';
-import { inspectSource, type SourceInfo } from './source.js';
+import { inspectSource, optionValue, type SourceInfo } from './source.js';
 import { truncationCheck } from './truncation.js';
 
 /** Options every ffmpeg input (audio or video) takes. */
@@ -36,9 +42,16 @@ export interface FfmpegInputCommonOptions {
   /**
    * Backpressure for file-speed decoding (ignored with `realtime`): while `flow.paused`, no frame
    * is emitted and ffmpeg is held back through the pipe (takes effect at the next frame boundary).
-   * Share it with a bounded queue downstream (serialMap's 'pause' policy).
+   * Default: one per subscription, carried by the frames, which queues downstream find on their
+   * own; pass one only to pause the input from elsewhere too.
    */
   readonly flow?: FlowControl;
+  /**
+   * A live source cannot wait: its frames carry no FlowControl and queues downstream drop the
+   * oldest instead of pausing it. Default: true with `realtime`, for streaming protocols (rtsp,
+   * rtmp, srt, udp, rtp, ...), capture devices (`-f alsa`, `-f v4l2`, /dev/...) and `-re`.
+   */
+  readonly live?: boolean;
   /** ffmpeg binary; default $FFMPEG_PATH or `ffmpeg` on PATH. */
   readonly ffmpegPath?: string;
   /** ffprobe binary (used for the truncation check of files); default $FFPROBE_PATH or `ffprobe`. */
@@ -66,7 +79,22 @@ export interface InputSpec<T> extends FfmpegInputCommonOptions {
   readonly plan: (probe: () => Promise<DetailedInfo>, src: SourceInfo) => InputPlan<T> | Promise<InputPlan<T>>;
 }
 
+const LIVE_SCHEMES = new Set(['rtsp', 'rtsps', 'rtmp', 'rtmps', 'rtmpt', 'rtmpe', 'srt', 'udp', 'rtp', 'tcp', 'mms', 'mmsh', 'mmst', 'rist', 'zmq']);
+const LIVE_FORMATS = new Set(['alsa', 'pulse', 'oss', 'jack', 'sndio', 'openal', 'v4l2', 'video4linux2', 'x11grab', 'kmsgrab', 'fbdev', 'avfoundation', 'dshow', 'gdigrab', 'decklink']);
+
+/** Whether an input is live (see FfmpegInputCommonOptions.live) when the caller does not say. */
+export function isLiveInput(source: string, o: { realtime?: boolean; live?: boolean; inputOptions?: readonly string[] }): boolean {
+  if (o.realtime === true) return true;
+  if (o.live !== undefined) return o.live;
+  const args = o.inputOptions ?? [];
+  const format = optionValue(args, '-f');
+  if (args.includes('-re') || (format !== undefined && LIVE_FORMATS.has(format))) return true;
+  const scheme = /^([a-z][a-z0-9+.-]+):\/\//i.exec(source)?.[1]?.toLowerCase();
+  return (scheme !== undefined && LIVE_SCHEMES.has(scheme)) || source.startsWith('/dev/');
+}
+
 export function ffmpegInput<T>(spec: InputSpec<T>): Observable<T> {
+  const live = isLiveInput(spec.source, spec);
   return new Observable<T>((subscriber) => {
     const state: RunState = { closed: false };
     const release = (): void => {
@@ -74,7 +102,7 @@ export function ffmpegInput<T>(spec: InputSpec<T>): Observable<T> {
       state.unlistenFlow = undefined;
       state.reader?.dispose();
     };
-    run(spec, subscriber, state).then(
+    run(spec, live ? undefined : spec.flow ?? new FlowControl(), subscriber, state).then(
       () => {
         release();
         if (!state.closed) subscriber.complete();
@@ -102,7 +130,8 @@ interface RunState {
   abortReader?: () => void;
 }
 
-async function run<T>(spec: InputSpec<T>, subscriber: Subscriber<T>, state: RunState): Promise<void> {
+/** `flow`: what the frames carry and the reader obeys; undefined for a live source. */
+async function run<T>(spec: InputSpec<T>, flow: FlowControl | undefined, subscriber: Subscriber<T>, state: RunState): Promise<void> {
   const inputOptions = spec.inputOptions ?? [];
   const src = await inspectSource(spec.source, inputOptions);
   let probed: Promise<DetailedInfo> | undefined;
@@ -132,12 +161,11 @@ async function run<T>(spec: InputSpec<T>, subscriber: Subscriber<T>, state: RunS
       onFrame: (bytes) => {
         const offset = decodedBytes;
         decodedBytes += bytes.length;
-        if (!subscriber.closed) subscriber.next(plan.makeFrame(bytes, offset));
+        if (!subscriber.closed) subscriber.next(tagFlow(plan.makeFrame(bytes, offset), flow));
       },
       onDone: resolve,
     });
   });
-  const flow = spec.flow;
   if (flow !== undefined && spec.realtime !== true) {
     const reader = state.reader!;
     reader.setPaused(flow.paused);

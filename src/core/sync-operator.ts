@@ -2,9 +2,11 @@
  * `syncMap`: the operator shape for synchronous kernels (rechunk, resample, STFT, ...). State is
  * created per subscription by `open`, outputs are emitted as they are produced, `flush` runs when
  * the source completes or errors (before the error is passed on: nothing delivered is lost), and `teardown` runs once however the subscription ends. No queue is
- * needed: the work is done inside the source's `next`.
+ * needed: the work is done inside the source's `next`. Outputs carry their input's FlowControl
+ * (src/core/flow.ts), so a queue after this operator can still pause the source.
  */
 import { Observable, type OperatorFunction } from 'rxjs';
+import { flowOf, tagFlow, type FlowControl } from './flow.js';
 import { m } from './metrics.js';
 import { nowMs } from './frames.js';
 
@@ -19,7 +21,9 @@ export function syncMap<I, O extends { wallMs: number }>(name: string, open: () 
     new Observable<O>((subscriber) => {
       const worker = open();
       let done = false;
+      let upstream: FlowControl | undefined;
       const emit = (o: O) => {
+        tagFlow(o, upstream);
         m.framesOut.inc({ operator: name });
         m.frameAgeMs.observe({ operator: name }, nowMs() - o.wallMs);
         subscriber.next(o);
@@ -32,6 +36,7 @@ export function syncMap<I, O extends { wallMs: number }>(name: string, open: () 
       const sub = source.subscribe({
         next: (item) => {
           m.framesIn.inc({ operator: name });
+          upstream = flowOf(item) ?? upstream;
           try {
             worker.step(item, emit);
           } catch (e) {

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { Subject, lastValueFrom, toArray } from 'rxjs';
 import { CausewayError } from '../../src/core/errors.js';
-import { FlowControl } from '../../src/core/flow.js';
+import { FlowControl, flowOf, tagFlow } from '../../src/core/flow.js';
+import { setLogSink } from '../../src/core/log.js';
 import { m } from '../../src/core/metrics.js';
 import { serialMap, type SerialWorker } from '../../src/core/serial-queue.js';
+import { syncMap } from '../../src/core/sync-operator.js';
 
 /** A worker whose steps wait until released, to hold items in the queue. */
 function gated() {
@@ -113,8 +115,88 @@ describe('core/serial-queue', () => {
     await g.releaseAll();
   });
 
-  it("policy 'pause' without a FlowControl is refused up front", () => {
-    assert.throws(() => serialMap(() => gated().worker, { name: 't5', policy: 'pause' }), /needs a FlowControl/);
+  it("policy 'pause' on a source that cannot pause, without a FlowControl, fails the stream with one clear error", async () => {
+    const g = gated();
+    const src = new Subject<number>();
+    const out = lastValueFrom(src.pipe(serialMap(() => g.worker, { name: 't5', policy: 'pause' })));
+    src.next(1);
+    await assert.rejects(out, (e: unknown) => e instanceof CausewayError && e.code === 'invalid-argument' && /needs a source that can pause/.test(e.message));
+    await g.releaseAll();
+  });
+
+  it('without a policy, items from a source that can pause pause it through a syncMap: nothing dropped, outputs carry the flow on', async () => {
+    const g = gated();
+    const flow = new FlowControl();
+    const changes: boolean[] = [];
+    flow.onChange((p) => changes.push(p));
+    const src = new Subject<{ v: number; wallMs: number }>();
+    const before = m.drops.get({ operator: 't8', policy: 'drop-oldest' });
+    const worker: SerialWorker<{ v: number; wallMs: number }, { v: number }> = {
+      step: (item, emit) => g.worker.step(item.v, (v) => emit({ v })),
+    };
+    const outputs: { v: number }[] = [];
+    const out = lastValueFrom(
+      src.pipe(
+        syncMap<{ v: number; wallMs: number }, { v: number; wallMs: number }>('t8-double', () => ({ step: (x, emit) => emit({ v: x.v * 2, wallMs: x.wallMs }) })),
+        serialMap(() => worker, { name: 't8', capacity: 4 }),
+        toArray(),
+      ),
+    ).then((xs) => outputs.push(...xs));
+    src.next(tagFlow({ v: 0, wallMs: 0 }, flow));
+    await tick();
+    for (let i = 1; i <= 5; i++) src.next(tagFlow({ v: i, wallMs: 0 }, flow));
+    assert.equal(flow.paused, true, 'the source is paused at capacity');
+    src.complete();
+    for (let i = 0; i < 10; i++) {
+      await tick();
+      await g.releaseAll();
+    }
+    await out;
+    assert.deepEqual(outputs.map((o) => o.v), [0, 20, 40, 60, 80, 100], 'nothing lost');
+    assert.equal(m.drops.get({ operator: 't8', policy: 'drop-oldest' }) - before, 0);
+    assert.deepEqual(changes, [true, false]);
+    assert.ok(outputs.every((o) => flowOf(o) === flow), 'outputs carry the source flow');
+  });
+
+  it("two queues on one source do not resume each other's pause", () => {
+    const flow = new FlowControl();
+    const a = {};
+    const b = {};
+    flow.pause(a);
+    flow.pause(b);
+    flow.resume(a);
+    assert.equal(flow.paused, true, 'b still holds it');
+    flow.resume(b);
+    assert.equal(flow.paused, false);
+  });
+
+  it("without a policy, untagged items (a live source) drop the oldest, and the first drop of a stream is logged once at warn", async () => {
+    const lines: { level: string; line: string }[] = [];
+    const prev = setLogSink((level, line) => lines.push({ level, line }));
+    const g = gated();
+    const src = new Subject<number>();
+    try {
+      const before = m.drops.get({ operator: 't9', policy: 'drop-oldest' });
+      const out = lastValueFrom(src.pipe(serialMap(() => g.worker, { name: 't9', capacity: 2 }), toArray()));
+      src.next(1);
+      await tick();
+      for (let i = 2; i <= 8; i++) src.next(i);
+      src.complete();
+      for (let i = 0; i < 10; i++) {
+        await tick();
+        await g.releaseAll();
+      }
+      assert.deepEqual(await out, [10, 70, 80, -1]);
+      assert.equal(m.drops.get({ operator: 't9', policy: 'drop-oldest' }) - before, 5);
+      const warned = lines.filter((l) => l.line.includes('t9:'));
+      assert.equal(warned.length, 1, JSON.stringify(lines));
+      assert.equal(warned[0]!.level, 'warn');
+      assert.match(warned[0]!.line, /dropping the oldest.*causeway_frames_dropped_total\{operator="t9"\}/);
+    } finally {
+      setLogSink(prev);
+      src.complete();
+      await g.releaseAll();
+    }
   });
 
   it('unsubscribing with a step in flight tears down after the step settles, and emits nothing more', async () => {

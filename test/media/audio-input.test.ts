@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FlowControl } from '../../src/core/flow.js';
+import { FlowControl, flowOf } from '../../src/core/flow.js';
 import { samplePts, type AudioFrame } from '../../src/core/frames.js';
+import { setLogSink } from '../../src/core/log.js';
+import { m } from '../../src/core/metrics.js';
+import { serialMap } from '../../src/core/serial-queue.js';
 import { ffmpegAudioInput } from '../../media/ffmpeg/index.js';
+import { isLiveInput } from '../../media/ffmpeg/input.js';
+import { until } from '../wait.js';
 import {
   channelOf,
   collect,
@@ -219,6 +224,78 @@ describe('media/ffmpeg ffmpegAudioInput', function () {
     assert.equal(emittedWhilePaused, 0);
     assert.equal(frames.length, 50);
     frames.forEach((f, k) => assert.equal(f.pts, k * 20000));
+  });
+
+  /** A model-like operator whose steps wait for `release`: frames pile up in its queue meanwhile. */
+  function slowConsumer(name: string) {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let flow: FlowControl | undefined;
+    const op = serialMap<AudioFrame, AudioFrame>(
+      () => ({
+        async step(f, emit) {
+          flow ??= flowOf(f);
+          await gate;
+          emit(f);
+        },
+      }),
+      { name, capacity: 4 },
+    );
+    return { op, release, flow: () => flow, drops: () => m.drops.get({ operator: name, policy: 'drop-oldest' }) };
+  }
+
+  it('a file-speed input pauses for a slow queue downstream with nothing wired: every frame arrives, none dropped', async () => {
+    const slow = slowConsumer('audio-input-slow-file');
+    const before = slow.drops();
+    const result = collect(ffmpegAudioInput(SINE_1S, { sampleRate: 16000, channels: 1, inputOptions: LAVFI }).pipe(slow.op));
+    try {
+      await until('the full queue to pause ffmpeg', 10000, () => slow.flow()?.paused === true);
+    } finally {
+      slow.release();
+    }
+    const { frames, error } = await result;
+    assert.equal(error, undefined);
+    assert.equal(slow.drops() - before, 0);
+    assert.equal(frames.length, 50);
+    frames.forEach((f, k) => assert.equal(f.pts, k * 20000));
+  });
+
+  it('a realtime input still drops the oldest under a slow consumer, and says so once at warn', async () => {
+    const lines: { level: string; line: string }[] = [];
+    const prev = setLogSink((level, line) => lines.push({ level, line }));
+    const slow = slowConsumer('audio-input-slow-live');
+    const before = slow.drops();
+    try {
+      const result = collect(ffmpegAudioInput(SINE_1S, { sampleRate: 16000, channels: 1, inputOptions: LAVFI, realtime: true }).pipe(slow.op));
+      try {
+        await until('frames to be dropped behind the slow step', 10000, () => slow.drops() - before >= 10, () => `${slow.drops() - before} drops`);
+      } finally {
+        slow.release();
+      }
+      const { frames, error } = await result;
+      assert.equal(error, undefined);
+      assert.equal(slow.flow(), undefined, 'live frames carry no flow control');
+      assert.equal(frames.length + slow.drops() - before, 50, 'every frame either processed or counted as dropped');
+      const warned = lines.filter((l) => l.line.includes('audio-input-slow-live'));
+      assert.equal(warned.length, 1, JSON.stringify(lines));
+      assert.equal(warned[0]!.level, 'warn');
+    } finally {
+      setLogSink(prev);
+    }
+  });
+
+  it('knows live inputs: realtime, streaming protocols, capture devices and -re; files and lavfi are not; `live` wins', () => {
+    assert.equal(isLiveInput('talk.mp4', {}), false);
+    assert.equal(isLiveInput('https://example.org/talk.mp4', {}), false);
+    assert.equal(isLiveInput('sine', { inputOptions: LAVFI }), false);
+    assert.equal(isLiveInput('talk.mp4', { realtime: true }), true);
+    assert.equal(isLiveInput('rtsp://cam/stream', {}), true);
+    assert.equal(isLiveInput('srt://127.0.0.1:9000', {}), true);
+    assert.equal(isLiveInput('default', { inputOptions: ['-f', 'alsa'] }), true);
+    assert.equal(isLiveInput('/dev/video0', {}), true);
+    assert.equal(isLiveInput('talk.mp4', { inputOptions: ['-re'] }), true);
+    assert.equal(isLiveInput('rtsp://cam/stream', { live: false }), false);
+    assert.equal(isLiveInput('talk.mp4', { live: true }), true);
   });
 
   it('rejects bad options synchronously with invalid-argument', () => {
