@@ -74,6 +74,7 @@ export function ffmpegVideoInput(source: string, options: FfmpegVideoInputOption
     ...(options.realtime !== undefined ? { realtime: options.realtime } : {}),
     ...(options.ffmpegPath !== undefined ? { ffmpegPath: options.ffmpegPath } : {}),
     ...(options.flow !== undefined ? { flow: options.flow } : {}),
+    ...(options.live !== undefined ? { live: options.live } : {}),
     ...(options.ffprobePath !== undefined ? { ffprobePath: options.ffprobePath } : {}),
     maxQueuedFrames: 8,
     plan: async (probe) => {
