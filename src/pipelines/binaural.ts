@@ -21,7 +21,6 @@ import type { SourcePosition } from '../../kernels/binaural-renderer.js';
 import { ffmpegAudioInput, ffmpegAudioOutput, probeMedia, writeDone } from '../../media/ffmpeg/index.js';
 import { binaural } from '../../operators/binaural.js';
 import { CausewayError, MediaError } from '../core/errors.js';
-import { FlowControl } from '../core/flow.js';
 import { defaultBinauralFlowModel, readBinauralFlowConfig } from '../core/models/binaural-flow.js';
 import { nowMs } from '../core/frames.js';
 import { sharedHrtfSet, type HrirInterpolation } from '../core/hrtf/index.js';
@@ -113,7 +112,6 @@ export async function renderBinauralFile(input: string, output: string, o: Binau
   const info = await probeMedia(input);
   if (!info.audio) throw new MediaError('no-audio-stream', `${input}: no audio stream`);
   const hrtf = neural ? undefined : await sharedHrtfSet(o.sofa);
-  const flow = new FlowControl();
   const path = o.path;
   const start = path ? positionOnPath(path, 0, o.distance) : { azimuth: o.azimuth ?? 0, elevation: o.elevation ?? 0, distance: o.distance ?? 1 };
   const position$ = new Subject<SourcePosition>();
@@ -122,13 +120,13 @@ export async function renderBinauralFile(input: string, output: string, o: Binau
   let samples = 0;
   let clipped = 0;
   await writeDone(
-    ffmpegAudioInput(input, { sampleRate: rate, channels: 1, frameMs: 10, flow: neural ? flow : undefined }).pipe(
+    ffmpegAudioInput(input, { sampleRate: rate, channels: 1, frameMs: 10 }).pipe(
       tap((f) => {
         samples += f.data.length;
         if (path) position$.next(positionOnPath(path, f.pts / 1e6, o.distance));
       }),
       neural
-        ? binaural({ engine: 'neural', model, room: o.room, ...start, position$, sampleRate: rate, queue: { policy: 'pause', capacity: 32, flow } })
+        ? binaural({ engine: 'neural', model, room: o.room, ...start, position$, sampleRate: rate, queue: { capacity: 32 } })
         : binaural({ hrtf, ...start, position$, interpolation: o.interpolation, blockSize: o.blockSize, sampleRate: rate }),
       tap((f) => {
         for (const v of f.data) if (v > 1 || v < -1) clipped++;

@@ -1,14 +1,13 @@
 /**
  * What every file pipeline starts with: any input ffmpeg reads -> mono at its native rate ->
  * our resampler to 16 kHz -> a model operator. Files are decoded as fast as the model keeps up
- * (a FlowControl shared with the operator's 'pause' queue holds ffmpeg back; nothing dropped);
- * `realtime` paces the input at 1x like a live source, with a drop-oldest queue instead.
+ * (the operator's queue pauses ffmpeg through the FlowControl the frames carry; nothing dropped);
+ * `realtime` paces the input at 1x like a live source, and the queue drops the oldest instead.
  */
 import { defer, switchMap, type Observable, type OperatorFunction } from 'rxjs';
 import { ffmpegAudioInput, probeMedia, type MediaInfo } from '../../media/ffmpeg/index.js';
 import { resample } from '../../operators/resample.js';
 import { MediaError } from '../core/errors.js';
-import { FlowControl } from '../core/flow.js';
 import type { AudioFrame } from '../core/frames.js';
 import type { QueueOptions } from '../core/serial-queue.js';
 
@@ -29,11 +28,10 @@ export function fileAudio16k<T>(
     return info.audio.sampleRate;
   }).pipe(
     switchMap((rate) => {
-      const flow = new FlowControl();
       const live = options.realtime === true;
-      return ffmpegAudioInput(input, { sampleRate: rate, channels: 1, realtime: live, flow }).pipe(
+      return ffmpegAudioInput(input, { sampleRate: rate, channels: 1, realtime: live }).pipe(
         resample({ toRate: 16000, fromRate: rate }),
-        model(live ? { policy: 'drop-oldest', capacity: 64 } : { policy: 'pause', capacity: 32, flow }),
+        model({ capacity: live ? 64 : 32 }),
       );
     }),
   );
