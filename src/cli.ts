@@ -5,8 +5,9 @@
  */
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { lastValueFrom, tap } from 'rxjs';
-import { isCausewayError } from './core/errors.js';
+import { lastValueFrom, Subject, takeUntil, tap } from 'rxjs';
+import { glueNegativeValues } from './cli-args.js';
+import { CliProcess, reportError } from './cli-process.js';
 import { nowMs, type VadEvent } from './core/frames.js';
 import { logger, setLogLevel } from './core/log.js';
 import { m } from './core/metrics.js';
@@ -27,7 +28,7 @@ const USAGE = `usage:
   causeway binaural <input> <output> [--azimuth A] [--elevation E] [--distance D] [--path "t:az,el[,d];..."] [--engine hrtf|neural] [--sofa file] [--room R] [--model step.onnx]
       the input's voice (downmixed to mono) placed around the listener, for headphones: stereo at 48 kHz,
       the output format following its extension. Azimuth in degrees counter-clockwise from the front
-      (90 = left, 270 = right; write negative values as --azimuth=-30), elevation up, distance in metres
+      (90 = left, 270 = right; negative values as they are: --azimuth -90), elevation up, distance in metres
       (gain 1/distance); --path moves it through keyframes at t seconds, interpolated in between.
       The HRTFs come from a SOFA file, by default Debian's libmysofa1 MIT KEMAR set; --engine neural
       renders with Causeway's BinauralFlow-style model instead (models/binaural-flow; --room 0..1 adds
@@ -50,12 +51,17 @@ class UsageError extends Error {}
 
 const log = logger('cli');
 
+const cli = new CliProcess(process.argv.includes('--debug'));
+/** Fires when stdout's reader has gone: the running pipeline stops (its ffmpeg children are killed). */
+const stdoutGone$ = new Subject<void>();
+cli.whenStdoutCloses(() => stdoutGone$.next());
+
 const fmt = (us: number) => (us / 1e6).toFixed(3);
 
 function printSegment(e: VadEvent, json: boolean): void {
   if (e.type !== 'speech-end') return;
-  if (json) process.stdout.write(JSON.stringify({ type: 'speech', startUs: e.startUs, endUs: e.endUs }) + '\n');
-  else process.stdout.write(`speech ${fmt(e.startUs)} ${fmt(e.endUs)} (${((e.endUs - e.startUs) / 1e6).toFixed(2)} s)\n`);
+  if (json) cli.out(JSON.stringify({ type: 'speech', startUs: e.startUs, endUs: e.endUs }) + '\n');
+  else cli.out(`speech ${fmt(e.startUs)} ${fmt(e.endUs)} (${((e.endUs - e.startUs) / 1e6).toFixed(2)} s)\n`);
 }
 
 async function runVad(input: string, opts: { json: boolean; realtime: boolean; device: Device; threads: number }): Promise<{ segments: number; seconds: number; wallSeconds: number }> {
@@ -64,6 +70,7 @@ async function runVad(input: string, opts: { json: boolean; realtime: boolean; d
   let segments = 0;
   await lastValueFrom(
     detectSpeech(input, { info, realtime: opts.realtime, device: opts.device, threads: opts.threads }).pipe(
+      takeUntil(stdoutGone$),
       tap((e) => {
         if (e.type === 'speech-end') segments++;
         printSegment(e, opts.json);
@@ -80,40 +87,38 @@ export function demoClipPath(): string {
   return fileURLToPath(new URL('../../examples/assets/speech.ogg', import.meta.url));
 }
 
+const OPTIONS = {
+  json: { type: 'boolean', default: false },
+  realtime: { type: 'boolean', default: false },
+  device: { type: 'string', default: 'auto' },
+  threads: { type: 'string', default: '1' },
+  quiet: { type: 'boolean', default: false },
+  debug: { type: 'boolean', default: false },
+  host: { type: 'string', default: '127.0.0.1' },
+  port: { type: 'string', default: '8080' },
+  token: { type: 'string' },
+  'max-sessions': { type: 'string', default: '8' },
+  'asr-model': { type: 'string' },
+  'binaural-engine': { type: 'string', default: 'hrtf' },
+  engine: { type: 'string' },
+  model: { type: 'string' },
+  format: { type: 'string', default: 'text' },
+  azimuth: { type: 'string', default: '0' },
+  elevation: { type: 'string', default: '0' },
+  distance: { type: 'string', default: '1' },
+  path: { type: 'string' },
+  sofa: { type: 'string' },
+  room: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
 async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      json: { type: 'boolean', default: false },
-      realtime: { type: 'boolean', default: false },
-      device: { type: 'string', default: 'auto' },
-      threads: { type: 'string', default: '1' },
-      quiet: { type: 'boolean', default: false },
-      debug: { type: 'boolean', default: false },
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '8080' },
-      token: { type: 'string' },
-      'max-sessions': { type: 'string', default: '8' },
-      'asr-model': { type: 'string' },
-      'binaural-engine': { type: 'string', default: 'hrtf' },
-      engine: { type: 'string' },
-      model: { type: 'string' },
-      format: { type: 'string', default: 'text' },
-      azimuth: { type: 'string', default: '0' },
-      elevation: { type: 'string', default: '0' },
-      distance: { type: 'string', default: '1' },
-      path: { type: 'string' },
-      sofa: { type: 'string' },
-      room: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  const { values, positionals } = parseArgs({ args: glueNegativeValues(argv, OPTIONS), allowPositionals: true, options: OPTIONS });
   if (values.quiet) setLogLevel('silent');
   if (values.debug) setLogLevel('debug');
   const [command, ...rest] = positionals;
   if (values.help || !command) {
-    process.stdout.write(USAGE + '\n');
+    cli.out(USAGE + '\n');
     if (!command && !values.help) process.exitCode = 2;
     return;
   }
@@ -126,14 +131,14 @@ async function main(argv: string[]): Promise<void> {
     case 'vad': {
       if (rest.length !== 1) throw new UsageError('vad takes exactly one input (a file path or URL)');
       const r = await runVad(rest[0], common);
-      process.stderr.write(`${r.segments} segment(s) in ${r.seconds.toFixed(2)} s of audio, processed in ${r.wallSeconds.toFixed(2)} s (real-time factor ${(r.wallSeconds / r.seconds).toFixed(4)})\n`);
+      if (!cli.stdoutClosed) process.stderr.write(`${r.segments} segment(s) in ${r.seconds.toFixed(2)} s of audio, processed in ${r.wallSeconds.toFixed(2)} s (real-time factor ${(r.wallSeconds / r.seconds).toFixed(4)})\n`);
       return;
     }
     case 'demo': {
       const clip = demoClipPath();
-      process.stdout.write(`Causeway demo: Silero VAD v5 (ONNX) on ${clip}\n`);
+      cli.out(`Causeway demo: Silero VAD v5 (ONNX) on ${clip}\n`);
       const r = await runVad(clip, common);
-      process.stdout.write(`${r.segments} speech segment(s) in ${r.seconds.toFixed(2)} s of audio; processed in ${r.wallSeconds.toFixed(2)} s, real-time factor ${(r.wallSeconds / r.seconds).toFixed(4)} (${(r.seconds / r.wallSeconds).toFixed(0)}x faster than real time)\n`);
+      cli.out(`${r.segments} speech segment(s) in ${r.seconds.toFixed(2)} s of audio; processed in ${r.wallSeconds.toFixed(2)} s, real-time factor ${(r.wallSeconds / r.seconds).toFixed(4)} (${(r.seconds / r.wallSeconds).toFixed(0)}x faster than real time)\n`);
       return;
     }
     case 'transcribe': {
@@ -146,7 +151,7 @@ async function main(argv: string[]): Promise<void> {
       const { transcribe, srtCue, vttCue } = await import('./pipelines/transcribe.js');
       const live = process.stdout.isTTY && format === 'text';
       let cues = 0;
-      if (format === 'vtt') process.stdout.write('WEBVTT\n\n');
+      if (format === 'vtt') cli.out('WEBVTT\n\n');
       await lastValueFrom(
         transcribe(
           rest[0],
@@ -154,17 +159,18 @@ async function main(argv: string[]): Promise<void> {
             ? { engine, model: values.model, realtime: values.realtime, device, threads }
             : { engine, model: values.model ?? defaultCommandModel(), realtime: values.realtime, device, threads },
         ).pipe(
+          takeUntil(stdoutGone$),
           tap((e) => {
             if (e.type === 'partial') {
               // Partials only on a terminal, rewritten in place; a pipe gets finals only.
-              if (live) process.stdout.write(`\r\x1b[2K${e.text}`);
+              if (live) cli.out(`\r\x1b[2K${e.text}`);
               return;
             }
             cues++;
-            if (format === 'json') process.stdout.write(JSON.stringify({ type: 'final', text: e.text, startUs: e.startUs, endUs: e.endUs }) + '\n');
-            else if (format === 'srt') process.stdout.write(srtCue(cues, e));
-            else if (format === 'vtt') process.stdout.write(vttCue(e));
-            else process.stdout.write(`${live ? '\r\x1b[2K' : ''}${fmt(e.startUs)} ${fmt(e.endUs)} ${e.text}\n`);
+            if (format === 'json') cli.out(JSON.stringify({ type: 'final', text: e.text, startUs: e.startUs, endUs: e.endUs }) + '\n');
+            else if (format === 'srt') cli.out(srtCue(cues, e));
+            else if (format === 'vtt') cli.out(vttCue(e));
+            else cli.out(`${live ? '\r\x1b[2K' : ''}${fmt(e.startUs)} ${fmt(e.endUs)} ${e.text}\n`);
           }),
         ),
         { defaultValue: undefined },
@@ -209,9 +215,10 @@ async function main(argv: string[]): Promise<void> {
       const { startServer } = await import('./server/http-server.js');
       const { defaultPipeline } = await import('./server/session-pipeline.js');
       const server = await startServer({ host: values.host, port, token: values.token, maxSessions, pipeline: defaultPipeline({ device, asrModel: values['asr-model'], binauralEngine }) });
-      process.stdout.write(`Causeway is serving on ${server.url}/  (open it in a browser; WHIP endpoint ${server.url}/whip)\n`);
+      cli.serving = true;
+      cli.out(`Causeway is serving on ${server.url}/  (open it in a browser; WHIP endpoint ${server.url}/whip)\n`);
       const stop = () => {
-        process.stdout.write('shutting down\n');
+        cli.out('shutting down\n');
         void server.close().then(() => process.exit(0));
       };
       process.once('SIGINT', stop);
@@ -230,8 +237,6 @@ main(process.argv.slice(2)).catch((e: unknown) => {
     process.exitCode = 2;
     return;
   }
-  const msg = isCausewayError(e) ? `${e.message} [${e.code}]` : `unexpected error: ${(e as Error)?.message ?? String(e)}`;
-  process.stderr.write(`causeway: error: ${msg.split('\n')[0]}\n`);
-  if (debug && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+  reportError(e, debug);
   process.exitCode = 1;
 });

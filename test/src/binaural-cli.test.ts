@@ -27,9 +27,9 @@ describe('causeway binaural (CLI)', () => {
   });
   after(() => removeDir(dir));
 
-  it('renders a file to 48 kHz stereo with the interaural level difference on the right side: az 90 left, az 270 right', async () => {
+  it('renders a file to 48 kHz stereo with the interaural level difference on the right side: az 90 left, az -90 right (a negative number is a value, not an option)', async () => {
     const [left, right] = [join(dir, 'left.wav'), join(dir, 'right.flac')];
-    const [a, b] = await Promise.all([run(['binaural', input, left, '--azimuth', '90']), run(['binaural', input, right, '--azimuth=-90', '--elevation', '10', '--distance', '2'])]);
+    const [a, b] = await Promise.all([run(['binaural', input, left, '--azimuth', '90']), run(['binaural', input, right, '--azimuth', '-90', '--elevation', '-10', '--distance', '2'])]);
     assert.equal(a.code, 0, a.stderr);
     assert.equal(b.code, 0, b.stderr);
     assert.match(a.stderr, /left\.wav: 1\.50 s rendered binaurally \(KEMAR, normal pinna\) in \d+\.\d+ s/);
