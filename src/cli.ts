@@ -17,9 +17,9 @@ import { detectSpeech } from './pipelines/detect-speech.js';
 import { probeMedia } from '../media/ffmpeg/index.js';
 
 const USAGE = `usage:
-  causeway vad <input> [--json] [--realtime] [--device auto|cpu|cuda] [--threads N] [--debug]
+  causeway vad <input> [--json] [--realtime] [--timeout S] [--device auto|cpu|cuda] [--threads N] [--debug]
       speech segments of any media file or URL ffmpeg reads, one line each
-  causeway transcribe <input> [--engine conformer|zipformer|moonshine] [--model path] [--format text|json|srt|vtt] [--realtime]
+  causeway transcribe <input> [--engine conformer|zipformer|moonshine] [--model path] [--format text|json|srt|vtt] [--realtime] [--timeout S]
       speech recognition: partial hypotheses live on a terminal, finals only when piped.
       conformer (default): a NeMo-contract cache-aware CTC step graph; without --model, Causeway's
         own command recogniser (digits and 30 command words)
@@ -42,6 +42,7 @@ const USAGE = `usage:
 options:
   --json        one JSON object per segment
   --realtime    read the input at 1x speed, like a live source
+  --timeout     seconds a network input (rtsp, http, tcp, ...) may send nothing before it fails (default 10; 0: wait forever)
   --device      ONNX execution provider: auto (CUDA if installed, else CPU; default), cpu, cuda
   --threads     ONNX intra-op threads (default 1)
   --quiet       no log lines on stderr
@@ -64,12 +65,12 @@ function printSegment(e: VadEvent, json: boolean): void {
   else cli.out(`speech ${fmt(e.startUs)} ${fmt(e.endUs)} (${((e.endUs - e.startUs) / 1e6).toFixed(2)} s)\n`);
 }
 
-async function runVad(input: string, opts: { json: boolean; realtime: boolean; device: Device; threads: number }): Promise<{ segments: number; seconds: number; wallSeconds: number }> {
+async function runVad(input: string, opts: { json: boolean; realtime: boolean; device: Device; threads: number; timeoutMs: number }): Promise<{ segments: number; seconds: number; wallSeconds: number }> {
   const t0 = nowMs();
-  const info = await probeMedia(input);
+  const info = await probeMedia(input, { timeoutMs: opts.timeoutMs });
   let segments = 0;
   await lastValueFrom(
-    detectSpeech(input, { info, realtime: opts.realtime, device: opts.device, threads: opts.threads }).pipe(
+    detectSpeech(input, { info, realtime: opts.realtime, device: opts.device, threads: opts.threads, timeoutMs: opts.timeoutMs }).pipe(
       takeUntil(stdoutGone$),
       tap((e) => {
         if (e.type === 'speech-end') segments++;
@@ -92,6 +93,7 @@ const OPTIONS = {
   realtime: { type: 'boolean', default: false },
   device: { type: 'string', default: 'auto' },
   threads: { type: 'string', default: '1' },
+  timeout: { type: 'string', default: '10' },
   quiet: { type: 'boolean', default: false },
   debug: { type: 'boolean', default: false },
   host: { type: 'string', default: '127.0.0.1' },
@@ -126,7 +128,10 @@ async function main(argv: string[]): Promise<void> {
   if (!['auto', 'cpu', 'cuda'].includes(device)) throw new UsageError(`--device must be auto, cpu or cuda, got '${values.device}'`);
   const threads = Number(values.threads);
   if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads must be a positive integer, got '${values.threads}'`);
-  const common = { json: values.json!, realtime: values.realtime!, device, threads };
+  const timeout = Number(values.timeout);
+  if (values.timeout!.trim() === '' || !(timeout >= 0) || !Number.isFinite(timeout)) throw new UsageError(`--timeout must be a number of seconds >= 0, got '${values.timeout}'`);
+  const timeoutMs = timeout * 1000;
+  const common = { json: values.json!, realtime: values.realtime!, device, threads, timeoutMs };
   switch (command) {
     case 'vad': {
       if (rest.length !== 1) throw new UsageError('vad takes exactly one input (a file path or URL)');
@@ -156,8 +161,8 @@ async function main(argv: string[]): Promise<void> {
         transcribe(
           rest[0],
           engine === 'moonshine'
-            ? { engine, model: values.model, realtime: values.realtime, device, threads }
-            : { engine, model: values.model ?? defaultCommandModel(), realtime: values.realtime, device, threads },
+            ? { engine, model: values.model, realtime: values.realtime, device, threads, timeoutMs }
+            : { engine, model: values.model ?? defaultCommandModel(), realtime: values.realtime, device, threads, timeoutMs },
         ).pipe(
           takeUntil(stdoutGone$),
           tap((e) => {

@@ -67,6 +67,7 @@ export function ffmpegAudioInput(source: string, options: FfmpegAudioInputOption
     ...(options.flow !== undefined ? { flow: options.flow } : {}),
     ...(options.live !== undefined ? { live: options.live } : {}),
     ...(options.ffprobePath !== undefined ? { ffprobePath: options.ffprobePath } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     // About one second of frames, at least 8.
     maxQueuedFrames: Math.max(8, Math.ceil(1000 / frameMs)),
     plan: () => ({

@@ -72,6 +72,8 @@ const GENERIC_LINES: RegExp[] = [
   /^Exiting normally/i,
   /^Error opening (input|output) files?:?/i,
   /^Error while (opening|filtering)/i,
+  // Warnings, for the inputs read at -loglevel warning (network.ts).
+  /^Guessed Channel Layout/i,
 ];
 
 /**

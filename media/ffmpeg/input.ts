@@ -31,6 +31,7 @@ import {
 } from './errors.js';
 import { probeDetailed, type DetailedInfo } from './probe.js';
 import { QUIET_ARGS, resolveFfmpegPath, spawnFfmpeg, type FfmpegProcess } from './process.js';
+import { cutShort, inputTimeout, networkDeadlines, timeoutVerdict } from './network.js';
 import { FrameReader } from './reader.js';
 import { inspectSource, optionValue, type SourceInfo } from './source.js';
 import { truncationCheck } from './truncation.js';
@@ -56,6 +57,11 @@ export interface FfmpegInputCommonOptions {
   readonly ffmpegPath?: string;
   /** ffprobe binary (used for the truncation check of files); default $FFPROBE_PATH or `ffprobe`. */
   readonly ffprobePath?: string;
+  /**
+   * How long a network input may stay silent, ms (default 10 s; 0: wait forever): a server that
+   * accepts and sends nothing, or stops sending, fails with 'input-timeout' (see network.ts).
+   */
+  readonly timeoutMs?: number;
 }
 
 export interface InputPlan<T> {
@@ -139,17 +145,21 @@ async function run<T>(spec: InputSpec<T>, flow: FlowControl | undefined, subscri
     (probed ??= probeDetailed(src, {
       inputOptions,
       ...(spec.ffprobePath !== undefined ? { ffprobePath: spec.ffprobePath } : {}),
+      ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
     }));
   const plan = await spec.plan(probe, src);
   const truncation = await truncationCheck(src, spec.kind, inputOptions, probe);
   if (state.closed) return;
 
   const binary = resolveFfmpegPath(spec.ffmpegPath);
-  const args = [...QUIET_ARGS, ...inputOptions, '-i', src.ffmpegArg, ...plan.outputArgs, 'pipe:1'];
+  const net = networkDeadlines(src, inputOptions, spec.timeoutMs);
+  const args = [...QUIET_ARGS, ...(net !== undefined ? [...net.args, '-loglevel', 'warning'] : []), ...inputOptions, '-i', src.ffmpegArg, ...plan.outputArgs, 'pipe:1'];
   const proc = spawnFfmpeg(binary, args, { stdin: 'ignore', stdout: 'pipe' });
   state.proc = proc;
 
   let decodedBytes = 0;
+  /** Set when the no-data watchdog stopped ffmpeg. */
+  let silentFor: number | undefined;
   const readerDone = new Promise<{ bytes: number }>((resolve) => {
     state.abortReader = () => resolve({ bytes: decodedBytes });
     state.reader = new FrameReader(proc.stdout!, {
@@ -164,6 +174,7 @@ async function run<T>(spec: InputSpec<T>, flow: FlowControl | undefined, subscri
         if (!subscriber.closed) subscriber.next(tagFlow(plan.makeFrame(bytes, offset), flow));
       },
       onDone: resolve,
+      ...(net !== undefined ? { idle: { firstMs: net.firstDataMs, gapMs: net.gapMs, onIdle: () => { silentFor = state.reader?.idleMs() ?? net.gapMs; proc.kill(); } } } : {}),
     });
   });
   if (flow !== undefined && spec.realtime !== true) {
@@ -187,13 +198,17 @@ async function run<T>(spec: InputSpec<T>, flow: FlowControl | undefined, subscri
   // All frames decoded so far go out first (paced, when realtime), then the verdict.
   const { bytes } = await readerDone;
   if (state.closed) return;
+  if (silentFor !== undefined) throw inputTimeout(spec.source, silentFor);
   if (exit.code !== 0) {
-    throw classifyFailure(
+    const failure = classifyFailure(
       { source: spec.source, ffmpegArg: src.ffmpegArg, role: 'input', kind: spec.kind, localFile: src.localFile },
       exit.stderr,
       describeExit(exit.code, exit.signal),
     );
+    throw timeoutVerdict(failure, spec.source, net, state.reader?.idleMs() ?? 0);
   }
+  const cut = cutShort(spec.source, exit.stderr, net);
+  if (cut !== undefined) throw cut;
   const verdict = truncation?.verdict(bytes / plan.bytesPerSecond);
   if (verdict !== undefined) throw corruptInput(spec.source, verdict);
 }

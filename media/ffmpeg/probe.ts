@@ -12,6 +12,7 @@ import {
   ffmpegMissing,
   isSpawnEnoent,
 } from './errors.js';
+import { inputTimeout, networkDeadlines, timeoutVerdict } from './network.js';
 import { resolveFfprobePath } from './process.js';
 import { inspectSource, optionValue, type SourceInfo } from './source.js';
 
@@ -29,6 +30,11 @@ export interface ProbeOptions {
   readonly inputOptions?: readonly string[];
   /** ffprobe binary; default $FFPROBE_PATH or `ffprobe` on PATH. */
   readonly ffprobePath?: string;
+  /**
+   * How long a network input may stay silent, ms (default 10 s; 0: wait forever). A silent
+   * server fails with 'input-timeout' (see network.ts).
+   */
+  readonly timeoutMs?: number;
 }
 
 /** @internal What the edges need beyond MediaInfo. */
@@ -78,14 +84,26 @@ export async function probeMedia(source: string, options: ProbeOptions = {}): Pr
 export function probeDetailed(src: SourceInfo, options: ProbeOptions = {}): Promise<DetailedInfo> {
   const binary = resolveFfprobePath(options.ffprobePath);
   const format = optionValue(options.inputOptions, '-f');
-  const args = ['-v', 'error', ...(format !== undefined ? ['-f', format] : [])];
+  const net = networkDeadlines(src, options.inputOptions, options.timeoutMs);
+  const args = ['-v', 'error', ...(net?.args ?? []), ...(format !== undefined ? ['-f', format] : [])];
+  const t0 = performance.now();
   return new Promise<DetailedInfo>((resolve, reject) => {
+    let settled = false;
+    // Our own deadline, for a protocol without a socket timeout. fluent-ffmpeg gives no handle on
+    // its ffprobe to kill; with the socket timeout in its arguments it ends on its own.
+    const deadline = net === undefined ? undefined : setTimeout(() => {
+      settled = true;
+      reject(inputTimeout(src.source, net.probeMs, 'gave no stream information'));
+    }, net.probeMs);
     // fluent-ffmpeg keeps the ffprobe path in a module-wide cache that it reads synchronously
     // when ffprobe() is called, so setting it right before each call is race-free.
     ffmpeg.setFfprobePath(binary);
     ffmpeg.ffprobe(src.ffmpegArg, args, (err: unknown, data: ffmpeg.FfprobeData | undefined) => {
+      clearTimeout(deadline);
+      if (settled) return;
+      settled = true;
       if (err !== null && err !== undefined) {
-        reject(probeError(err, src, binary));
+        reject(timeoutVerdict(probeError(err, src, binary), src.source, net, performance.now() - t0));
         return;
       }
       if (data === undefined) {

@@ -19,6 +19,11 @@
  * For those, `setPaused()` (wired to a shared FlowControl, see src/core/flow.ts) stops emission
  * at the next frame boundary and stops reading stdout, so ffmpeg blocks on the full pipe: memory
  * stays bounded by one pipe chunk plus the consumer's queue.
+ *
+ * `idle` is a no-data watchdog (network inputs, see network.ts): `onIdle` is called once if no
+ * byte arrives for `firstMs` from the start, or for `gapMs` after the last byte. Time while the
+ * stream is held back on our side (consumer paused, realtime queue full) does not count: silence
+ * we asked for is not the server's.
  */
 import type { Readable } from 'node:stream';
 import { nowMs } from '../../src/core/frames.js';
@@ -32,6 +37,7 @@ export interface FrameReaderOptions {
   readonly onFrame: (bytes: Uint8Array) => void;
   /** Every frame has been handed over after the stream ended. */
   readonly onDone: (stats: { readonly bytes: number; readonly droppedTailBytes: number }) => void;
+  readonly idle?: { readonly firstMs: number; readonly gapMs: number; readonly onIdle: () => void };
 }
 
 export class FrameReader {
@@ -50,6 +56,9 @@ export class FrameReader {
   private ended = false;
   private finished = false;
   private disposed = false;
+  private lastActivity = nowMs();
+  private gotData = false;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly stream: Readable,
@@ -60,6 +69,12 @@ export class FrameReader {
     stream.on('end', this.onStreamEnd);
     // A destroyed/broken pipe ends the data as well; the process exit status tells what happened.
     stream.on('close', this.onStreamEnd);
+    this.armIdle();
+  }
+
+  /** ms since a byte last arrived (or since the start, or since we last held the stream back). */
+  idleMs(): number {
+    return nowMs() - this.lastActivity;
   }
 
   /**
@@ -79,6 +94,7 @@ export class FrameReader {
     this.disposed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    this.clearIdle();
     this.queue = [];
     this.pending = undefined;
     this.stream.removeListener('data', this.onData);
@@ -88,6 +104,8 @@ export class FrameReader {
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.t0 === undefined) this.t0 = nowMs();
+    this.lastActivity = nowMs();
+    this.gotData = true;
     this.pending = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
     this.consumePending();
     this.updateStream();
@@ -118,6 +136,7 @@ export class FrameReader {
   private readonly onStreamEnd = (): void => {
     if (this.streamEnded || this.disposed) return;
     this.streamEnded = true;
+    this.clearIdle();
     if (this.pending === undefined) this.onEnd();
   };
 
@@ -141,7 +160,34 @@ export class FrameReader {
       this.pending !== undefined ||
       (rt !== undefined && this.queue.length >= (this.stream.isPaused() ? rt.maxQueuedFrames / 2 : rt.maxQueuedFrames));
     if (hold && !this.stream.isPaused()) this.stream.pause();
-    else if (!hold && this.stream.isPaused()) this.stream.resume();
+    else if (!hold && this.stream.isPaused()) {
+      this.stream.resume();
+      this.lastActivity = nowMs();
+    }
+  }
+
+  private armIdle(): void {
+    const idle = this.o.idle;
+    if (idle === undefined || this.idleTimer !== undefined || this.disposed || this.streamEnded) return;
+    const limit = this.gotData ? idle.gapMs : idle.firstMs;
+    this.idleTimer = setTimeout(this.checkIdle, Math.max(1, Math.ceil(this.lastActivity + limit - nowMs())));
+  }
+
+  private readonly checkIdle = (): void => {
+    this.idleTimer = undefined;
+    const idle = this.o.idle;
+    if (idle === undefined || this.disposed || this.streamEnded) return;
+    if (this.stream.isPaused()) this.lastActivity = nowMs();
+    else if (this.idleMs() >= (this.gotData ? idle.gapMs : idle.firstMs)) {
+      idle.onIdle();
+      return;
+    }
+    this.armIdle();
+  };
+
+  private clearIdle(): void {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
   }
 
   private deliver(frame: Uint8Array): void {

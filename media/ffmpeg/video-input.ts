@@ -76,6 +76,7 @@ export function ffmpegVideoInput(source: string, options: FfmpegVideoInputOption
     ...(options.flow !== undefined ? { flow: options.flow } : {}),
     ...(options.live !== undefined ? { live: options.live } : {}),
     ...(options.ffprobePath !== undefined ? { ffprobePath: options.ffprobePath } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     maxQueuedFrames: 8,
     plan: async (probe) => {
       let rate: { num: number; den: number };

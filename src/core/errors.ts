@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'no-audio-stream'
   | 'no-video-stream'
   | 'corrupt-input'
+  | 'input-timeout'
   | 'ffmpeg-failed'
   | 'output-failed'
   // models and runtime

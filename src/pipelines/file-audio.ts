@@ -15,6 +15,8 @@ export interface FileAudioOptions {
   realtime?: boolean;
   /** The input's probe, when the caller already has it (saves a second ffprobe run). */
   info?: MediaInfo;
+  /** How long a network input may stay silent, ms (see FfmpegInputCommonOptions.timeoutMs). */
+  timeoutMs?: number;
 }
 
 export function fileAudio16k<T>(
@@ -23,13 +25,13 @@ export function fileAudio16k<T>(
   model: (queue: Omit<QueueOptions, 'name'>) => OperatorFunction<AudioFrame, T>,
 ): Observable<T> {
   return defer(async () => {
-    const info = options.info ?? (await probeMedia(input));
+    const info = options.info ?? (await probeMedia(input, { timeoutMs: options.timeoutMs }));
     if (!info.audio) throw new MediaError('no-audio-stream', `${input}: no audio stream`);
     return info.audio.sampleRate;
   }).pipe(
     switchMap((rate) => {
       const live = options.realtime === true;
-      return ffmpegAudioInput(input, { sampleRate: rate, channels: 1, realtime: live }).pipe(
+      return ffmpegAudioInput(input, { sampleRate: rate, channels: 1, realtime: live, timeoutMs: options.timeoutMs }).pipe(
         resample({ toRate: 16000, fromRate: rate }),
         model({ capacity: live ? 64 : 32 }),
       );
