@@ -2,7 +2,7 @@
  * Example: speech segments of any ffmpeg input, with per-event latency (how long after the
  * source produced the audio the event was known). See README.md beside this file.
  */
-import { FlowControl, ffmpegAudioInput, metrics, nowMs, probeMedia, resample, vad } from 'causeway';
+import { ffmpegAudioInput, metrics, nowMs, probeMedia, resample, vad } from 'causeway';
 
 const [input, flag] = process.argv.slice(2);
 if (!input) {
@@ -12,13 +12,10 @@ if (!input) {
 const realtime = flag === '--realtime';
 const info = await probeMedia(input);
 const rate = info.audio?.sampleRate ?? 48000;
-const flow = new FlowControl();
 
-ffmpegAudioInput(input, { sampleRate: rate, channels: 1, realtime, flow })
-  .pipe(
-    resample({ toRate: 16000, fromRate: rate }),
-    vad({ queue: realtime ? { policy: 'drop-oldest', capacity: 50 } : { policy: 'pause', capacity: 32, flow } }),
-  )
+// A file pauses ffmpeg while the VAD's queue is full; with --realtime the queue drops the oldest instead.
+ffmpegAudioInput(input, { sampleRate: rate, channels: 1, realtime })
+  .pipe(resample({ toRate: 16000, fromRate: rate }), vad())
   .subscribe({
     next: (e) => {
       const age = realtime ? ` (emitted ${(nowMs() - e.wallMs).toFixed(1)} ms after the newest audio it needed arrived)` : '';
