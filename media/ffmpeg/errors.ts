@@ -17,6 +17,7 @@
  * |                                   | nothing at `error` level -> detected separately, see truncation.ts   |                   |
  * | anything else                     | last meaningful lines, e.g. `[lavfi] No such filter: 'x'`            | ffmpeg-failed     |
  * | output side (encoder, path, ...)  | e.g. `Unknown encoder 'x'`, `<target>: No such file or directory`    | output-failed     |
+ * |                                   | (unknown extension, missing directory, permission: said plainly)     |                   |
  */
 import { MediaError, type ErrorCode } from '../../src/core/errors.js';
 
@@ -139,6 +140,8 @@ export function classifyFailure(ctx: FailureContext, stderr: readonly string[], 
   const detail = lastMeaningful(stderr, arg, src);
 
   if (ctx.role === 'output') {
+    const why = outputProblem(text, ctx.source);
+    if (why !== undefined) return new MediaError('output-failed', `cannot write ${src}: ${why}`);
     return new MediaError('output-failed', `ffmpeg failed writing ${src} (${exit})${detail ? `: ${detail}` : ''}`);
   }
 
@@ -164,6 +167,27 @@ export function classifyFailure(ctx: FailureContext, stderr: readonly string[], 
     }
   }
   return new MediaError('ffmpeg-failed', `ffmpeg failed on input ${src} (${exit})${detail ? `: ${detail}` : ''}`);
+}
+
+/** What is wrong with an output target, in the user's terms, when ffmpeg's stderr says it. */
+function outputProblem(text: string, target: string): string | undefined {
+  if (/Unable to find a suitable output format/i.test(text)) {
+    const ext = /\.([^./\\]+)$/.exec(target)?.[1];
+    return `${ext === undefined ? 'the name has no extension' : `ffmpeg knows no output format for the extension '.${ext}'`} (the format follows the extension: .wav, .flac, .ogg, .mp3, .m4a, ...)`;
+  }
+  // ffmpeg's own words stay in brackets, for searching.
+  const plain: [RegExp, string][] = [
+    [/No such file or directory/i, 'its directory does not exist'],
+    [/Permission denied/i, 'permission denied'],
+    [/Is a directory/i, 'it is a directory'],
+    [/Read-only file system/i, 'the file system is read-only'],
+    [/No space left on device/i, 'no space left on the device'],
+  ];
+  for (const [re, why] of plain) {
+    const m = re.exec(text);
+    if (m !== null) return `${why} (${m[0]})`;
+  }
+  return undefined;
 }
 
 export function noStream(source: string, kind: StreamKind): MediaError {
