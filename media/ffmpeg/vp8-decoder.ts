@@ -43,6 +43,8 @@ export interface Vp8DecoderOptions<T> {
   readonly onFrame: (data: Uint8Array, tag: T, decodeMs: number) => void;
   /** Frames were dropped or the decoder restarted: decoding resumes at the next key frame. */
   readonly onKeyframeNeeded: () => void;
+  /** ffmpeg ended on its own (crashed, killed): what happened and what follows, in one line. */
+  readonly onProcessEnded?: (message: string) => void;
 }
 
 export interface Vp8DecoderStats {
@@ -199,10 +201,14 @@ export class FfmpegVp8Decoder<T> {
     const why = exit.spawnError !== undefined ? exit.spawnError.message : `${describeExit(exit.code, exit.signal)}: ${lastMeaningful(exit.stderr) || 'no message'}`;
     if (isSpawnEnoent(exit.spawnError) || this.failedRuns >= MAX_FAILED_RUNS) {
       this.gaveUp = true;
-      log.error(`VP8 decoding stopped (ffmpeg ${why}); the session goes on without video in`);
+      const message = `VP8 decoding stopped (ffmpeg ${why}); the session goes on without video in`;
+      log.error(message);
+      this.options.onProcessEnded?.(message);
       return;
     }
-    log.warn(`ffmpeg VP8 decoder ended (${why}); restarting at the next key frame`);
+    const message = `ffmpeg VP8 decoder ended (${why}); restarting at the next key frame`;
+    log.warn(message);
+    this.options.onProcessEnded?.(message);
     this.waitKeyframe = true;
     this.options.onKeyframeNeeded();
   }

@@ -44,6 +44,8 @@ export interface Vp8EncoderOptions {
   readonly maxInFlight?: number;
   readonly ffmpegPath?: string;
   readonly onPacket: (packet: EncodedVideoPacket) => void;
+  /** ffmpeg ended on its own (crashed, killed): what happened and what follows, in one line. */
+  readonly onProcessEnded?: (message: string) => void;
 }
 
 export interface EncodedVideoPacket {
@@ -243,10 +245,14 @@ export class FfmpegVp8Encoder {
       this.gaveUp = true;
       this.queue = [];
       const why = exit.spawnError?.message ?? `${describeExit(exit.code, exit.signal)}: ${lastMeaningful(exit.stderr) || 'no message'}`;
-      log.error(`VP8 encoding stopped (ffmpeg ${why}); the session goes on without video out`);
+      const message = `VP8 encoding stopped (ffmpeg ${why}); the session goes on without video out`;
+      log.error(message);
+      this.options.onProcessEnded?.(message);
       return;
     }
-    log.warn(`ffmpeg VP8 encoder ended (${describeExit(exit.code, exit.signal)}: ${lastMeaningful(exit.stderr)}); restarting`);
+    const message = `ffmpeg VP8 encoder ended (${describeExit(exit.code, exit.signal)}: ${lastMeaningful(exit.stderr) || 'no message'}); restarting`;
+    log.warn(message);
+    this.options.onProcessEnded?.(message);
     this.pump();
   }
 

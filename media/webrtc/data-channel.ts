@@ -5,6 +5,9 @@
  * pipeline can speak before the client's channel is up without growing memory. A client that
  * stops reading (or vanished without closing) gets messages dropped, counted, once the channel
  * holds `maxBufferedBytes` unsent: SCTP would otherwise buffer for it without bound.
+ * Incoming messages are bounded too: beyond `maxMessagesPerSec` (a token bucket with a burst of
+ * twice that) they are dropped unread and counted, so a flood costs neither CPU (parsing, replies)
+ * nor memory; one larger than `maxMessageBytes` is refused with an error reply.
  */
 import type { RTCDataChannel } from 'werift';
 import { invalidArgument } from '../../src/core/errors.js';
@@ -18,6 +21,10 @@ export interface JsonChannelsOptions {
   readonly preferredLabel?: string;
   /** Unsent bytes a channel may hold before messages to it are dropped (default 1 MiB). */
   readonly maxBufferedBytes?: number;
+  /** Incoming messages a second, all channels together, before more are dropped (default 100; bursts of twice that pass). */
+  readonly maxMessagesPerSec?: number;
+  /** Largest incoming message, bytes (default 64 KiB). */
+  readonly maxMessageBytes?: number;
 }
 
 export interface JsonChannelsStats {
@@ -25,23 +32,34 @@ export interface JsonChannelsStats {
   messagesOut: number;
   messagesInvalid: number;
   messagesDropped: number;
+  /** Incoming messages dropped unread by the rate bound. */
+  messagesInDropped: number;
 }
 
 /** How much of a bad message is quoted back: enough to recognise it, not to echo a flood. */
 const QUOTE_CHARS = 40;
 
 export class JsonChannels {
-  readonly stats: JsonChannelsStats = { messagesIn: 0, messagesOut: 0, messagesInvalid: 0, messagesDropped: 0 };
+  readonly stats: JsonChannelsStats = { messagesIn: 0, messagesOut: 0, messagesInvalid: 0, messagesDropped: 0, messagesInDropped: 0 };
   private readonly channels: RTCDataChannel[] = [];
   private readonly unsubscribes: Array<() => void> = [];
   private queue: string[] = [];
   private closed = false;
   private readonly maxQueue: number;
   private readonly preferred: string;
+  private readonly ratePerMs: number;
+  private readonly burst: number;
+  private tokens: number;
+  private refilledMs = performance.now();
 
   constructor(private readonly options: JsonChannelsOptions) {
     this.maxQueue = options.maxQueue ?? 256;
     this.preferred = options.preferredLabel ?? 'causeway';
+    const rate = options.maxMessagesPerSec ?? 100;
+    if (!(rate > 0)) throw invalidArgument(`JsonChannels: maxMessagesPerSec must be positive, got ${rate}`);
+    this.ratePerMs = rate / 1000;
+    this.burst = 2 * rate;
+    this.tokens = this.burst;
   }
 
   attach(channel: RTCDataChannel): void {
@@ -116,8 +134,29 @@ export class JsonChannels {
     }
   }
 
+  /** Takes one token from the bucket; false (counted) when a flood has emptied it. */
+  private admit(): boolean {
+    const now = performance.now();
+    this.tokens = Math.min(this.burst, this.tokens + (now - this.refilledMs) * this.ratePerMs);
+    this.refilledMs = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    this.stats.messagesInDropped++;
+    m.drops.inc({ operator: 'webrtc-messages-in', policy: 'rate-limit' });
+    return false;
+  }
+
   private receive(ch: RTCDataChannel, data: string | Buffer): void {
-    if (this.closed) return;
+    if (this.closed || !this.admit()) return;
+    const maxBytes = this.options.maxMessageBytes ?? 64 * 1024;
+    const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    if (bytes > maxBytes) {
+      this.stats.messagesInvalid++;
+      this.write(ch, JSON.stringify({ type: 'error', message: `message of ${bytes} bytes is over the ${maxBytes}-byte limit` }));
+      return;
+    }
     const text = typeof data === 'string' ? data : data.toString('utf8');
     let value: unknown;
     try {

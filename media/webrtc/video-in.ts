@@ -16,6 +16,8 @@ export interface VideoInOptions {
   readonly onFrame: (frame: VideoFrame) => void;
   /** Sends an RTCP PLI for the stream (already rate-limited). */
   readonly sendPli: () => void;
+  /** The decoder's ffmpeg ended on its own; the message says whether video in goes on. */
+  readonly onFault?: (message: string) => void;
 }
 
 interface Tag {
@@ -52,6 +54,9 @@ export class VideoIn {
       },
       // The decoder dropped frames: the receiver asks for a key frame (rate-limited).
       onKeyframeNeeded: () => this.receiver.requestKeyframe(nowMs()),
+      onProcessEnded: (message) => {
+        if (!this.closed) options.onFault?.(message);
+      },
     });
   }
 

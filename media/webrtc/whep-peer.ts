@@ -32,6 +32,11 @@ export interface WhepPeer {
   sendVideo(frame: VideoFrame): void;
   /** Replays the current state. */
   readonly state$: Observable<PeerState>;
+  /**
+   * One line each time a media process of the peer (ffmpeg's VP8 decoder or encoder) ends on
+   * its own: the peer goes on, restarting it or, after repeated failures, without that video.
+   */
+  readonly faults$: Observable<string>;
   stats(): Record<string, number>;
   /** Idempotent; releases everything and completes the observables (state 'closed'). */
   close(): Promise<void>;

@@ -23,7 +23,7 @@ import {
 import { CausewayError, invalidArgument } from '../../src/core/errors.js';
 import { nowMs, type AudioFrame, type PixelFormat, type VideoFrame } from '../../src/core/frames.js';
 import { logger } from '../../src/core/log.js';
-import { m } from '../../src/core/metrics.js';
+import { m, metrics } from '../../src/core/metrics.js';
 import { JsonChannels } from './data-channel.js';
 import { RtpAudioReceiver } from './rtp-audio-receiver.js';
 import { RtpAudioSender } from './rtp-audio-sender.js';
@@ -86,6 +86,8 @@ export interface WhipPeer extends WhepPeer {
    */
   readonly video$: Observable<VideoFrame>;
 }
+
+const mediaProcessFailures = metrics.counter('causeway_media_process_failures_total', 'ffmpeg processes of peers (VP8 decoder/encoder) that ended on their own, by process');
 
 /** Bound on ICE gathering: host candidates take milliseconds; STUN is given 1.5 s of it. */
 const GATHER_TIMEOUT_MS = 2000;
@@ -188,6 +190,8 @@ export class Peer implements WhipPeer {
   readonly video$ = this.videoSubject.asObservable();
   readonly messages$ = this.messageSubject.asObservable();
   readonly state$ = this.stateSubject.asObservable();
+  private readonly faultSubject = new Subject<string>();
+  readonly faults$ = this.faultSubject.asObservable();
 
   private readonly receiver: RtpAudioReceiver;
   private readonly sender: RtpAudioSender;
@@ -235,6 +239,7 @@ export class Peer implements WhipPeer {
         m.frameAgeMs.observe({ operator: 'webrtc-video-in' }, nowMs() - f.wallMs);
         this.videoSubject.next(f);
       },
+      onFault: (message) => this.fault('vp8-decoder', message),
       sendPli: () => {
         const t = this.videoTransceiver;
         if (t === undefined || this.videoSsrc === undefined || this.closing !== undefined) return;
@@ -331,6 +336,7 @@ export class Peer implements WhipPeer {
       ...(v.keyframeIntervalSec !== undefined ? { keyframeIntervalSec: v.keyframeIntervalSec } : {}),
       ...(this.options.ffmpegPath !== undefined ? { ffmpegPath: this.options.ffmpegPath } : {}),
       send: (p) => this.sendRtp(this.videoTransceiver, p),
+      onProcessEnded: (message) => this.fault('vp8-encoder', message),
     });
     this.videoOut.push(frame);
   }
@@ -368,6 +374,7 @@ export class Peer implements WhipPeer {
       messagesOut: c.messagesOut,
       messagesInvalid: c.messagesInvalid,
       messagesDropped: c.messagesDropped,
+      messagesInDropped: c.messagesInDropped,
       ...this.videoIn.stats(),
       ...(this.videoOut?.stats() ?? {}),
       videoFramesNotSent: this.videoFramesNotSent,
@@ -409,7 +416,14 @@ export class Peer implements WhipPeer {
     this.audioSubject.complete();
     this.videoSubject.complete();
     this.messageSubject.complete();
+    this.faultSubject.complete();
     this.stateSubject.complete();
+  }
+
+  private fault(process: 'vp8-decoder' | 'vp8-encoder', message: string): void {
+    if (this.closing !== undefined) return;
+    mediaProcessFailures.inc({ process });
+    this.faultSubject.next(message);
   }
 
   private listen(sub: { unSubscribe: () => void }): void {

@@ -118,6 +118,8 @@ export class Session {
         if (s === 'failed' || s === 'closed') void this.close(s === 'failed' ? 'peer-failed' : 'peer-closed');
       }),
     );
+    // A media process that dies is this session's problem only: its client is told, the session goes on.
+    this.subs.add(this.peer.faults$.subscribe((message) => this.emit({ type: 'error', source: 'media', message })));
   }
 
   /** Sends an event to the peer's data channel and every /events socket. */

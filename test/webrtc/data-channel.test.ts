@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import type { RTCDataChannel } from 'werift';
 import { JsonChannels } from '../../media/webrtc/data-channel.js';
+import { m } from '../../src/core/metrics.js';
+import { until } from '../wait.js';
 
 /** Just the part of werift's RTCDataChannel that JsonChannels uses. */
 class FakeChannel {
@@ -69,5 +71,33 @@ describe('media/webrtc JsonChannels', () => {
     // A flood of garbage is quoted, not echoed.
     other.receive('x'.repeat(10000));
     assert.ok(other.sent[1].length < 300, `reply of ${other.sent[1].length} chars`);
+  });
+});
+
+describe('media/webrtc JsonChannels under a flood', () => {
+  it('takes a burst, then maxMessagesPerSec; the rest is dropped unread and counted; oversized messages get one error', async () => {
+    const dropped = () => m.drops.get({ operator: 'webrtc-messages-in', policy: 'rate-limit' });
+    const before = dropped();
+    let taken = 0;
+    const jc = new JsonChannels({ onMessage: () => taken++, maxMessagesPerSec: 50 });
+    const ch = new FakeChannel('causeway');
+    jc.attach(ch.asChannel);
+    const heap = process.memoryUsage().heapUsed;
+    const t0 = performance.now();
+    for (let i = 0; i < 100_000; i++) ch.receive('{"type":"ping"}');
+    const allowed = 100 + Math.ceil((50 * (performance.now() - t0)) / 1000);
+    assert.ok(taken >= 100 && taken <= allowed, `${taken} taken, at most ${allowed} allowed`);
+    assert.equal(jc.stats.messagesIn, taken);
+    assert.equal(jc.stats.messagesInDropped, 100_000 - taken);
+    assert.equal(dropped() - before, 100_000 - taken);
+    assert.deepEqual(ch.sent, [], 'dropped messages are not parsed or answered');
+    assert.ok(process.memoryUsage().heapUsed - heap < 32 * 2 ** 20, 'nothing kept per dropped message');
+    // The bucket refills: the client is served again.
+    const after = taken;
+    await until('a message taken after the flood', 5000, () => (ch.receive('{"type":"ping"}'), taken > after));
+    ch.receive('x'.repeat(70_000));
+    assert.equal(ch.sent.length, 1);
+    assert.match(JSON.parse(ch.sent[0]).message, /70000 bytes is over the 65536-byte limit/);
+    jc.close();
   });
 });
