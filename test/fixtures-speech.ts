@@ -1,5 +1,5 @@
 /**
- * Speech fixtures made at test time with espeak-ng (never committed): sentences separated by
+ * Speech fixtures made at test time with espeak-ng or flite (never committed): sentences separated by
  * known silences, resampled to the wanted rate with our own kernel, plus the true speech spans
  * measured on the samples themselves (first/last sample above a small amplitude).
  */
@@ -17,9 +17,11 @@ export interface SpeechFixture {
   spans: { start: number; end: number }[];
 }
 
+/** `voice`: an espeak-ng voice (`en-us`, `en-gb+f4`) or a flite voice as `flite:NAME`. */
 function say(text: string, voice: string, dir: string): { rate: number; x: Float32Array } {
   const file = join(dir, 'say.wav');
-  execFileSync('espeak-ng', ['-v', voice, '-s', '150', '-w', file, text]);
+  if (voice.startsWith('flite:')) execFileSync('flite', ['-voice', voice.slice(6), '-t', text, '-o', file]);
+  else execFileSync('espeak-ng', ['-v', voice, '-s', '150', '-w', file, text]);
   const w = parseWav(readFileSync(file), file);
   return { rate: w.sampleRate, x: w.samples };
 }
