@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { HrirLookup, type HrirInterpolation } from './lookup.js';
 import { DEFAULT_SOFA, loadSofa, resampleHrtf, type HrtfSet } from './sofa.js';
 
-export { DEFAULT_SOFA, loadSofa, resampleHrtf, toCartesian, toSpherical, type Direction, type HrtfSet, type LoadSofaOptions } from './sofa.js';
+export { DEFAULT_SOFA, loadSofa, resampleHrtf, toCartesian, toSpherical, type Direction, type HrtfNormalization, type HrtfSet, type LoadSofaOptions } from './sofa.js';
 export { HrirLookup, type HrirInterpolation, type HrirWeights } from './lookup.js';
 export { triangulateSphere, type SphereTriangulation } from './sphere-hull.js';
 export { relativeDirection, type Point, type ListenerPose, type Scene } from './scene.js';

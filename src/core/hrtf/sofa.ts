@@ -21,6 +21,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { RealFft } from '../../../kernels/fft.js';
 import { Resampler, upfirdn } from '../../../kernels/resample.js';
 import { CausewayError } from '../errors.js';
 
@@ -51,13 +52,25 @@ export interface HrtfSet {
   readonly normalization: number;
 }
 
+/**
+ * How the IRs of a set are scaled at load, all by one factor (relative levels between
+ * directions and ears are kept):
+ * - 'peak' (default, and `true`): the largest gain of any IR of the set at any frequency becomes
+ *   0.99 (-0.09 dB), so no direction amplifies any frequency: a full-scale sine in steady state
+ *   (an abrupt full-scale start or stop is a click that overshoots it: by 6.6% at worst for KEMAR), or full-scale noise, stays
+ *   within full scale at every direction at 1 m (interpolated IRs are convex combinations and
+ *   crossfades have equal gain, so they stay within it too). For MIT KEMAR this is 17 dB
+ *   below 'frontal': the ipsilateral ear's resonances reach 7x the frontal level.
+ * - 'frontal': the pair nearest straight ahead gets unit energy per ear on average. This is
+ *   libmysofa's mysofa_loudness, which ffmpeg's sofalizer applies by default (normalize=1); it
+ *   keeps a frontal source at the input's level and lets sources at the side clip.
+ * - false: the IRs as the file holds them.
+ */
+export type HrtfNormalization = 'peak' | 'frontal' | false;
+
 export interface LoadSofaOptions {
-  /**
-   * Scale all IRs by one factor so that the pair nearest straight ahead has unit energy per
-   * ear on average (white noise in, the same power out at each ear for a frontal source).
-   * Default true. Relative levels between directions are kept.
-   */
-  normalize?: boolean;
+  /** See HrtfNormalization (default 'peak'; `true` means 'peak'). */
+  normalize?: HrtfNormalization | boolean;
   /** Resample the IRs to this rate (Hz) when the file's rate differs. */
   sampleRate?: number;
 }
@@ -278,7 +291,13 @@ function readSet(r: SofaReader, options: LoadSofaOptions): HrtfSet {
   }
 
   let normalization = 1;
-  if (options.normalize ?? true) {
+  const rule: HrtfNormalization = options.normalize === true || options.normalize === undefined ? 'peak' : options.normalize;
+  if (rule === 'peak') {
+    const peak = peakGain(irs, length);
+    if (!(peak > 0)) throw corrupt(file, 'every impulse response is silent');
+    normalization = PEAK_TARGET / peak;
+    for (const pair of irs) for (const h of [pair.left, pair.right]) for (let t = 0; t < h.length; t++) h[t] *= normalization;
+  } else if (rule === 'frontal') {
     // The measurement closest to straight ahead: largest x of the unit direction.
     let front = 0;
     let best = -Infinity;
@@ -299,6 +318,35 @@ function readSet(r: SofaReader, options: LoadSofaOptions): HrtfSet {
   const name = r.attr('ListenerShortName') ?? r.attr('DatabaseName') ?? r.attr('Title') ?? file;
   const set: HrtfSet = { file, sampleRate, length, positions, irs, name, normalization };
   return options.sampleRate !== undefined && options.sampleRate !== sampleRate ? resampleHrtf(set, options.sampleRate) : set;
+}
+
+/**
+ * The largest gain 'peak' leaves, just under 1: the 1% margin covers the FFT grid below (for
+ * KEMAR the grid's maximum is 0.07% under the true one) and the ripple of the resampler that
+ * brings the set to the render rate.
+ */
+const PEAK_TARGET = 0.99;
+
+/**
+ * The largest |H(f)| over every IR of the set, on an FFT grid 8x finer than the IR's length
+ * (zero-padded), fine enough for the smooth responses of measured HRIRs.
+ */
+function peakGain(irs: readonly { left: Float32Array; right: Float32Array }[], length: number): number {
+  let n = 4;
+  while (n < 8 * length) n *= 2;
+  const fft = new RealFft(n);
+  const x = new Float32Array(n);
+  const X = new Float32Array(n + 2);
+  let peak = 0;
+  for (const pair of irs) {
+    for (const h of [pair.left, pair.right]) {
+      x.fill(0);
+      x.set(h);
+      fft.forward(x, X);
+      for (let k = 0; k <= n; k += 2) peak = Math.max(peak, Math.hypot(X[k]!, X[k + 1]!));
+    }
+  }
+  return peak;
 }
 
 /**
