@@ -10,6 +10,7 @@ import { benchVad } from './vad.bench.js';
 import { benchWebrtc } from './webrtc.bench.js';
 import { benchAsr } from './asr.bench.js';
 import { benchBinaural } from './binaural.bench.js';
+import { benchSoak } from './soak.bench.js';
 import { setLogLevel } from '../../src/core/log.js';
 
 function table(rows: BenchRow[]): string {
@@ -29,12 +30,14 @@ function table(rows: BenchRow[]): string {
 async function main(): Promise<void> {
   setLogLevel('warn');
   // `npm run bench -- asr vad` runs only the parts named.
-  const parts = { kernels: benchKernels, resample: benchFfmpegResample, vad: benchVad, webrtc: benchWebrtc, asr: benchAsr, binaural: benchBinaural };
+  const parts = { kernels: benchKernels, resample: benchFfmpegResample, vad: benchVad, webrtc: benchWebrtc, asr: benchAsr, binaural: benchBinaural, soak: benchSoak };
+  // Parts that run only when named: the soak takes 30 minutes by default.
+  const optIn = new Set(['soak']);
   const wanted = process.argv.slice(2);
   for (const w of wanted) if (!(w in parts)) throw new Error(`unknown bench part '${w}'; parts: ${Object.keys(parts).join(', ')}`);
   const rows: BenchRow[] = [];
   for (const [name, part] of Object.entries(parts)) {
-    if (wanted.length === 0 || wanted.includes(name)) rows.push(...(await part()));
+    if (wanted.length === 0 ? !optIn.has(name) : wanted.includes(name)) rows.push(...(await part()));
   }
   console.log(table(rows));
   console.log(`\nnode ${process.version}, peak RSS of the whole run ${peakRssMb().toFixed(0)} MB`);
