@@ -14,6 +14,7 @@ import { makeTempDir, removeDir } from '../fixtures-media.js';
 import { FakeClient } from '../webrtc/fake-client.js';
 import { testsrcIvf } from '../webrtc/video-fixtures.js';
 import { until } from '../wait.js';
+import { rng } from '../helpers-random.js';
 import { connectClient, pumpAudio, pumpVideo, tonePackets, type Pump } from './fault-clients.js';
 
 /** The microphone and camera straight back: the peer's Opus and both VP8 ffmpeg processes run. */
@@ -129,18 +130,22 @@ function tone(): Uint8Array[] {
   return tonePackets();
 }
 
-/** Random datagrams, and truncated ones of each kind werift demultiplexes by first byte. */
-function datagrams(n: number): Buffer[] {
+/**
+ * Random datagrams, and truncated ones of each kind werift demultiplexes by first byte. Seeded,
+ * so a failure names datagrams that can be replayed.
+ */
+function datagrams(n: number, seed = 10): Buffer[] {
   const out: Buffer[] = [];
-  const random = (len: number) => Buffer.from(Array.from({ length: len }, () => Math.floor(Math.random() * 256)));
+  const r = rng(seed);
+  const random = (len: number) => Buffer.from(Array.from({ length: len }, () => Math.floor(r() * 256)));
   const truncated = (head: number[], max: number) => {
     const b = Buffer.concat([Buffer.from(head), random(20)]);
-    return b.subarray(0, 1 + Math.floor(Math.random() * Math.min(max, b.length)));
+    return b.subarray(0, 1 + Math.floor(r() * Math.min(max, b.length)));
   };
   for (let i = 0; i < n; i++) {
     switch (i % 6) {
       case 0:
-        out.push(random(1 + Math.floor(Math.random() * 1400)));
+        out.push(random(1 + Math.floor(r() * 1400)));
         break;
       case 1: // RTP (Opus payload type), header cut short or payload garbage
         out.push(truncated([0x80, 111], 16));
