@@ -24,8 +24,10 @@ import { pumpAudio, pumpVideo, tonePackets, type Pump } from './fault-clients.js
 const echo: SessionPipeline = ({ audio$, video$ }) => ({ events$: EMPTY, audio$, ...(video$ !== undefined ? { video$ } : {}) });
 
 const CYCLES = 100;
-/** Cycles run concurrently in lockstep groups: 100 one after another cost ~3 s each on 2 cores. */
-const GROUP = 10;
+/** Cycles running at once: one after another each costs ~4 s, mostly the wait for the reaper. */
+const CONCURRENT = 10;
+/** Cycles between checkpoints, where everything must have settled. */
+const SEGMENT = 20;
 /** Cycles before the baseline: werift, opusscript's WASM heap and V8's code caches settle first. */
 const WARMUP = 20;
 const TIMEOUT_S = 3;
@@ -84,7 +86,7 @@ describe('server: 100 clients connect and vanish', function () {
   it('every vanished session is reaped; fds, handles, child processes and RSS stay flat after warm-up', async () => {
     // timeoutSec 3: the reaper is the same code path as the default 4 s, just sooner; it also
     // bounds connecting (answer to first RTP), which took over 1 s on two busy cores.
-    server = await startServer({ port: 0, pipeline: echo, maxSessions: GROUP, peer: { timeoutSec: TIMEOUT_S } });
+    server = await startServer({ port: 0, pipeline: echo, maxSessions: CONCURRENT, peer: { timeoutSec: TIMEOUT_S } });
     const srv = server;
     const frames = testsrcIvf(dir, { width: 160, height: 120, frames: 10, fps: 30, gop: 5 }).frames.map((f) => f.data);
     const tone = tonePackets();
@@ -94,7 +96,7 @@ describe('server: 100 clients connect and vanish', function () {
     let handshakes = 0;
     const t0 = Date.now();
 
-    const cycle = async (allUp: () => Promise<void>): Promise<void> => {
+    const cycle = async (): Promise<void> => {
       // Two handshakes at a time: ten at once on two busy cores overran the client's 5 s connect deadline.
       await until('a handshake slot', 60_000, () => handshakes < 2 && ++handshakes);
       let session: Session | undefined;
@@ -123,7 +125,6 @@ describe('server: 100 clients connect and vanish', function () {
         return stat(peer, 'framesDecoded') > 0 && stat(peer, 'videoFramesEncoded') > 0 && ffmpegPidsOf(peer).length === 2;
       }, () => `${JSON.stringify(peer.stats())}, ffmpeg ${ffmpegPidsOf(peer).length}`);
       for (const pid of ffmpegPidsOf(peer)) reapedPids.add(pid);
-      await allUp();
       for (const p of own) {
         await p.stop();
         pumps.splice(pumps.indexOf(p), 1);
@@ -156,25 +157,22 @@ describe('server: 100 clients connect and vanish', function () {
 
     const before = { fds: fdCount(), handles: handleCount(), children: childProcesses().length };
     let baseline: Sample | undefined;
-    for (let done = 0; done < CYCLES; done += GROUP) {
-      // The group's sessions all streaming at once before any vanishes.
-      let up = 0;
-      let release!: () => void;
-      const released = new Promise<void>((r) => (release = r));
-      const allUp = async () => {
-        if (++up === GROUP) release();
-        await released;
+    for (let done = 0; done < CYCLES; done += SEGMENT) {
+      // CONCURRENT workers share the segment's cycles. A failed cycle stops its worker only, and
+      // every worker ends (each wait is bounded) before the test does: a cycle still connecting
+      // after afterEach would hold a client open.
+      let next = done;
+      const worker = async () => {
+        while (next < done + SEGMENT) {
+          next++;
+          await cycle();
+        }
       };
-      // A cycle that fails releases the barrier, and every cycle of the group ends (each wait is
-      // bounded) before the test does: one still connecting after afterEach would hold a client open.
-      const results = await Promise.allSettled(Array.from({ length: GROUP }, () => cycle(allUp).catch((e: unknown) => {
-        release();
-        throw e;
-      })));
+      const results = await Promise.allSettled(Array.from({ length: CONCURRENT }, worker));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed !== undefined) throw failed.reason;
-      const s = await settle(done + GROUP);
-      if (done + GROUP === WARMUP) baseline = s;
+      const s = await settle(done + SEGMENT);
+      if (done + SEGMENT === WARMUP) baseline = s;
       if (baseline !== undefined && s !== baseline) {
         // Small slack: a socket or timer of werift's that closes a tick late, mocha's own timers.
         const flat = () => fdCount() <= baseline!.fds + 3 && handleCount() <= baseline!.handles + 3;
