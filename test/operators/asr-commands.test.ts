@@ -1,10 +1,9 @@
 /**
- * The shipped command recogniser on speech it never heard: espeak-ng voice variants held out
- * of training (models/command-asr/gen-features.mjs keeps m7, f4, Andy and Storm for evaluation),
- * through the real streaming path (our resampler, log-mel, cache-aware steps, CTC).
- * Measured with the shipped model: 38 of 40 phrases exact, 2 word errors in 68 words (2.9%):
- * "lights off" -> "lights stop off" (m7) and "cancel" -> "" (Andy). Bounds with margin: at least
- * 85% exact and a WER of at most 10%.
+ * The shipped command recogniser on voices it never heard: whole voices held out of training by
+ * models/command-asr/voices.mjs (espeak-ng variants with any accent, the West Midlands accent with
+ * any variant, flite's awb; the test checks each voice it uses against that list), speaking digit
+ * strings and commands with short pauses between phrases, through the real streaming path (our
+ * resampler, log-mel, cache-aware steps, CTC, endpointing). Measured figures: see the bounds below.
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -18,8 +17,21 @@ import { collect, framesOf, from } from './frames-helpers.js';
 
 const model = fileURLToPath(new URL('../../../models/command-asr/model/step.onnx', import.meta.url));
 
-const phrases = ['play music', 'volume up', 'lights off', 'seven three nine', 'stop', 'open', 'next', 'call home', 'two five', 'cancel'];
-const voices = ['en-us+m7', 'en-gb+f4', 'en-us+Andy', 'en-us+Storm'];
+const phrases = ['seven three nine one', 'one two three four five six', 'four zero eight', 'two five', 'volume up', 'lights off', 'play music', 'call home', 'stop', 'next', 'cancel', 'go back'];
+const voices = ['en-us+m7', 'en-gb+f4', 'en-us+Andy', 'en-us-nyc+Storm', 'en-gb-x-gbcwmd+belinda', 'en-029+rob', 'en-gb-scotland+klatt4', 'en-gb-x-rp+grandma', 'en-gb-x-gbcwmd', 'flite:awb'];
+/**
+ * Word error rate bound over all held-out voices. Measured with the shipped model: 16.8% (47 of
+ * 280 words; flite's awb, the Scottish klatt4 and the West Midlands accent are the hardest). A
+ * candidate trained by the widened recipe reached 13.2% here but said "start" for "stop" on the
+ * plain en-us voice, so it is not shipped (models/command-asr/README.md). The goal is 10%: not
+ * reached. Bound with a little margin: 18%.
+ */
+const WER_BOUND = 0.18;
+
+async function heldOut(): Promise<{ variants: string[]; accents: string[]; flite: string[] }> {
+  const url = new URL('../../../models/command-asr/voices.mjs', import.meta.url).href;
+  return (await import(url)).HELD_OUT;
+}
 
 describe('command recogniser (models/command-asr) on held-out voices', function () {
   this.timeout(120_000);
@@ -44,25 +56,30 @@ describe('command recogniser (models/command-asr) on held-out voices', function 
     assert.ok(worst <= 1e-4, `max abs difference ${worst}`);
   });
 
-  it('recognises the phrases with the stated accuracy', async () => {
+  it('recognises digit strings and commands from held-out voices, phrases apart by short pauses', async () => {
+    const held = await heldOut();
+    for (const v of voices) {
+      const [accent, variant] = v.split('+');
+      const isHeld = v.startsWith('flite:') ? held.flite.includes(v.slice(6)) : held.accents.includes(accent) || held.variants.includes(variant);
+      assert.ok(isHeld, `${v} is not held out of training (models/command-asr/voices.mjs)`);
+    }
     let errors = 0;
     let words = 0;
-    let exact = 0;
-    const misses: string[] = [];
+    const report: string[] = [];
     for (const voice of voices) {
-      for (const phrase of phrases) {
-        const fx = speechFixture([0.4, phrase, 0.8], 16000, voice);
-        const events = await collect(from(framesOf(fx.samples, 16000, Array(Math.ceil(fx.samples.length / 320)).fill(320).map((n, i) => Math.min(n, fx.samples.length - i * 320)))).pipe(asr({ engine: 'conformer', model, device: 'cpu', queue: { capacity: 100_000 } })));
-        const text = events.filter((e) => e.type === 'final').map((e) => e.text).join(' ');
-        errors += wordErrors(phrase.split(' '), text.split(' ').filter(Boolean));
-        words += phrase.split(' ').length;
-        if (text === phrase) exact++;
-        else misses.push(`${voice} "${phrase}" -> "${text}"`);
-      }
+      // 0.7 s between phrases: the pauses a person leaves between commands.
+      const fx = speechFixture([0.4, ...phrases.flatMap((p) => [p, 0.7]), 0.5], 16000, voice);
+      const sizes = Array.from({ length: Math.ceil(fx.samples.length / 320) }, (_, i) => Math.min(320, fx.samples.length - i * 320));
+      const events = await collect(from(framesOf(fx.samples, 16000, sizes)).pipe(asr({ engine: 'conformer', model, device: 'cpu', queue: { capacity: 100_000 } })));
+      const said = events.filter((e) => e.type === 'final').map((e) => e.text).join(' ').split(' ').filter(Boolean);
+      const ref = phrases.join(' ').split(' ');
+      const e = wordErrors(ref, said);
+      errors += e;
+      words += ref.length;
+      report.push(`${voice}: ${e}/${ref.length}${e ? ` "${said.join(' ')}"` : ''}`);
     }
-    const n = voices.length * phrases.length;
     const wer = errors / words;
-    assert.ok(exact >= 0.85 * n, `exact ${exact}/${n}; WER ${wer.toFixed(3)}; misses: ${misses.join('; ')}`);
-    assert.ok(wer <= 0.1, `WER ${wer.toFixed(3)}: ${misses.join('; ')}`);
+    console.log(`      held-out WER ${(100 * wer).toFixed(1)}% (${errors}/${words}); ${report.join('; ')}`);
+    assert.ok(wer <= WER_BOUND, `WER ${wer.toFixed(3)}: ${report.join('; ')}`);
   });
 });
