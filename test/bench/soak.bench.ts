@@ -19,6 +19,7 @@ import { startBrowserSession, type BrowserSession } from '../browser-session.js'
 import { collectGarbage } from '../gc.js';
 import type { BenchRow } from './row.js';
 import { quantile } from './stats.js';
+import { concat } from '../operators/frames-helpers.js';
 
 const clip = fileURLToPath(new URL('../../../examples/assets/speech.ogg', import.meta.url));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -92,12 +93,7 @@ export async function benchSoak(): Promise<BenchRow[]> {
   const windowMs = Math.min(60_000, totalMs / 2);
   const probe: AgeProbe = { window: undefined, first: [], last: [] };
   const frames = await lastValueFrom(ffmpegAudioInput(clip, { sampleRate: 48000, channels: 1 }).pipe(toArray()));
-  const speech = new Float32Array(frames.reduce((a, f) => a + f.data.length, 0));
-  let o = 0;
-  for (const f of frames) {
-    speech.set(f.data, o);
-    o += f.data.length;
-  }
+  const speech = concat(frames);
   let rig: BrowserSession | undefined;
   const pages: Page[] = [];
   try {
