@@ -117,6 +117,15 @@ function assertDemo(out: string, shown: string[]): void {
   });
 }
 
+/** A check for a block that writes the speech clip, processed, to an audio file: run it, then read the file. */
+function writesAudio(path: string, sampleRate: number, channels: number, timeoutMs?: number): (b: CodeBlock) => Promise<void> {
+  return async (b) => {
+    rmSync(path, { force: true });
+    await runModule(b, timeoutMs);
+    await assertAudioFile(path, sampleRate, channels, SPEECH_OGG_SECONDS);
+  };
+}
+
 async function assertAudioFile(path: string, rate: number, channels: number, seconds: number): Promise<void> {
   const info = await probeMedia(path);
   assert.equal(info.audio?.sampleRate, rate, path);
@@ -317,29 +326,17 @@ const CHECKS: Check[] = [
   {
     file: 'docs/operators.md',
     has: "ffmpegAudioOutput('/tmp/speech-binaural.wav'",
-    run: async (b) => {
-      rmSync('/tmp/speech-binaural.wav', { force: true });
-      await runModule(b);
-      await assertAudioFile('/tmp/speech-binaural.wav', 48000, 2, SPEECH_OGG_SECONDS);
-    },
+    run: writesAudio('/tmp/speech-binaural.wav', 48000, 2),
   },
   {
     file: 'docs/operators.md',
     has: "ffmpegAudioOutput('/tmp/speech-neural.wav'",
-    run: async (b) => {
-      rmSync('/tmp/speech-neural.wav', { force: true });
-      await runModule(b, 300_000);
-      await assertAudioFile('/tmp/speech-neural.wav', 48000, 2, SPEECH_OGG_SECONDS);
-    },
+    run: writesAudio('/tmp/speech-neural.wav', 48000, 2, 300_000),
   },
   {
     file: 'docs/operators.md',
     has: "ffmpegAudioOutput('/tmp/speech16k.wav'",
-    run: async (b) => {
-      rmSync('/tmp/speech16k.wav', { force: true });
-      await runModule(b);
-      await assertAudioFile('/tmp/speech16k.wav', 16000, 1, SPEECH_OGG_SECONDS);
-    },
+    run: writesAudio('/tmp/speech16k.wav', 16000, 1),
   },
   {
     file: 'docs/server.md',
