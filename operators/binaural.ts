@@ -13,8 +13,10 @@
  * -> one step of the ONNX graph per hop (a midpoint ODE solve of a causal U-Net, its buffer bank
  * carried as state) conditioned on the current position and `room` -> two StreamingIstfts ->
  * stereo. Frames must be at the model's rate (48 kHz for the shipped model). Deterministic for a
- * `seed` (the flow's start noise). Position updates are stamped with the number of input samples
- * that had arrived when they came and taken by the first hop whose frame ends after that point
+ * `seed` (the flow's start noise). The output is scaled by the model's `output_gain` (step.json)
+ * so that it plays at the hrtf engine's level (the shipped model: -17.05 dB, see its README).
+ * Position updates are stamped with the number of input samples that had arrived when they came
+ * and taken by the first hop whose frame ends after that point
  * (hop k, ending on input sample (k + 1) hop - 1, takes updates stamped before (k + 1) hop), so
  * the placement does not depend on how the work queue happens to run; the source glides there
  * with time constant `smoothingMs`, one glide step per hop. Latency: nFft - hop samples (5.3 ms),
@@ -331,9 +333,10 @@ class NeuralWorker implements SerialWorker<AudioFrame, AudioFrame> {
       await this.model.step(this.spectra[i], conditioning(p.azimuth, p.elevation, p.distance, this.room, this.cond));
       const l = this.istft[0].push(this.model.left);
       const r = this.istft[1].push(this.model.right);
+      const g = this.c.outputGain;
       for (let j = 0; j < hop; j++) {
-        y[2 * (i * hop + j)] = l[j];
-        y[2 * (i * hop + j) + 1] = r[j];
+        y[2 * (i * hop + j)] = g * l[j];
+        y[2 * (i * hop + j) + 1] = g * r[j];
       }
       this.hops++;
     }

@@ -1,11 +1,15 @@
 // Training pairs for the neural binaural renderer, made by Causeway's own measured-HRTF renderer
 // (the 'hrtf' engine: BinauralRenderer over Debian's MIT KEMAR SOFA set) plus simple room
 // acoustics:
-//   node models/binaural-flow/gen-data.mjs <outDir> <count> [seed]
+//   node models/binaural-flow/gen-data.mjs <outDir> <count> [seed] [train|eval]
 // (after `npm run build`). Each example is 1.248 s at 48 kHz (234 STFT frames):
 //  - mono: speech (espeak-ng accents and variants, or flite voices, random speed and pitch; 80%)
+//    with whole voices and words held out: the train split never uses the voices the command
+//    recogniser holds out (../command-asr/voices.mjs) nor the words of HELD_OUT_WORDS, and the
+//    eval split speaks only those
 //    or band-limited pink-ish noise with a random tilt and syllable-rate modulation (20%, so the
 //    top octave of a 48 kHz signal is seen too), at a random level;
+//  - the targets come from the hrtf engine's default set scaling ('peak', src/core/hrtf/sofa.ts);
 //  - a source direction (azimuth uniform, elevation -30..60) and distance 0.5-3 m relative to the
 //    listener's head; 30% of examples move (azimuth sweeps 30-180 degrees, elevation drifts);
 //  - room (the 6th conditioning value): 0 (anechoic, 35%) or 0.15-1. A shoebox around the
@@ -28,11 +32,13 @@ import { BinauralRenderer } from '../../dist/kernels/binaural-renderer.js';
 import { RealFft, Resampler } from '../../dist/kernels/index.js';
 import { sharedHrtfSet, sharedLookup } from '../../dist/src/core/hrtf/index.js';
 import { parseWav } from '../../dist/media/wav.js';
+import { checkVariantsDiffer, voicesFor } from '../command-asr/voices.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const [outDir, countArg, seedArg] = process.argv.slice(2);
-if (!outDir || !countArg) {
-  console.error('usage: node models/binaural-flow/gen-data.mjs <outDir> <count> [seed]');
+const [outDir, countArg, seedArg, splitArg] = process.argv.slice(2);
+const split = splitArg ?? 'train';
+if (!outDir || !countArg || (split !== 'train' && split !== 'eval')) {
+  console.error('usage: node models/binaural-flow/gen-data.mjs <outDir> <count> [seed] [train|eval]');
   process.exit(2);
 }
 const RATE = 48000;
@@ -49,10 +55,13 @@ const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math
 
 const words = readFileSync(join(here, '..', 'command-asr', 'words.txt'), 'utf8').trim().split('\n');
 const extra = 'the quick brown fox jumps over a lazy dog while seven singing sailors shout hello from far away across the quiet harbour'.split(' ');
-const vocab = [...words, ...extra];
-const accents = ['en-us', 'en-gb', 'en-gb-scotland', 'en-gb-x-rp', 'en-029', 'en-us-nyc', 'en-gb-x-gbclan'];
-const variants = execFileSync('espeak-ng', ['--voices=variant']).toString().trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/)[3]).filter(Boolean);
-const fliteVoices = ['kal', 'kal16', 'rms', 'slt', 'awb'];
+// Words the train split never says and the eval split says only.
+const HELD_OUT_WORDS = ['seven', 'volume', 'music', 'harbour', 'sailors', 'quiet', 'fox', 'hello'];
+const vocab = [...words, ...extra].filter((w) => HELD_OUT_WORDS.includes(w) === (split === 'eval'));
+const voices = voicesFor(split);
+checkVariantsDiffer(voices.variants);
+const { accents, variants } = voices;
+const fliteVoices = voices.flite;
 
 const set = await sharedHrtfSet();
 const lookup = sharedLookup(set, RATE);

@@ -17,9 +17,9 @@ steps="${3:-12000}"
 mkdir -p "$work"
 cd "$root"
 [ -f dist/kernels/index.js ] || npm run build
-node "$here/gen-data.mjs" "$work/train-a" 400 11 &
-node "$here/gen-data.mjs" "$work/train-b" 400 13 &
+node "$here/gen-data.mjs" "$work/train-a" 400 11 train &
+node "$here/gen-data.mjs" "$work/train-b" 400 13 train &
 wait
-node "$here/gen-data.mjs" "$work/eval" 40 2
+node "$here/gen-data.mjs" "$work/eval" 40 2 eval
 train="$work/train-a,$work/train-b"
 /usr/bin/python3 "$here/train.py" "$train" "$work/eval" "$here/model" "$steps" "$threads"

@@ -4,9 +4,12 @@ CTC head over whole-word tokens (words.txt, blank last), on features made by gen
 (Causeway's own streaming log-mel, so training and run time see the same numbers). Exports the
 NeMo contract the `asr` operator runs: step.onnx + step.json + tokens.txt, and offline.onnx.
 
-    /usr/bin/python3 models/command-asr/train.py <trainDir> <evalDir> <outDir> [epochs] [size]
+    /usr/bin/python3 models/command-asr/train.py <trainDirs> <evalDir> <outDir> [epochs] [size] [init.pt]
 
 size: "full" (the shipped model) or "smoke" (a minute, to check the recipe end to end).
+init.pt: continue from a checkpoint this script saved (a second stage on more data, at a lower
+peak learning rate); without it, training starts from random weights.
+Every run saves its weights (normalisation folded in, as exported) to <first trainDir>/../command-asr.pt.
 Training pads batches on the right: the model is causal, so padding never reaches the frames
 before it, and CTC is told each utterance's true length.
 """
@@ -26,6 +29,8 @@ from cache_aware import Config, Model, Offline, Step  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORDS = open(os.path.join(HERE, "words.txt")).read().split()
 BLANK = len(WORDS)
+# Vocal-tract-length perturbation: warp factors 1 +- WARP, drawn per utterance (80% of them).
+WARP = 0.12
 SIZES = {
     # stride 4: 40 ms encoder frames; chunk 8 mel frames = 2 encoder frames (80 ms) per step.
     "full": Config(n_mels=80, d=128, layers=6, left=24, kernel=9, heads=4, vocab=len(WORDS) + 1, chunk=8, pre=4, stride=4),
@@ -48,7 +53,32 @@ def load(dirs):
     return np.concatenate(all_feats), items
 
 
-def batches(feats, items, size, rng):
+def mel_centres(n_mels=80, rate=16000):
+    """Centre frequencies of StreamingLogMel's bands (Slaney scale, 0..rate/2; kernels/mel.ts)."""
+    def hz_to_mel(f):
+        f = np.asarray(f, dtype=np.float64)
+        lin = f * 3 / 200
+        return np.where(f >= 1000, 15 + np.log(np.maximum(f, 1e-9) / 1000) / (np.log(6.4) / 27), lin)
+
+    def mel_to_hz(m):
+        return np.where(m >= 15, 1000 * np.exp((m - 15) * (np.log(6.4) / 27)), m * 200 / 3)
+
+    pts = np.linspace(hz_to_mel(0), hz_to_mel(rate / 2), n_mels + 2)
+    return mel_to_hz(pts[1:-1])
+
+
+CENTRES = mel_centres()
+
+
+def vtlp_index(alpha):
+    """Vocal-tract-length perturbation on log-mel frames: the warped spectrum at f is the original
+    at f / alpha (alpha > 1 moves formants up, as a shorter vocal tract does). Returns, for each
+    band, the fractional band of the original to read, by linear interpolation between centres."""
+    src = CENTRES / alpha
+    return np.clip(np.interp(src, CENTRES, np.arange(len(CENTRES))), 0, len(CENTRES) - 1)
+
+
+def batches(feats, items, size, rng, mean, std, warp=0.0):
     # Length bucketing: utterances of similar length share a batch (less padding to compute),
     # with jitter so batches differ between epochs, and the batches in random order.
     lengths = np.array([it["frames"] for it in items]) * rng.uniform(0.9, 1.1, len(items))
@@ -59,7 +89,14 @@ def batches(feats, items, size, rng):
         T = max(it["frames"] for it in chunk)
         x = np.zeros((len(chunk), 80, T), dtype=np.float32)
         for b, it in enumerate(chunk):
-            x[b, :, :it["frames"]] = feats[it["offset"]:it["offset"] + it["frames"]].T
+            f = feats[it["offset"]:it["offset"] + it["frames"]]
+            if warp > 0 and rng.random() < 0.8:
+                idx = vtlp_index(rng.uniform(1 - warp, 1 + warp))
+                lo = np.minimum(idx.astype(np.int64), 78)
+                w = (idx - lo).astype(np.float32)
+                f = f[:, lo] * (1 - w) + f[:, lo + 1] * w
+            # Normalised after the warp; the padding stays 0, the mean.
+            x[b, :, :it["frames"]] = ((f - mean) / std).T
         ys = [[WORDS.index(w) for w in it["text"].split()] for it in chunk]
         yield torch.from_numpy(x), torch.tensor([it["frames"] for it in chunk]), ys
 
@@ -122,6 +159,15 @@ def fold_normalisation(m, mean, std):
         m.pre.weight.copy_(w / s)
 
 
+def unfold_normalisation(m, mean, std):
+    """The inverse of fold_normalisation for a saved (folded) checkpoint, against this run's
+    mean and std: pre'(x) == pre((x - mean) / std) exactly, whatever mean and std are."""
+    with torch.no_grad():
+        wf = m.pre.weight.clone()
+        m.pre.bias += (wf * torch.from_numpy(mean).view(1, -1, 1)).sum(dim=(1, 2))
+        m.pre.weight.copy_(wf * torch.from_numpy(std).view(1, -1, 1))
+
+
 def freeze_step_shapes(model, c):
     """The step graph with batch 1 and a full chunk as fixed input sizes: with no dynamic dims,
     onnxruntime folds every shape computation away, which took a step from 2.0 to 0.8 ms here
@@ -169,22 +215,27 @@ def main():
     train_dir, eval_dir, out = sys.argv[1:4]
     epochs = int(sys.argv[4]) if len(sys.argv) > 4 else 20
     c = SIZES[sys.argv[5] if len(sys.argv) > 5 else "full"]
+    init = sys.argv[6] if len(sys.argv) > 6 else None
     torch.manual_seed(7)
     rng = np.random.default_rng(7)
     feats, items = load(train_dir)
     efeats, eitems = load(eval_dir)
     mean, std = feats.mean(0), feats.std(0) + 1e-5
-    nfeats = (feats - mean) / std
     m = Model(c)
+    if init:
+        m.load_state_dict(torch.load(init))
+        unfold_normalisation(m, mean, std)
     params = sum(p.numel() for p in m.parameters())
     print(f"{params} parameters, {len(items)} training utterances, {len(eitems)} eval", flush=True)
-    opt = torch.optim.AdamW(m.parameters(), lr=2e-3, weight_decay=1e-2)
+    # A second stage starts from trained weights: a lower peak, so it refines rather than restarts.
+    peak = 1e-3 if init else 2e-3
+    opt = torch.optim.AdamW(m.parameters(), lr=peak, weight_decay=1e-2)
     steps = epochs * ((len(items) + 31) // 32)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=peak, total_steps=steps, pct_start=0.1)
     t0 = time.time()
     for epoch in range(epochs):
         total = 0.0
-        for x, lens, ys in batches(nfeats, items, 32, rng):
+        for x, lens, ys in batches(feats, items, 32, rng, mean, std, WARP):
             lp = m.offline(spec_augment(x, rng)).transpose(0, 1)  # [T / stride, B, V]
             target = torch.tensor([t for y in ys for t in y])
             loss = F.ctc_loss(lp, target, torch.div(lens, c.stride, rounding_mode="floor"), torch.tensor([len(y) for y in ys]), blank=BLANK, zero_infinity=True)

@@ -87,6 +87,8 @@ describe('core/models/binaural-flow (neural binaural renderer contract)', () => 
     assert.equal(c.unetBins, 256);
     assert.equal(c.evaluations, 2 * (c.schedule.length - 1), 'one buffer set per solver evaluation: 2 per midpoint step');
     assert.ok(c.receptiveField > 1);
+    assert.equal(c.outputGain, 1, 'no output_gain key: 1');
+    assert.equal(readBinauralFlowConfig(defaultBinauralFlowModel()).outputGain, 0.140397, "the shipped model's: peak over frontal HRTF scaling");
   });
 
   for (const [name, path] of [['tiny random-weight model', () => join(tinyDir, 'step.onnx')], ['shipped trained model', defaultBinauralFlowModel]] as const) {
@@ -128,6 +130,10 @@ describe('core/models/binaural-flow (neural binaural renderer contract)', () => 
       });
       writeFileSync(join(dir, 'step.json'), JSON.stringify({ ...meta, model_type: 'something-else' }));
       await assert.rejects(BinauralFlowStream.open(join(dir, 'step.onnx'), { device: 'cpu' }), /model_type/);
+      for (const gain of [0, -1, 'loud']) {
+        writeFileSync(join(dir, 'step.json'), JSON.stringify({ ...meta, output_gain: gain }));
+        await assert.rejects(BinauralFlowStream.open(join(dir, 'step.onnx'), { device: 'cpu' }), /output_gain/);
+      }
       // Another model's graph under a valid sidecar: Silero-like names are not ours.
       copyFileSync(fileURLToPath(new URL('../../../models/tiny-cache-aware/step.onnx', import.meta.url)), join(dir, 'step.onnx'));
       writeFileSync(join(dir, 'step.json'), JSON.stringify(meta));

@@ -107,6 +107,12 @@ function bandLevels(y: Float32Array, ear: number): number[] {
   return levels;
 }
 
+function energy(v: Float32Array): number {
+  let e = 0;
+  for (const q of v) e += q * q;
+  return e;
+}
+
 function rms(v: number[]): number {
   return Math.sqrt(v.reduce((a, b) => a + b * b, 0) / v.length);
 }
@@ -242,6 +248,8 @@ describe("operators/binaural, engine 'neural'", () => {
     // bounds leave margin over those.
     const ITD_MS = 0.1;
     const ILD_DB = 4;
+    // Both ears' energy against the hrtf engine's default scaling (the model's output_gain).
+    const LEVEL_DB = 2;
     const CORRELATION = 0.7;
     const directions = [30, 90, 270, 330];
     const ELEVATION_CORRELATION = 0.6;
@@ -253,7 +261,7 @@ describe("operators/binaural, engine 'neural'", () => {
       x = speechFixture([0.1, 'the quick brown fox jumps', 0.1], RATE).samples;
     });
 
-    it(`anechoic (room 0), elevation 0, distance 1 m: ITD within ${ITD_MS} ms and ILD within ${ILD_DB} dB of the hrtf engine, same side, correlation per ear >= ${CORRELATION}`, async () => {
+    it(`anechoic (room 0), elevation 0, distance 1 m: ITD within ${ITD_MS} ms, ILD within ${ILD_DB} dB and level within ${LEVEL_DB} dB of the hrtf engine, same side, correlation per ear >= ${CORRELATION}`, async () => {
       const loaded = loadedModelCount();
       const hrtf = await loadHrtf();
       const rows: string[] = [];
@@ -263,7 +271,9 @@ describe("operators/binaural, engine 'neural'", () => {
         const ref = concat(await collect(from(frames).pipe(binaural({ hrtf, azimuth }))));
         const a = cues(ours), b = cues(ref);
         const cl = earCorrelation(ours, ref, 0), cr = earCorrelation(ours, ref, 1);
-        rows.push(`az ${azimuth}: ITD ${a.itdMs.toFixed(3)} vs ${b.itdMs.toFixed(3)} ms, ILD ${a.ildDb.toFixed(2)} vs ${b.ildDb.toFixed(2)} dB, waveform correlation L ${cl.toFixed(3)} R ${cr.toFixed(3)}`);
+        const levelDb = 10 * Math.log10(energy(ours) / energy(ref));
+        rows.push(`az ${azimuth}: ITD ${a.itdMs.toFixed(3)} vs ${b.itdMs.toFixed(3)} ms, ILD ${a.ildDb.toFixed(2)} vs ${b.ildDb.toFixed(2)} dB, level ${levelDb.toFixed(2)} dB, waveform correlation L ${cl.toFixed(3)} R ${cr.toFixed(3)}`);
+        assert.ok(Math.abs(levelDb) <= LEVEL_DB, `level (both ears) within ${LEVEL_DB} dB of the hrtf engine's: ${rows.at(-1)}`);
         assert.ok(Math.abs(a.itdMs - b.itdMs) <= ITD_MS, rows.at(-1));
         assert.ok(Math.abs(a.ildDb - b.ildDb) <= ILD_DB, rows.at(-1));
         assert.equal(Math.sign(a.itdMs), Math.sign(b.itdMs), `same side (ITD): ${rows.at(-1)}`);

@@ -56,6 +56,12 @@ export interface BinauralFlowConfig {
   sigma: number;
   /** Frames (the current one included) that reach an output frame through one U-Net evaluation. */
   receptiveField: number;
+  /**
+   * The gain the `binaural` operator applies to the model's output (step.json `output_gain`,
+   * default 1): the shipped model learnt the level of the hrtf engine's old default HRTF scaling,
+   * and this brings it to the current default's, so the two engines play at the same level.
+   */
+  outputGain: number;
 }
 
 export const COND_SIZE = 6;
@@ -88,6 +94,8 @@ export function readBinauralFlowConfig(modelPath: string): BinauralFlowConfig {
   if (!Array.isArray(schedule) || schedule.length < 2 || !schedule.every((t) => typeof t === 'number')) throw bad('schedule', 'solver times as');
   const sigma = meta.sigma;
   if (typeof sigma !== 'number' || !(sigma >= 0)) throw bad('sigma', 'a number >= 0 as');
+  const outputGain = meta.output_gain ?? 1;
+  if (typeof outputGain !== 'number' || !(outputGain > 0) || !Number.isFinite(outputGain)) throw bad('output_gain', 'a finite number > 0 (or no key) as');
   return {
     sampleRate: int('sample_rate'),
     nFft,
@@ -99,6 +107,7 @@ export function readBinauralFlowConfig(modelPath: string): BinauralFlowConfig {
     schedule: schedule as number[],
     sigma,
     receptiveField: int('receptive_field_frames'),
+    outputGain,
   };
 }
 
