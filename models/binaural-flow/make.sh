@@ -21,5 +21,7 @@ node "$here/gen-data.mjs" "$work/train-a" 400 11 train &
 node "$here/gen-data.mjs" "$work/train-b" 400 13 train &
 wait
 node "$here/gen-data.mjs" "$work/eval" 40 2 eval
+# What was trained on, recorded beside the weights: the data set's hash and the training log.
+(cd "$work" && sha256sum train-a/* train-b/* eval/*) > "$here/model/data.sha256"
 train="$work/train-a,$work/train-b"
-/usr/bin/python3 "$here/train.py" "$train" "$work/eval" "$here/model" "$steps" "$threads"
+/usr/bin/python3 "$here/train.py" "$train" "$work/eval" "$here/model" "$steps" "$threads" | tee "$here/model/training.log"

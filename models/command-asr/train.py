@@ -4,15 +4,17 @@ CTC head over whole-word tokens (words.txt, blank last), on features made by gen
 (Causeway's own streaming log-mel, so training and run time see the same numbers). Exports the
 NeMo contract the `asr` operator runs: step.onnx + step.json + tokens.txt, and offline.onnx.
 
-    /usr/bin/python3 models/command-asr/train.py <trainDirs> <evalDir> <outDir> [epochs] [size] [init.pt]
+    /usr/bin/python3 models/command-asr/train.py <trainDirs> <evalDir> <outDir> [epochs] [size] [init.pt|-] [warp]
 
 size: "full" (the shipped model) or "smoke" (a minute, to check the recipe end to end).
 init.pt: continue from a checkpoint this script saved (a second stage on more data, at a lower
-peak learning rate); without it, training starts from random weights.
+peak learning rate); without it (or "-"), training starts from random weights.
+warp: the vocal-tract-length warping range (factors 1 +- warp; default WARP, 0 for none).
 Every run saves its weights (normalisation folded in, as exported) to <first trainDir>/../command-asr.pt.
 Training pads batches on the right: the model is causal, so padding never reaches the frames
 before it, and CTC is told each utterance's true length.
 """
+import copy
 import json
 import os
 import sys
@@ -215,7 +217,8 @@ def main():
     train_dir, eval_dir, out = sys.argv[1:4]
     epochs = int(sys.argv[4]) if len(sys.argv) > 4 else 20
     c = SIZES[sys.argv[5] if len(sys.argv) > 5 else "full"]
-    init = sys.argv[6] if len(sys.argv) > 6 else None
+    init = sys.argv[6] if len(sys.argv) > 6 and sys.argv[6] != "-" else None
+    warp = float(sys.argv[7]) if len(sys.argv) > 7 else WARP
     torch.manual_seed(7)
     rng = np.random.default_rng(7)
     feats, items = load(train_dir)
@@ -226,16 +229,18 @@ def main():
         m.load_state_dict(torch.load(init))
         unfold_normalisation(m, mean, std)
     params = sum(p.numel() for p in m.parameters())
-    print(f"{params} parameters, {len(items)} training utterances, {len(eitems)} eval", flush=True)
+    print(f"{params} parameters, {len(items)} training utterances, {len(eitems)} eval, init {init or 'random'}, warp {warp}", flush=True)
     # A second stage starts from trained weights: a lower peak, so it refines rather than restarts.
     peak = 1e-3 if init else 2e-3
     opt = torch.optim.AdamW(m.parameters(), lr=peak, weight_decay=1e-2)
     steps = epochs * ((len(items) + 31) // 32)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=peak, total_steps=steps, pct_start=0.1)
+    # epochs 0 exports init as it is (an interrupted run's last epoch checkpoint, say).
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=peak, total_steps=steps, pct_start=0.1) if steps else None
+    work = os.path.dirname(os.path.abspath(train_dir.split(",")[0]))
     t0 = time.time()
     for epoch in range(epochs):
         total = 0.0
-        for x, lens, ys in batches(feats, items, 32, rng, mean, std, WARP):
+        for x, lens, ys in batches(feats, items, 32, rng, mean, std, warp):
             lp = m.offline(spec_augment(x, rng)).transpose(0, 1)  # [T / stride, B, V]
             target = torch.tensor([t for y in ys for t in y])
             loss = F.ctc_loss(lp, target, torch.div(lens, c.stride, rounding_mode="floor"), torch.tensor([len(y) for y in ys]), blank=BLANK, zero_infinity=True)
@@ -247,9 +252,13 @@ def main():
             total += loss.item()
         wer, exact = evaluate(m, efeats, eitems, mean, std)
         print(f"epoch {epoch + 1}/{epochs}: loss {total:.1f}, held-out WER {wer:.3f}, exact {exact:.3f}, {time.time() - t0:.0f} s", flush=True)
+        # Each epoch's weights, in the saved (folded) form, so a run cut short still leaves them.
+        snap = copy.deepcopy(m)
+        fold_normalisation(snap, mean, std)
+        torch.save(snap.state_dict(), os.path.join(work, f"epoch-{epoch + 1}.pt"))
     fold_normalisation(m, mean, std)
     m.eval()
-    torch.save(m.state_dict(), os.path.join(os.path.dirname(os.path.abspath(train_dir.split(",")[0])), "command-asr.pt"))
+    torch.save(m.state_dict(), os.path.join(work, "command-asr.pt"))
     export(m, c, out)
     print(f"exported to {out}", flush=True)
 
