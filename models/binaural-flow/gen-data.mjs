@@ -9,7 +9,10 @@
 //    eval split speaks only those
 //    or band-limited pink-ish noise with a random tilt and syllable-rate modulation (20%, so the
 //    top octave of a 48 kHz signal is seen too), at a random level;
-//  - the targets come from the hrtf engine's default set scaling ('peak', src/core/hrtf/sofa.ts);
+//  - the targets are rendered with the HRTF set scaled by libmysofa's 'frontal' rule (unit frontal
+//    energy: speech at the level the model saw when it was first designed); <outDir>/meta.json
+//    records output_gain, the hrtf engine's default ('peak') scaling over it, which train.py
+//    writes into step.json so the operator plays the model at the hrtf engine's level;
 //  - a source direction (azimuth uniform, elevation -30..60) and distance 0.5-3 m relative to the
 //    listener's head; 30% of examples move (azimuth sweeps 30-180 degrees, elevation drifts);
 //  - room (the 6th conditioning value): 0 (anechoic, 35%) or 0.15-1. A shoebox around the
@@ -24,13 +27,13 @@
 // ln distance, room; frame k, centred on sample 256k, takes the renderer's position in the block
 // holding that sample) and <outDir>/manifest.jsonl.
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BinauralRenderer } from '../../dist/kernels/binaural-renderer.js';
 import { RealFft, Resampler } from '../../dist/kernels/index.js';
-import { sharedHrtfSet, sharedLookup } from '../../dist/src/core/hrtf/index.js';
+import { DEFAULT_SOFA, loadSofa, sharedHrtfSet, sharedLookup } from '../../dist/src/core/hrtf/index.js';
 import { parseWav } from '../../dist/media/wav.js';
 import { checkVariantsDiffer, voicesFor } from '../command-asr/voices.mjs';
 
@@ -63,8 +66,9 @@ checkVariantsDiffer(voices.variants);
 const { accents, variants } = voices;
 const fliteVoices = voices.flite;
 
-const set = await sharedHrtfSet();
+const set = await loadSofa(DEFAULT_SOFA, { normalize: 'frontal' });
 const lookup = sharedLookup(set, RATE);
+const outputGain = (await sharedHrtfSet()).normalization / set.normalization;
 const tmp = join(tmpdir(), `cw-bflow-${process.pid}.wav`);
 
 function speech() {
@@ -153,6 +157,7 @@ const energy = (v) => v.reduce((acc, q) => acc + q * q, 0);
 
 mkdirSync(outDir, { recursive: true });
 rmSync(join(outDir, 'manifest.jsonl'), { force: true });
+writeFileSync(join(outDir, 'meta.json'), JSON.stringify({ output_gain: Number(outputGain.toFixed(6)), targets: 'MIT KEMAR, frontal scaling', split }, null, 2) + '\n');
 const audio = openSync(join(outDir, 'audio.f32'), 'w');
 const condFile = openSync(join(outDir, 'cond.f32'), 'w');
 for (let n = 0; n < Number(countArg); n++) {

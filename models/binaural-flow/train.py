@@ -116,6 +116,10 @@ def main():
     c = Config()
     net = Net(c)
     audio, cond = load(train_dirs)
+    # The level the targets were rendered at, against the hrtf engine's default (gen-data.mjs).
+    gen_meta = json.load(open(os.path.join(train_dirs.split(",")[0], "meta.json")))
+    target_scale = {"output_gain": gen_meta["output_gain"],
+                    "output_gain_note": "the binaural operator's gain on this model's output: the hrtf engine's default HRTF scaling over the one the targets were rendered with"}
     eaudio, econd = load(eval_dir)
     params = sum(p.numel() for p in net.parameters())
     print(f"{params} parameters, {audio.shape[0]} training examples, {eaudio.shape[0]} held out, {steps} steps", flush=True)
@@ -136,7 +140,7 @@ def main():
         diff, _ = self_test(m)
         meta = export(m, out, {"comment": "Causeway neural binaural renderer (models/binaural-flow)", "recipe": "models/binaural-flow/make.sh",
                                "train_steps": step, "schedule_steps": steps, "trained_minutes": round((time.time() - t0) / 60, 1),
-                               "held_out_loss": round(evaluate(), 5), "python_step_vs_offline": diff})
+                               "held_out_loss": round(evaluate(), 5), "python_step_vs_offline": diff, **target_scale})
         torch.save(net.state_dict(), os.path.join(os.path.dirname(os.path.abspath(train_dirs.split(",")[0])), "binaural-flow.pt"))
         print(f"[step {step}] exported to {out}: held-out loss {meta['held_out_loss']:.5f}, step vs offline {diff:.1e}", flush=True)
 
