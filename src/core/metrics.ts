@@ -139,7 +139,8 @@ export const m = {
   framesOut: metrics.counter('causeway_frames_out_total', 'Frames emitted by an operator'),
   drops: metrics.counter('causeway_frames_dropped_total', 'Frames dropped by a bounded queue, by operator and policy'),
   frameAgeMs: metrics.histogram('causeway_frame_age_ms', 'Age of frames (now - source wall clock) at an operator output', MS_BUCKETS),
-  inferenceMs: metrics.histogram('causeway_inference_ms', 'Duration of one model step', MS_BUCKETS),
+  inferenceMs: metrics.histogram('causeway_inference_ms', 'Duration of one model run (one step, or one batch of steps)', MS_BUCKETS),
+  batchSize: metrics.histogram('causeway_batch_size', 'Streams whose steps ran together in one model run', [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]),
   provider: metrics.gauge('causeway_model_provider', 'Execution provider in use per loaded model (value 1)'),
   providerFallbacks: metrics.counter('causeway_provider_fallbacks_total', 'device=auto fell back from CUDA to CPU'),
 };

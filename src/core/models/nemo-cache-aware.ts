@@ -106,6 +106,7 @@ export function cacheAwareContract(c: CacheAwareConfig): ModelContract {
       { input: 'cache_last_time', output: 'cache_last_time_next', initialShape: [1, c.layers, c.dModel, c.convCache] },
       { input: 'cache_last_channel_len', output: 'cache_last_channel_next_len', initialShape: [1] },
     ],
+    batchDim: 'B',
   };
 }
 

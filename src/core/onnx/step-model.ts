@@ -8,6 +8,7 @@ import { CausewayError, ModelError } from '../errors.js';
 import { m } from '../metrics.js';
 import { nowMs } from '../frames.js';
 import { checkContract, checkFeed, type ModelContract, type TensorSpec } from './contract.js';
+import { batchAxes, StepBatcher } from './batcher.js';
 import { loadSession, type Provider, type SessionOptions } from './session.js';
 
 type TypedArray = Float32Array | BigInt64Array | Int32Array | Int8Array | Uint8Array | Uint16Array;
@@ -81,12 +82,22 @@ export class StepState {
 export class StepModel {
   private disposed = false;
 
+  /** Present when this model's steps batch across streams: its graph has a free batch dim. */
+  readonly batcher: StepBatcher | undefined;
+
   private constructor(
     readonly session: ort.InferenceSession,
     readonly contract: ModelContract,
     readonly provider: Provider,
     readonly path: string,
-  ) {}
+    options: SessionOptions,
+  ) {
+    const axes = batchAxes(contract);
+    const maxBatch = options.batch?.maxBatch ?? 32;
+    if (axes.size > 0 && maxBatch > 1 && batchIsFree(session, axes)) {
+      this.batcher = new StepBatcher((feeds) => this.runOnce(feeds), axes, contract.name, options.batch);
+    }
+  }
 
   /** Loads the graph and checks it against `contract`; throws ModelError naming what is wrong. */
   static async load(path: string, contract: ModelContract, options: SessionOptions = {}): Promise<StepModel> {
@@ -97,7 +108,7 @@ export class StepModel {
       await session.release();
       throw e;
     }
-    return new StepModel(session, contract, provider, path);
+    return new StepModel(session, contract, provider, path, options);
   }
 
   newState(): StepState {
@@ -120,14 +131,7 @@ export class StepModel {
         if (!t) throw new ModelError('model-contract', `${this.contract.name}: missing feed '${spec.name}'`);
         checkFeed(spec, t, this.contract.name);
       }
-      const t0 = nowMs();
-      let out: ort.InferenceSession.OnnxValueMapType;
-      try {
-        out = await this.session.run(all);
-      } catch (e) {
-        throw new ModelError('model-run-failed', `${this.contract.name} (${this.path}): step failed: ${(e as Error).message.split('\n')[0]}`, { cause: e });
-      }
-      m.inferenceMs.observe({ model: this.contract.name }, nowMs() - t0);
+      const out = this.batcher ? await this.batcher.submit(all) : await this.runOnce(all);
       next = new Map();
       const result: Record<string, ort.Tensor> = {};
       const stateOutputs = new Map(this.contract.state.map((p) => [p.output, p.input]));
@@ -142,9 +146,35 @@ export class StepModel {
     }
   }
 
+  /** One ONNX run (one step, or a batch of them). */
+  private async runOnce(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+    const t0 = nowMs();
+    let out: ort.InferenceSession.OnnxValueMapType;
+    try {
+      out = await this.session.run(feeds);
+    } catch (e) {
+      throw new ModelError('model-run-failed', `${this.contract.name} (${this.path}): step failed: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+    }
+    m.inferenceMs.observe({ model: this.contract.name }, nowMs() - t0);
+    return out as Record<string, ort.Tensor>;
+  }
+
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     await this.session.release();
   }
+}
+
+/**
+ * Whether the graph lets the batch dim vary: every batched input's batch dim is symbolic in the
+ * session's metadata (a graph exported with batch fixed to 1 runs each step alone).
+ */
+function batchIsFree(session: ort.InferenceSession, axes: Map<string, number>): boolean {
+  const meta = session.inputMetadata as readonly { name: string; shape?: readonly (number | string)[] }[];
+  for (const v of meta) {
+    const axis = axes.get(v.name);
+    if (axis !== undefined && v.shape !== undefined && typeof v.shape[axis] === 'number') return false;
+  }
+  return true;
 }
