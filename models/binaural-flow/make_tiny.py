@@ -27,6 +27,8 @@ def main():
     net.eval()
     diff, scale = self_test(net)
     print(f"python step vs offline: max abs diff {diff:.2e} (output scale {scale:.2e})")
+    diff, scale = self_test(net, batch=3)
+    print(f"python step vs offline, 3 streams in one batch: max abs diff {diff:.2e} (output scale {scale:.2e})")
     meta = export(net, out, {"comment": "random weights: contract tests only"})
     print(f"{meta['parameters']} parameters, bank {meta['evaluations']} x {meta['bank_size']}, exported to {out}")
 

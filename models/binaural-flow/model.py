@@ -258,25 +258,26 @@ class Net(nn.Module):
         return sum(cin * nb * p for cin, nb, p in self.bank_layout())
 
     def unpack(self, bank):
-        """bank [1, E, S] -> E lists of per-layer buffers [1, cin, nb, P]."""
+        """bank [B, E, S] -> E lists of per-layer buffers [B, cin, nb, P]."""
         out = []
         for e in range(self.c.evals):
             off = 0
             bufs = []
             for cin, nb, p in self.bank_layout():
                 n = cin * nb * p
-                bufs.append(bank[:, e, off:off + n].reshape(1, cin, nb, p))
+                bufs.append(bank[:, e, off:off + n].reshape(-1, cin, nb, p))
                 off += n
             out.append(bufs)
         return out
 
     def pack(self, new_bank):
-        return torch.stack([torch.cat([b.reshape(1, -1) for b in bufs], dim=1) for bufs in new_bank], dim=1)
+        return torch.stack([torch.cat([b.reshape(b.shape[0], -1) for b in bufs], dim=1) for bufs in new_bank], dim=1)
 
 
 class Step(nn.Module):
-    """One STFT frame: mono [1, 2, 257], cond [1, 6], noise [1, 4, 256], bank [1, E, S] ->
-    binaural [1, 4, 257] (L re, L im, R re, R im), bank_next [1, E, S]."""
+    """One STFT frame of B streams: mono [B, 2, 257], cond [B, 6], noise [B, 4, 256], bank [B, E, S] ->
+    binaural [B, 4, 257] (L re, L im, R re, R im), bank_next [B, E, S]. B is free in the export,
+    so many streams' steps run as one batch."""
 
     def __init__(self, net):
         super().__init__()
@@ -316,7 +317,8 @@ def export(net, out, meta_extra=None):
     ex = (torch.randn(1, 2, nb + 1), torch.randn(1, c.cond_dim), torch.randn(1, 4, nb), torch.zeros(1, E, S))
     with torch.no_grad():
         torch.onnx.export(Step(net), ex, f"{out}/step.onnx", opset_version=17,
-                          input_names=["mono", "cond", "noise", "bank"], output_names=["binaural", "bank_next"])
+                          input_names=["mono", "cond", "noise", "bank"], output_names=["binaural", "bank_next"],
+                          dynamic_axes={n: {0: "B"} for n in ("mono", "cond", "noise", "bank", "binaural", "bank_next")})
         T = 12
         torch.onnx.export(Offline(net), (torch.randn(1, 2, nb + 1, T), torch.randn(1, c.cond_dim, T), torch.randn(1, 4, nb, T)),
                           f"{out}/offline.onnx", opset_version=17, input_names=["mono", "cond", "noise"], output_names=["binaural"],
@@ -339,17 +341,18 @@ def export(net, out, meta_extra=None):
     return meta
 
 
-def self_test(net, frames=20, seed=0):
-    """Python-side check: the step run frame by frame equals offline (max abs diff)."""
+def self_test(net, frames=20, seed=0, batch=1):
+    """Python-side check: the step run frame by frame equals offline (max abs diff), for `batch`
+    streams stepped together."""
     g = torch.Generator().manual_seed(seed)
     c = net.c
     nb = c.bins
-    mono = torch.randn(1, 2, nb + 1, frames, generator=g) * 3
-    cond = torch.randn(1, c.cond_dim, frames, generator=g)
-    noise = torch.randn(1, 4, nb, frames, generator=g)
+    mono = torch.randn(batch, 2, nb + 1, frames, generator=g) * 3
+    cond = torch.randn(batch, c.cond_dim, frames, generator=g)
+    noise = torch.randn(batch, 4, nb, frames, generator=g)
     with torch.no_grad():
         ref = Offline(net)(mono, cond, noise)
-        bank = torch.zeros(1, c.evals, net.bank_size())
+        bank = torch.zeros(batch, c.evals, net.bank_size())
         outs = []
         for k in range(frames):
             y, bank = Step(net)(mono[..., k], cond[..., k], noise[..., k], bank)

@@ -3,12 +3,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { m } from '../../src/core/metrics.js';
+import { BinauralFlowStream, conditioning } from '../../src/core/models/binaural-flow.js';
 import { CacheAwareStream } from '../../src/core/models/nemo-cache-aware.js';
 import { SileroStream } from '../../src/core/models/silero-vad.js';
 import { concatAlong, splitAlong, StepBatcher } from '../../src/core/onnx/batcher.js';
 import { loadedModelCount } from '../../src/core/onnx/shared-models.js';
 import { rng } from '../helpers-random.js';
 
+const tinyBinauralFlow = fileURLToPath(new URL('../../../models/binaural-flow/tiny/step.onnx', import.meta.url));
 const tinyCacheAware = join(fileURLToPath(new URL('../../../models/tiny-cache-aware/', import.meta.url)), 'step.onnx');
 
 /** Offline reference of the tiny cache-aware model: the whole utterance at once. */
@@ -126,6 +128,43 @@ describe('core/onnx/batcher (steps of many streams in one run)', () => {
     } finally {
       for (const s of opened) s.dispose();
     }
+    assert.equal(loadedModelCount(), loaded);
+  });
+
+  it('binaural-flow (tiny model): 4 streams at different positions and seeds, batched, equal each stream run alone (<= 1e-5)', async () => {
+    const loaded = loadedModelCount();
+    const frames = 12;
+    const spectra = (k: number) => {
+      const rand = rng(200 + k);
+      return Array.from({ length: frames }, () => Float32Array.from({ length: 514 }, () => rand() * 2 - 1));
+    };
+    const run = async (batch: { maxBatch: number }) => {
+      const opened = await Promise.all([0, 1, 2, 3].map((k) => BinauralFlowStream.open(tinyBinauralFlow, { device: 'cpu', seed: k, batch })));
+      try {
+        return await Promise.all(
+          opened.map(async (s, k) => {
+            for (let i = 0; i < k; i++) await new Promise((r) => setImmediate(r));
+            const out: number[] = [];
+            for (const sp of spectra(k)) {
+              await s.step(sp, conditioning(90 * k, 10 * k, 1 + k, k / 4));
+              out.push(...s.left, ...s.right);
+            }
+            return out;
+          }),
+        );
+      } finally {
+        for (const s of opened) s.dispose();
+      }
+    };
+    const before = m.batchSize.count({ model: 'Causeway binaural-flow' });
+    const alone = await run({ maxBatch: 1 });
+    const batched = await run({ maxBatch: 32 });
+    const runs = m.batchSize.count({ model: 'Causeway binaural-flow' }) - before;
+    let worst = 0;
+    for (let k = 0; k < 4; k++) worst = Math.max(worst, maxDiff(batched[k], alone[k]));
+    console.log(`      4 x ${frames} steps in ${runs} runs; max abs difference from alone ${worst.toExponential(2)}`);
+    assert.ok(worst <= 1e-5, `max abs difference ${worst}`);
+    assert.ok(runs < 4 * frames, `the steps should share runs: ${runs} runs`);
     assert.equal(loadedModelCount(), loaded);
   });
 

@@ -3,15 +3,15 @@
  * over the streaming STFT of a mono voice, run by a midpoint ODE solver inside one ONNX step
  * graph per STFT frame.
  *
- * Contract (step.onnx, all float32, batch 1, static shapes):
- *   inputs  mono [1, 2, bins]         the mono frame's spectrum, rows re and im (bins = nFft/2 + 1)
- *           cond [1, 6]               cos az, sin az, cos el, sin el, ln distance (m), room (0..1)
- *           noise [1, 4, unetBins]    standard normal draws for the flow's start (L re, L im, R re, R im)
- *           bank [1, E, S]            the buffer bank: for each of the E = 2 x steps solver evaluations,
+ * Contract (step.onnx, all float32; B is the batch, 1 per stream, free so that streams' steps batch):
+ *   inputs  mono [B, 2, bins]         the mono frame's spectrum, rows re and im (bins = nFft/2 + 1)
+ *           cond [B, 6]               cos az, sin az, cos el, sin el, ln distance (m), room (0..1)
+ *           noise [B, 4, unetBins]    standard normal draws for the flow's start (L re, L im, R re, R im)
+ *           bank [B, E, S]            the buffer bank: for each of the E = 2 x steps solver evaluations,
  *                                     every causal conv's past input frames, packed (step.json's
  *                                     bank_layout); zeros at the start of a stream
- *   outputs binaural [1, 4, bins]     left re, left im, right re, right im
- *           bank_next [1, E, S]       the bank for the next frame (StepState maps it back to `bank`)
+ *   outputs binaural [B, 4, bins]     left re, left im, right re, right im
+ *           bank_next [B, E, S]       the bank for the next frame (StepState maps it back to `bank`)
  * Settings come from the sidecar step.json (sample_rate, n_fft, hop, window, bins, unet_bins,
  * evaluations, bank_size, schedule, sigma, receptive_field_frames, ...); offline.onnx beside it is
  * the same weights over a whole sequence (mono [1, 2, bins, T], cond [1, 6, T], noise
@@ -112,20 +112,23 @@ export function readBinauralFlowConfig(modelPath: string): BinauralFlowConfig {
 }
 
 export function binauralFlowContract(c: BinauralFlowConfig): ModelContract {
-  const bank = [1, c.evaluations, c.bankSize];
+  // 'B' is the batch: free in graphs exported since batching (many streams' steps in one run),
+  // 1 in older ones (which the contract accepts; their steps run one at a time).
+  const bank = ['B', c.evaluations, c.bankSize];
   return {
     name: 'Causeway binaural-flow',
     inputs: [
-      { name: 'mono', dtype: 'float32', shape: [1, 2, c.bins] },
-      { name: 'cond', dtype: 'float32', shape: [1, COND_SIZE] },
-      { name: 'noise', dtype: 'float32', shape: [1, 4, c.unetBins] },
+      { name: 'mono', dtype: 'float32', shape: ['B', 2, c.bins] },
+      { name: 'cond', dtype: 'float32', shape: ['B', COND_SIZE] },
+      { name: 'noise', dtype: 'float32', shape: ['B', 4, c.unetBins] },
       { name: 'bank', dtype: 'float32', shape: bank },
     ],
     outputs: [
-      { name: 'binaural', dtype: 'float32', shape: [1, 4, c.bins] },
+      { name: 'binaural', dtype: 'float32', shape: ['B', 4, c.bins] },
       { name: 'bank_next', dtype: 'float32', shape: bank },
     ],
-    state: [{ input: 'bank', output: 'bank_next', initialShape: bank }],
+    state: [{ input: 'bank', output: 'bank_next', initialShape: [1, c.evaluations, c.bankSize] }],
+    batchDim: 'B',
   };
 }
 
