@@ -161,7 +161,8 @@ async function main(argv: string[]): Promise<void> {
         transcribe(
           rest[0],
           engine === 'moonshine'
-            ? { engine, model: values.model, realtime: values.realtime, device, threads, timeoutMs }
+            ? // Partials are shown on a terminal only: piped, each segment is decoded once, for its final.
+              { engine, model: values.model, realtime: values.realtime, device, threads, timeoutMs, partials: live }
             : { engine, model: values.model ?? defaultCommandModel(), realtime: values.realtime, device, threads, timeoutMs },
         ).pipe(
           takeUntil(stdoutGone$),

@@ -78,6 +78,21 @@ describe('operators/asr-moonshine (Moonshine tiny + Silero VAD + LocalAgreement-
     assert.ok(all.wer <= DICTATION_WER_BOUND, `WER ${all.wer} above ${DICTATION_WER_BOUND}`);
   });
 
+  it('partials: false decodes each segment once, for its final: no partial events, the finals within the same WER bound, a fraction of the decode time', async () => {
+    const p = programme(clips);
+    const once = await dictate(p.samples, randomChunking(p.samples.length, rng(1), 160, 4000), { partials: false });
+    const decodes = once.log.flatMap((e) => ('decode' in e ? [e.decode] : []));
+    const finals = once.events.filter((e) => e.type === 'final');
+    assert.equal(once.events.filter((e) => e.type === 'partial').length, 0);
+    assert.ok(decodes.every((d) => d.kind === 'final'), 'no re-decodes');
+    assert.equal(finals.length, clips.length, JSON.stringify(strip(finals)));
+    const all = corpusWer(clips.map((c, i) => ({ reference: c.reference, hypothesis: finals[i].text })));
+    const cost = (l: LogEntry[]) => l.flatMap((e) => ('decode' in e ? [e.decode.encodeMs + e.decode.decodeMs] : [])).reduce((a, b) => a + b, 0);
+    console.log(`      partials off: ${decodes.length} decodes, WER ${pct(all.wer)} (${all.errors}/${all.words}); model time ${cost(once.log).toFixed(0)} ms against ${cost(run.log).toFixed(0)} ms with partials`);
+    assert.equal(decodes.length, finals.length, 'one decode per segment (none of these segments is short and empty)');
+    assert.ok(all.wer <= DICTATION_WER_BOUND, `WER ${all.wer} above ${DICTATION_WER_BOUND}`);
+  });
+
   it('partials are committed words + tentative tail; committed words are never retracted, and finals keep them', () => {
     let committed = '';
     let commits = 0;
