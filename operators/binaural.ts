@@ -46,6 +46,7 @@ import { Observable, tap, type OperatorFunction } from 'rxjs';
 import { BinauralRenderer, PositionGlide, type SourcePosition } from '../kernels/binaural-renderer.js';
 import { StreamingIstft, StreamingStft } from '../kernels/stft.js';
 import { BinauralFlowStream, conditioning, defaultBinauralFlowModel, readBinauralFlowConfig, type BinauralFlowConfig } from '../src/core/models/binaural-flow.js';
+import type { BatchOptions } from '../src/core/onnx/batcher.js';
 import type { Device } from '../src/core/onnx/session.js';
 import { CausewayError } from '../src/core/errors.js';
 import { SampleClock } from '../src/core/sample-clock.js';
@@ -67,6 +68,8 @@ export interface BinauralOptions {
   seed?: number;
   /** Neural engine: ONNX execution provider (default 'auto'). */
   device?: Device;
+  /** Neural engine: batching of steps across the streams sharing the model (docs/devices.md). */
+  batch?: BatchOptions;
   /** Neural engine: ONNX intra-op threads (default 1). */
   threads?: number;
   /** SOFA file; default /usr/share/libmysofa/MIT_KEMAR_normal_pinna.sofa. Ignored when `hrtf` is given. */
@@ -373,7 +376,7 @@ function neuralBinaural(o: BinauralOptions): StreamOperator<AudioFrame, AudioFra
       if (subscriber.closed) return () => positions?.unsubscribe();
       const stamped = source.pipe(tap((f) => (arrivedUs = samplePts(f.pts, f.data.length / f.channels, f.sampleRate))));
       const render = serialMap<AudioFrame, AudioFrame>(
-        async () => new NeuralWorker(await BinauralFlowStream.open(modelPath, { device: o.device, threads: o.threads, seed: o.seed }), c, start, updates, o),
+        async () => new NeuralWorker(await BinauralFlowStream.open(modelPath, { device: o.device, threads: o.threads, batch: o.batch, seed: o.seed }), c, start, updates, o),
         { name: NAME, capacity: 256, ...o.queue },
       );
       const sub = stamped.pipe(render).subscribe(subscriber);

@@ -7,6 +7,10 @@
 #   chromium   the real browser the WebRTC tests drive (through playwright-core, never a downloaded browser)
 #   pocketsphinx-testdata  real recorded speech with transcripts (LibriVox clips) for the speech recognition tests
 #   libmysofa1 measured head-related transfer functions (MIT KEMAR SOFA file) for binaural rendering; also what ffmpeg's sofalizer uses
+#   mesa-vulkan-drivers (version 25 or later) Mesa's lavapipe, Vulkan on the CPU: onnxruntime-node's bundled WebGPU
+#              provider runs on it (slowly) where there is no GPU, so the tests check the device path. Debian 12
+#              (bookworm) has 22.3, which WebGPU refuses: there it comes from bookworm-backports (the script adds
+#              that archive to apt's sources); later Debian releases have it in their main archive.
 # Without root it prints the exact command to run instead, and stops (exit 1).
 # Already-installed packages are not touched, so running it again is cheap.
 set -euo pipefail
@@ -15,11 +19,25 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup: system packages present (${packages[*]})"
+# lavapipe: installed and at least version 25?
+mesa="$(dpkg-query -W -f='${Status} ${Version}' mesa-vulkan-drivers 2>/dev/null || true)"
+mesa_ok=0
+case "$mesa" in "install ok installed "*) [ "$(echo "${mesa##* }" | cut -d. -f1)" -ge 25 ] && mesa_ok=1 ;; esac
+if [ ${#missing[@]} -eq 0 ] && [ $mesa_ok -eq 1 ]; then
+  echo "setup: system packages present (${packages[*]} mesa-vulkan-drivers)"
   exit 0
 fi
-cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
+codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
+cmd="apt-get update"
+[ ${#missing[@]} -eq 0 ] || cmd="$cmd && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
+if [ $mesa_ok -eq 0 ]; then
+  if [ "$codename" = "bookworm" ]; then
+    cmd="echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/bookworm-backports.list && $cmd && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends -t bookworm-backports mesa-vulkan-drivers"
+  else
+    cmd="$cmd && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mesa-vulkan-drivers"
+  fi
+  missing+=("mesa-vulkan-drivers(>=25)")
+fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup: these Debian packages are missing: ${missing[*]}"
   echo "setup: run as root:  sudo sh -c '$cmd'"

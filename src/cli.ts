@@ -11,21 +11,21 @@ import { CliProcess, reportError } from './cli-process.js';
 import { nowMs, type VadEvent } from './core/frames.js';
 import { logger, setLogLevel } from './core/log.js';
 import { m } from './core/metrics.js';
-import type { Device } from './core/onnx/session.js';
+import { DEVICES, type Device } from './core/onnx/session.js';
 import { defaultCommandModel } from './core/models/default-models.js';
 import { detectSpeech } from './pipelines/detect-speech.js';
 import { probeMedia } from '../media/ffmpeg/index.js';
 
 const USAGE = `usage:
-  causeway vad <input> [--json] [--realtime] [--timeout S] [--device auto|cpu|cuda] [--threads N] [--debug]
+  causeway vad <input> [--json] [--realtime] [--timeout S] [--device D] [--threads N] [--debug]
       speech segments of any media file or URL ffmpeg reads, one line each
-  causeway transcribe <input> [--engine conformer|zipformer|moonshine] [--model path] [--format text|json|srt|vtt] [--realtime] [--timeout S]
+  causeway transcribe <input> [--engine conformer|zipformer|moonshine] [--model path] [--format text|json|srt|vtt] [--realtime] [--timeout S] [--device D]
       speech recognition: partial hypotheses live on a terminal, finals only when piped.
       conformer (default): a NeMo-contract cache-aware CTC step graph; without --model, Causeway's
         own command recogniser (digits and 30 command words)
       moonshine: Moonshine tiny, English dictation (the model comes with the npm package)
       zipformer: an icefall/sherpa-onnx streaming zipformer2 transducer; --model is its directory
-  causeway binaural <input> <output> [--azimuth A] [--elevation E] [--distance D] [--path "t:az,el[,d];..."] [--engine hrtf|neural] [--sofa file] [--room R] [--model step.onnx]
+  causeway binaural <input> <output> [--azimuth A] [--elevation E] [--distance D] [--path "t:az,el[,d];..."] [--engine hrtf|neural] [--sofa file] [--room R] [--model step.onnx] [--device D]
       the input's voice (downmixed to mono) placed around the listener, for headphones: stereo at 48 kHz,
       the output format following its extension. Azimuth in degrees counter-clockwise from the front
       (90 = left, 270 = right; negative values as they are: --azimuth -90), elevation up, distance in metres
@@ -35,7 +35,7 @@ const USAGE = `usage:
       its learned room, default 0)
   causeway demo [--json]
       the VAD pipeline on the speech clip shipped with Causeway, with its real-time factor
-  causeway serve [--host 127.0.0.1] [--port 8080] [--token T] [--max-sessions 8] [--device auto|cpu|cuda] [--asr-model step.onnx] [--binaural-engine hrtf|neural]
+  causeway serve [--host 127.0.0.1] [--port 8080] [--token T] [--max-sessions 8] [--device D] [--asr-model step.onnx] [--binaural-engine hrtf|neural]
       the WebRTC server (WHIP ingest, /events, /metrics, /healthz) and the example page; live
       captions use --asr-model (a conformer-engine model; default: the embedded command recogniser);
       the microphone returns binaurally, --binaural-engine hrtf (default) or neural
@@ -43,7 +43,8 @@ options:
   --json        one JSON object per segment
   --realtime    read the input at 1x speed, like a live source
   --timeout     seconds a network input (rtsp, http, tcp, ...) may send nothing before it fails (default 10; 0: wait forever)
-  --device      ONNX execution provider: auto (CUDA if installed, else CPU; default), cpu, cuda
+  --device      ONNX execution provider: auto (CUDA if installed, else CPU; default), cpu, cuda, webgpu;
+                a model whose outputs on the device differ from the CPU's runs on the CPU (with a warning)
   --threads     ONNX intra-op threads (default 1)
   --quiet       no log lines on stderr
   --debug       show stack traces`;
@@ -125,7 +126,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const device = values.device as Device;
-  if (!['auto', 'cpu', 'cuda'].includes(device)) throw new UsageError(`--device must be auto, cpu or cuda, got '${values.device}'`);
+  if (!DEVICES.includes(device)) throw new UsageError(`--device must be ${DEVICES.join(', ')}, got '${values.device}'`);
   const threads = Number(values.threads);
   if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads must be a positive integer, got '${values.threads}'`);
   const timeout = Number(values.timeout);
@@ -205,7 +206,7 @@ async function main(argv: string[]): Promise<void> {
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
-      const r = await renderBinauralFile(rest[0], rest[1], { azimuth, elevation, distance, path, sofa: values.sofa, engine: engine as 'hrtf' | 'neural', room, model: engine === 'neural' ? values.model : undefined });
+      const r = await renderBinauralFile(rest[0], rest[1], { azimuth, elevation, distance, path, sofa: values.sofa, engine: engine as 'hrtf' | 'neural', room, model: engine === 'neural' ? values.model : undefined, device, threads });
       if (!values.quiet) {
         process.stderr.write(`${rest[1]}: ${r.seconds.toFixed(2)} s rendered binaurally (${r.hrtf}) in ${r.wallSeconds.toFixed(2)} s (real-time factor ${(r.wallSeconds / r.seconds).toFixed(4)})\n`);
       }

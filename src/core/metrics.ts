@@ -143,4 +143,5 @@ export const m = {
   batchSize: metrics.histogram('causeway_batch_size', 'Streams whose steps ran together in one model run', [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]),
   provider: metrics.gauge('causeway_model_provider', 'Execution provider in use per loaded model (value 1)'),
   providerFallbacks: metrics.counter('causeway_provider_fallbacks_total', 'device=auto fell back from CUDA to CPU'),
+  deviceCheckFailures: metrics.counter('causeway_device_check_failures_total', 'Models that run on the CPU because their outputs on the device asked for differed from the CPU'),
 };

@@ -16,6 +16,7 @@
  * to the input (only a byte bound), and a slow encoder (mp3, opus) writing a long file falls
  * behind the decoder. The bound is the whole rendered file plus 10% when its duration is known.
  */
+import type { Device } from '../core/onnx/session.js';
 import { Subject, tap } from 'rxjs';
 import type { SourcePosition } from '../../kernels/binaural-renderer.js';
 import { ffmpegAudioInput, ffmpegAudioOutput, probeMedia, writeDone } from '../../media/ffmpeg/index.js';
@@ -53,6 +54,10 @@ export interface BinauralFileOptions {
   model?: string;
   /** Neural engine: room, 0 (anechoic, default) .. 1. */
   room?: number;
+  /** Neural engine: ONNX execution provider (default 'auto'). */
+  device?: Device;
+  /** Neural engine: ONNX intra-op threads (default 1). */
+  threads?: number;
 }
 
 export interface BinauralFileResult {
@@ -126,7 +131,7 @@ export async function renderBinauralFile(input: string, output: string, o: Binau
         if (path) position$.next(positionOnPath(path, f.pts / 1e6, o.distance));
       }),
       neural
-        ? binaural({ engine: 'neural', model, room: o.room, ...start, position$, sampleRate: rate, queue: { capacity: 32 } })
+        ? binaural({ engine: 'neural', model, room: o.room, device: o.device, threads: o.threads, ...start, position$, sampleRate: rate, queue: { capacity: 32 } })
         : binaural({ hrtf, ...start, position$, interpolation: o.interpolation, blockSize: o.blockSize, sampleRate: rate }),
       tap((f) => {
         for (const v of f.data) if (v > 1 || v < -1) clipped++;

@@ -84,7 +84,7 @@ describe('causeway CLI', () => {
     assert.match(d.stderr, /\n\s+at /);
     const dev = await run(['vad', wav, '--device', 'tpu']);
     assert.equal(dev.code, 2);
-    assert.match(dev.stderr, /--device must be auto, cpu or cuda/);
+    assert.match(dev.stderr, /--device must be auto, cpu, cuda, webgpu/);
   });
 
   it('demo runs the VAD pipeline on the bundled clip and reports the real-time factor', async () => {

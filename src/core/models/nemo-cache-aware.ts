@@ -107,6 +107,8 @@ export function cacheAwareContract(c: CacheAwareConfig): ModelContract {
       { input: 'cache_last_channel_len', output: 'cache_last_channel_next_len', initialShape: [1] },
     ],
     batchDim: 'B',
+    // One full chunk after a full attention cache.
+    probe: { dims: { B: 1, T: c.preEncode + c.chunk }, ints: { length: c.preEncode + c.chunk, cache_last_channel_len: c.leftContext } },
   };
 }
 
@@ -191,6 +193,11 @@ export class CacheAwareStream {
     this.fill = 0;
     this.preCache.fill(0);
     this.state.reset();
+  }
+
+  /** The execution provider the shared model runs on. */
+  get provider(): string {
+    return this.lease.model.provider;
   }
 
   dispose(): void {

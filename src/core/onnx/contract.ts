@@ -40,6 +40,19 @@ export interface ModelContract {
    * must be equal. Absent: the model's steps never batch.
    */
   readonly batchDim?: string;
+  /**
+   * A valid input for the device check (device-check.ts): the size of each symbolic dim and the
+   * value of each integer input. Absent: the model is not checked, and runs on the CPU only
+   * when a device is asked for.
+   */
+  readonly probe?: {
+    readonly dims: Readonly<Record<string, number>>;
+    readonly ints?: Readonly<Record<string, number>>;
+    /** Inputs whose values matter (a conditioning vector): given exactly instead of drawn. */
+    readonly values?: Readonly<Record<string, readonly number[]>>;
+    /** Largest difference allowed, relative to each output's magnitude (at least 1); default 1e-3. */
+    readonly tolerance?: number;
+  };
 }
 
 interface ValueMeta {

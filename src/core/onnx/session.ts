@@ -5,8 +5,16 @@
  * - 'cuda' : CUDA only; fails loudly (ModelError 'provider-unavailable') when the CUDA provider
  *            cannot be loaded (onnxruntime-node installed without ONNXRUNTIME_NODE_INSTALL=cuda12,
  *            no driver, ...). Never a silent CPU run.
+ * - 'webgpu': onnxruntime-node's bundled WebGPU provider (Dawn over Vulkan; nothing to install
+ *            in node_modules, but it needs a Vulkan driver: an NVIDIA driver's, or on a CPU-only
+ *            machine Mesa 25's lavapipe, `scripts/setup.sh` installs it). Fails loudly
+ *            ('provider-unavailable') when it cannot start.
  * - 'auto' : tries CUDA, and when it is unavailable falls back to CPU with a visible log line and
- *            a `causeway_provider_fallbacks_total` increment.
+ *            a `causeway_provider_fallbacks_total` increment. It never picks WebGPU: measured, a
+ *            batch-1 streaming step is 4-6x slower there than on the CPU (see docs/devices.md).
+ *
+ * A session on a device is checked against the CPU before any stream uses it (step-model.ts):
+ * a model whose outputs differ there runs on the CPU instead, with a log line and a metric.
  *
  * The provider reported is the one whose session creation succeeded; ORT may still place single
  * unsupported nodes on CPU inside a CUDA session, which it logs itself at verbose level.
@@ -21,8 +29,9 @@ import type { BatchOptions } from './batcher.js';
 import { logger } from '../log.js';
 import { m } from '../metrics.js';
 
-export type Device = 'auto' | 'cpu' | 'cuda';
-export type Provider = 'cpu' | 'cuda';
+export type Device = 'auto' | 'cpu' | 'cuda' | 'webgpu';
+export type Provider = 'cpu' | 'cuda' | 'webgpu';
+export const DEVICES: readonly Device[] = ['auto', 'cpu', 'cuda', 'webgpu'];
 
 export interface SessionOptions {
   device?: Device;
@@ -66,7 +75,7 @@ async function create(path: string, provider: Provider, threads: number): Promis
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
     // Our own error says what failed; ORT's native error dump would only repeat it on stderr.
-    logSeverityLevel: provider === 'cuda' ? 4 : 3,
+    logSeverityLevel: provider === 'cpu' ? 3 : 4,
   });
 }
 
@@ -78,16 +87,37 @@ function loadError(path: string, e: unknown): ModelError {
   return new ModelError('model-invalid', `cannot load ONNX model ${path}: ${msg.split('\n')[0]}`, { cause: e });
 }
 
+/** A plain CPU session of the same file (the reference a device session is checked against). */
+export async function cpuSession(path: string, threads = 1): Promise<ort.InferenceSession> {
+  return create(path, 'cpu', threads);
+}
+
 export async function loadSession(path: string, options: SessionOptions = {}): Promise<LoadedSession> {
   const device = options.device ?? 'auto';
   const threads = options.threads ?? 1;
-  if (!['auto', 'cpu', 'cuda'].includes(device)) {
-    throw new ModelError('provider-unavailable', `unknown device '${device}' (expected auto, cpu or cuda)`);
+  if (!DEVICES.includes(device)) {
+    throw new ModelError('provider-unavailable', `unknown device '${device}' (expected ${DEVICES.join(', ')})`);
   }
   try {
     await access(path);
   } catch {
     throw new ModelError('model-not-found', `model file not found: ${path}`);
+  }
+  if (device === 'webgpu') {
+    try {
+      const session = await create(path, 'webgpu', threads);
+      log.info(`${path}: running on WebGPU`);
+      m.provider.set({ model: path, provider: 'webgpu' }, 1);
+      return { session, provider: 'webgpu', path };
+    } catch (e) {
+      const reason = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+      throw new ModelError(
+        'provider-unavailable',
+        `device 'webgpu' requested for ${path} but onnxruntime's WebGPU provider could not start (${reason}); ` +
+          `it needs a Vulkan driver (an NVIDIA driver's, or Mesa 25's lavapipe on a CPU-only machine: scripts/setup.sh), or use device 'cpu'`,
+        { cause: e },
+      );
+    }
   }
   if (device === 'cuda' || device === 'auto') {
     try {

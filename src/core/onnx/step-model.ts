@@ -8,8 +8,12 @@ import { CausewayError, ModelError } from '../errors.js';
 import { m } from '../metrics.js';
 import { nowMs } from '../frames.js';
 import { checkContract, checkFeed, type ModelContract, type TensorSpec } from './contract.js';
+import { logger } from '../log.js';
 import { batchAxes, StepBatcher } from './batcher.js';
-import { loadSession, type Provider, type SessionOptions } from './session.js';
+import { checkDevice } from './device-check.js';
+import { cpuSession, loadSession, type Provider, type SessionOptions } from './session.js';
+
+const log = logger('onnx');
 
 type TypedArray = Float32Array | BigInt64Array | Int32Array | Int8Array | Uint8Array | Uint16Array;
 
@@ -101,9 +105,10 @@ export class StepModel {
 
   /** Loads the graph and checks it against `contract`; throws ModelError naming what is wrong. */
   static async load(path: string, contract: ModelContract, options: SessionOptions = {}): Promise<StepModel> {
-    const { session, provider } = await loadSession(path, options);
+    let { session, provider } = await loadSession(path, options);
     try {
       checkContract(session, contract, path);
+      if (provider !== 'cpu') ({ session, provider } = await checkedOnDevice(session, provider, contract, path, options.threads ?? 1));
     } catch (e) {
       await session.release();
       throw e;
@@ -177,4 +182,41 @@ function batchIsFree(session: ort.InferenceSession, axes: Map<string, number>): 
     if (axis !== undefined && v.shape !== undefined && typeof v.shape[axis] === 'number') return false;
   }
   return true;
+}
+
+/**
+ * A device session is used only after its outputs matched the CPU's on the contract's probe
+ * input. Otherwise (or when the contract has no probe to check with) the model runs on the CPU:
+ * one warning line and `causeway_device_check_failures_total`, never a wrong result.
+ */
+async function checkedOnDevice(
+  session: ort.InferenceSession,
+  provider: Provider,
+  contract: ModelContract,
+  path: string,
+  threads: number,
+): Promise<{ session: ort.InferenceSession; provider: Provider }> {
+  const cpu = await cpuSession(path, threads);
+  let reason: string;
+  try {
+    if (contract.probe) {
+      const c = await checkDevice(session, cpu, contract);
+      if (c.ok) {
+        log.info(`${contract.name} (${path}) on ${provider}: matches the CPU (max abs difference ${c.maxDiff.toExponential(2)})`);
+        await cpu.release();
+        return { session, provider };
+      }
+      reason = `its output '${c.output}' differs from the CPU's by ${c.maxDiff.toExponential(2)} (values up to ${c.scale.toPrecision(3)})`;
+    } else {
+      reason = 'its contract has no probe input to check it with';
+    }
+  } catch (e) {
+    reason = `the check run failed (${(e as Error).message.split('\n')[0]})`;
+  }
+  log.warn(`${contract.name} (${path}): not run on ${provider}: ${reason}; running on the CPU`);
+  m.deviceCheckFailures.inc({ model: contract.name, provider });
+  m.provider.set({ model: path, provider }, 0);
+  m.provider.set({ model: path, provider: 'cpu' }, 1);
+  await session.release();
+  return { session: cpu, provider: 'cpu' };
 }
