@@ -33,6 +33,9 @@ const USAGE = `usage:
       The HRTFs come from a SOFA file, by default Debian's libmysofa1 MIT KEMAR set; --engine neural
       renders with Causeway's BinauralFlow-style model instead (models/binaural-flow; --room 0..1 adds
       its learned room, default 0)
+  causeway doctor [--json]
+      which execution providers start here (cpu, cuda, webgpu) and, for each shipped model on each,
+      whether its outputs match the CPU's and a step's time at batch 1 and 32
   causeway demo [--json]
       the VAD pipeline on the speech clip shipped with Causeway, with its real-time factor
   causeway serve [--host 127.0.0.1] [--port 8080] [--token T] [--max-sessions 8] [--device D] [--asr-model step.onnx] [--binaural-engine hrtf|neural]
@@ -138,6 +141,13 @@ async function main(argv: string[]): Promise<void> {
       if (rest.length !== 1) throw new UsageError('vad takes exactly one input (a file path or URL)');
       const r = await runVad(rest[0], common);
       if (!cli.stdoutClosed) process.stderr.write(`${r.segments} segment(s) in ${r.seconds.toFixed(2)} s of audio, processed in ${r.wallSeconds.toFixed(2)} s (real-time factor ${(r.wallSeconds / r.seconds).toFixed(4)})\n`);
+      return;
+    }
+    case 'doctor': {
+      if (rest.length !== 0) throw new UsageError('doctor takes no arguments');
+      const { doctor, formatDoctor } = await import('./pipelines/doctor.js');
+      const r = await doctor();
+      cli.out(values.json ? JSON.stringify(r) + '\n' : formatDoctor(r));
       return;
     }
     case 'demo': {
