@@ -10,6 +10,7 @@ import { benchVad } from './vad.bench.js';
 import { benchWebrtc } from './webrtc.bench.js';
 import { benchAsr } from './asr.bench.js';
 import { benchBinaural } from './binaural.bench.js';
+import { benchBatch } from './batch.bench.js';
 import { benchSoak } from './soak.bench.js';
 import { setLogLevel } from '../../src/core/log.js';
 
@@ -30,7 +31,7 @@ function table(rows: BenchRow[]): string {
 async function main(): Promise<void> {
   setLogLevel('warn');
   // `npm run bench -- asr vad` runs only the parts named.
-  const parts = { kernels: benchKernels, resample: benchFfmpegResample, vad: benchVad, webrtc: benchWebrtc, asr: benchAsr, binaural: benchBinaural, soak: benchSoak };
+  const parts = { kernels: benchKernels, resample: benchFfmpegResample, vad: benchVad, webrtc: benchWebrtc, asr: benchAsr, binaural: benchBinaural, batch: benchBatch, soak: benchSoak };
   // Parts that run only when named: the soak takes 30 minutes by default.
   const optIn = new Set(['soak']);
   const wanted = process.argv.slice(2);

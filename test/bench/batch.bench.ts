@@ -1,0 +1,69 @@
+/**
+ * Batched steps (src/core/onnx/batcher.ts): 32 streams stepping one shared model at once, each
+ * with its own state, through the real StepModel, with batching on (steps that wait while a run
+ * is in flight go together) beside batching off (every step its own run), in the same run.
+ * Throughput in stream-steps per second; ratio = on / off.
+ */
+import { binauralFlowContract, defaultBinauralFlowModel, readBinauralFlowConfig } from '../../src/core/models/binaural-flow.js';
+import { defaultCommandModel } from '../../src/core/models/default-models.js';
+import { cacheAwareContract, readCacheAwareConfig } from '../../src/core/models/nemo-cache-aware.js';
+import { defaultSileroVadPath, sileroVadContract } from '../../src/core/models/silero-vad.js';
+import type { ModelContract } from '../../src/core/onnx/contract.js';
+import { probeFeeds } from '../../src/core/onnx/device-check.js';
+import { StepModel } from '../../src/core/onnx/step-model.js';
+import { m } from '../../src/core/metrics.js';
+import type { BenchRow } from './row.js';
+
+const STREAMS = 32;
+
+async function throughput(path: string, contract: ModelContract, maxBatch: number, seconds: number): Promise<{ stepsPerS: number; meanBatch: number; batched: boolean }> {
+  const model = await StepModel.load(path, contract, { device: 'cpu', batch: { maxBatch } });
+  const states = Array.from({ length: STREAMS }, () => model.newState());
+  const all = probeFeeds(contract);
+  const feeds = Object.fromEntries(Object.entries(all).filter(([k]) => !contract.state.some((p) => p.input === k)));
+  const runs0 = m.batchSize.count({ model: contract.name });
+  let steps = 0;
+  try {
+    // Warm-up, then every stream steps until the time is up.
+    await Promise.all(states.map((s) => model.step(feeds, s)));
+    const t0 = performance.now();
+    const end = t0 + seconds * 1000;
+    await Promise.all(
+      states.map(async (s) => {
+        while (performance.now() < end) {
+          await model.step(feeds, s);
+          steps++;
+        }
+      }),
+    );
+    const runs = m.batchSize.count({ model: contract.name }) - runs0;
+    return { stepsPerS: steps / ((performance.now() - t0) / 1000), meanBatch: runs > 0 ? (steps + STREAMS) / runs : 1, batched: model.batcher !== undefined };
+  } finally {
+    for (const s of states) s.dispose();
+    await model.dispose();
+  }
+}
+
+export async function benchBatch(): Promise<BenchRow[]> {
+  const asr = defaultCommandModel();
+  const flow = defaultBinauralFlowModel();
+  const models: [string, string, ModelContract][] = [
+    ['Silero VAD v5', defaultSileroVadPath(), sileroVadContract],
+    ['command-asr step', asr, cacheAwareContract(readCacheAwareConfig(asr))],
+    ['binaural-flow step', flow, binauralFlowContract(readBinauralFlowConfig(flow))],
+  ];
+  const rows: BenchRow[] = [];
+  for (const [name, path, contract] of models) {
+    const off = await throughput(path, contract, 1, 3);
+    const on = await throughput(path, contract, 32, 3);
+    rows.push({
+      name: `${name}: ${STREAMS} streams, batched vs one run per step (CPU, 1 thread)`,
+      value: `${on.stepsPerS.toFixed(0)} steps/s`,
+      baseline: `${off.stepsPerS.toFixed(0)} steps/s`,
+      ratio: `${(on.stepsPerS / off.stepsPerS).toFixed(2)}x`,
+      bound: '',
+      notes: on.batched ? `mean ${on.meanBatch.toFixed(1)} steps per run` : 'the graph fixes batch 1: no batching (re-export it with a free batch dim)',
+    });
+  }
+  return rows;
+}
