@@ -36,6 +36,10 @@ const USAGE = `usage:
   causeway doctor [--json]
       which execution providers start here (cpu, cuda, webgpu) and, for each shipped model on each,
       whether its outputs match the CPU's and a step's time at batch 1 and 32
+  causeway loadtest [--sessions 8] [--seconds 10] [--pipeline captions|binaural|default] [--no-batch] [--json] [--device D]
+      N live sessions in this process (the demo clip at real-time pace, no browser) through the
+      server's pipeline: whether all kept up (no drops, frame age p99 < 200 ms), CPU per session,
+      steps per model run
   causeway demo [--json]
       the VAD pipeline on the speech clip shipped with Causeway, with its real-time factor
   causeway serve [--host 127.0.0.1] [--port 8080] [--token T] [--max-sessions 8] [--device D] [--asr-model step.onnx] [--binaural-engine hrtf|neural]
@@ -115,6 +119,10 @@ const OPTIONS = {
   path: { type: 'string' },
   sofa: { type: 'string' },
   room: { type: 'string' },
+  sessions: { type: 'string', default: '8' },
+  seconds: { type: 'string', default: '10' },
+  pipeline: { type: 'string', default: 'captions' },
+  'no-batch': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -148,6 +156,24 @@ async function main(argv: string[]): Promise<void> {
       const { doctor, formatDoctor } = await import('./pipelines/doctor.js');
       const r = await doctor();
       cli.out(values.json ? JSON.stringify(r) + '\n' : formatDoctor(r));
+      return;
+    }
+    case 'loadtest': {
+      if (rest.length !== 0) throw new UsageError('loadtest takes no arguments');
+      const sessions = Number(values.sessions);
+      if (!Number.isInteger(sessions) || sessions < 1) throw new UsageError(`--sessions must be a positive integer, got '${values.sessions}'`);
+      const seconds = Number(values.seconds);
+      if (!(seconds > 0)) throw new UsageError(`--seconds must be a positive number, got '${values.seconds}'`);
+      const kind = values.pipeline!;
+      if (kind !== 'captions' && kind !== 'binaural' && kind !== 'default') throw new UsageError(`--pipeline must be captions, binaural or default, got '${kind}'`);
+      const { loadtest } = await import('./pipelines/loadtest.js');
+      const r = await loadtest({ sessions, seconds, pipeline: kind, clip: demoClipPath(), device, batch: values['no-batch'] ? { maxBatch: 1 } : undefined });
+      cli.out(
+        values.json
+          ? JSON.stringify(r) + '\n'
+          : `${r.sessions} ${r.pipeline} session(s) for ${r.seconds} s: ${r.realtime ? 'real time' : 'NOT real time'} (frame age p99 ${r.frameAgeP99Ms.toFixed(0)} ms, ${r.dropped} frame(s) dropped); ` +
+              `${r.cpuMsPerSecondPerSession.toFixed(1)} ms of CPU per second per session; ${r.batchSizeMean.toFixed(1)} steps per model run\n`,
+      );
       return;
     }
     case 'demo': {

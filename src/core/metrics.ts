@@ -34,6 +34,12 @@ abstract class ScalarMetric extends Metric {
   get(labels: Labels = {}): number {
     return this.series.get(key(labels)) ?? 0;
   }
+  /** The sum over every label set. */
+  total(): number {
+    let t = 0;
+    for (const v of this.series.values()) t += v;
+    return t;
+  }
   remove(labels: Labels): void {
     this.series.delete(key(labels));
   }
@@ -85,6 +91,16 @@ export class Histogram extends Metric {
   }
   count(labels: Labels = {}): number {
     return this.series.get(key(labels))?.count ?? 0;
+  }
+  /** Observations and their sum over every label set. */
+  totals(): { count: number; sum: number } {
+    let count = 0;
+    let sum = 0;
+    for (const s of this.series.values()) {
+      count += s.count;
+      sum += s.sum;
+    }
+    return { count, sum };
   }
   remove(labels: Labels): void {
     this.series.delete(key(labels));

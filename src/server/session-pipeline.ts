@@ -16,6 +16,7 @@ import { videoMirror } from '../../operators/video-mirror.js';
 import { CausewayError } from '../core/errors.js';
 import type { HrtfSet } from '../core/hrtf/index.js';
 import type { AudioFrame, VideoFrame } from '../core/frames.js';
+import type { BatchOptions } from '../core/onnx/batcher.js';
 import type { Device } from '../core/onnx/session.js';
 import { acquireModel, type ModelLease } from '../core/onnx/shared-models.js';
 import { checkConformerModelFiles, defaultCommandModel } from '../core/models/default-models.js';
@@ -64,6 +65,8 @@ export type SessionPipeline = ((inputs: SessionInputs) => SessionOutputs) & {
 
 export interface DefaultPipelineOptions {
   device?: Device;
+  /** Batching of model steps across sessions (docs/devices.md; default: on, up to 32, no waiting). */
+  batch?: BatchOptions;
   /**
    * The speech recogniser behind the captions (`asr`, engine 'conformer'): a NeMo-contract
    * cache-aware CTC step graph with `tokens.txt` (and its `.json` settings, unless the graph's
@@ -105,6 +108,7 @@ export interface DefaultPipelineOptions {
  */
 export function defaultPipeline(options: DefaultPipelineOptions = {}): SessionPipeline {
   const device = options.device ?? 'auto';
+  const batch = options.batch;
   const asrModel = options.asrModel ?? defaultCommandModel();
   // Live audio: a step that falls behind drops the oldest waiting frames (counted), never buffers without bound.
   const live = { policy: 'drop-oldest' as const, capacity: 50 };
@@ -122,8 +126,8 @@ export function defaultPipeline(options: DefaultPipelineOptions = {}): SessionPi
     const mic$ = audio$.pipe(toMono(), share());
     const speech$ = mic$.pipe(resample({ toRate: 16000, fromRate: 48000 }), share());
     const events$ = merge(
-      speech$.pipe(vad({ device, queue: live })),
-      speech$.pipe(asr({ engine: 'conformer', model: asrModel, device, queue: live })),
+      speech$.pipe(vad({ device, batch, queue: live })),
+      speech$.pipe(asr({ engine: 'conformer', model: asrModel, device, batch, queue: live })),
     );
     let back$: Observable<AudioFrame>;
     if (returnAudio === 'binaural') {
@@ -138,7 +142,7 @@ export function defaultPipeline(options: DefaultPipelineOptions = {}): SessionPi
       );
       back$ =
         binauralEngine === 'neural'
-          ? mic$.pipe(binaural({ engine: 'neural', position$, sampleRate: 48000, device, queue: live }))
+          ? mic$.pipe(binaural({ engine: 'neural', position$, sampleRate: 48000, device, batch, queue: live }))
           : mic$.pipe(binaural({ engine: 'hrtf', ...(hrtf !== undefined ? { hrtf } : {}), position$, sampleRate: 48000 }));
     } else {
       const spectral = { nFft: 1024, hop: 256, window: 'sqrt-hann' as const, sampleRate: 48000 };
@@ -157,13 +161,13 @@ export function defaultPipeline(options: DefaultPipelineOptions = {}): SessionPi
     if (returnAudio === 'binaural' && binauralEngine === 'hrtf') hrtf = await loadHrtf();
     const asrConfig = readCacheAwareConfig(asrModel);
     readModelTokens(asrModel, asrConfig.vocab, 'captions (asr) model');
-    const vadLease = await acquireModel(defaultSileroVadPath(), sileroVadContract, { device });
+    const vadLease = await acquireModel(defaultSileroVadPath(), sileroVadContract, { device, batch });
     const leases: ModelLease[] = [vadLease];
     try {
-      leases.push(await acquireModel(asrModel, cacheAwareContract(asrConfig), { device }));
+      leases.push(await acquireModel(asrModel, cacheAwareContract(asrConfig), { device, batch }));
       if (returnAudio === 'binaural' && binauralEngine === 'neural') {
         const flowModel = defaultBinauralFlowModel();
-        leases.push(await acquireModel(flowModel, binauralFlowContract(readBinauralFlowConfig(flowModel)), { device }));
+        leases.push(await acquireModel(flowModel, binauralFlowContract(readBinauralFlowConfig(flowModel)), { device, batch }));
       }
       return () => leases.forEach((l) => l.release());
     } catch (e) {

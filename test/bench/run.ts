@@ -11,6 +11,7 @@ import { benchWebrtc } from './webrtc.bench.js';
 import { benchAsr } from './asr.bench.js';
 import { benchBinaural } from './binaural.bench.js';
 import { benchBatch } from './batch.bench.js';
+import { benchLoad } from './load.bench.js';
 import { benchSoak } from './soak.bench.js';
 import { setLogLevel } from '../../src/core/log.js';
 
@@ -31,7 +32,7 @@ function table(rows: BenchRow[]): string {
 async function main(): Promise<void> {
   setLogLevel('warn');
   // `npm run bench -- asr vad` runs only the parts named.
-  const parts = { kernels: benchKernels, resample: benchFfmpegResample, vad: benchVad, webrtc: benchWebrtc, asr: benchAsr, binaural: benchBinaural, batch: benchBatch, soak: benchSoak };
+  const parts = { kernels: benchKernels, resample: benchFfmpegResample, vad: benchVad, webrtc: benchWebrtc, asr: benchAsr, binaural: benchBinaural, batch: benchBatch, load: benchLoad, soak: benchSoak };
   // Parts that run only when named: the soak takes 30 minutes by default.
   const optIn = new Set(['soak']);
   const wanted = process.argv.slice(2);
