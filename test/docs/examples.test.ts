@@ -219,6 +219,18 @@ const CHECKS: Check[] = [
         },
       },
       {
+        has: 'causeway doctor',
+        run: async (line) => {
+          const out = (await bash(line, tmp)).stdout;
+          assert.match(out, /^providers:\n {2}cpu +available\n/);
+          assert.match(out, /command-asr +cpu +reference; batch 1 \d+\.\d+ ms/);
+        },
+      },
+      {
+        has: 'causeway loadtest --sessions 4',
+        run: async (line) => assert.match((await bash(line, tmp)).stdout, /^4 captions session\(s\) for 5 s: (real time|NOT real time) \(frame age p99 \d+ ms, \d+ frame\(s\) dropped\); \d+\.\d ms of CPU per second per session; \d+\.\d steps per model run\n$/),
+      },
+      {
         has: '--engine neural --azimuth 60',
         run: async (line) => {
           rmSync(join(tmp, 'talk-3d.wav'), { force: true });
