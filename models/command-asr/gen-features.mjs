@@ -1,6 +1,6 @@
 // Synthetic training data for the command recogniser, made with Causeway's own front end so that
 // training features are exactly what the streaming `asr` operator computes at run time.
-//   node models/command-asr/gen-features.mjs <outDir> <count> <seed> <split> [fliteShare]
+//   node models/command-asr/gen-features.mjs <outDir> <count> <seed> <split> [fliteShare] [plainShare]
 // (after `npm run build`). split: "train" or "eval"; the voices of the two never overlap
 // (voices.mjs names them). Each utterance: a digit string, a few command words or a mix, spoken
 // by one voice, sometimes in groups with short pauses between them (as people say "lights on.
@@ -18,12 +18,15 @@ import { degrade, makeRng } from './augment.mjs';
 import { checkVariantsDiffer, voicesFor } from './voices.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const [outDir, countArg, seedArg, split, fliteArg] = process.argv.slice(2);
+const [outDir, countArg, seedArg, split, fliteArg, plainArg] = process.argv.slice(2);
 if (!outDir || !countArg || !seedArg || (split !== 'train' && split !== 'eval')) {
-  console.error('usage: node models/command-asr/gen-features.mjs <outDir> <count> <seed> <train|eval> [fliteShare]');
+  console.error('usage: node models/command-asr/gen-features.mjs <outDir> <count> <seed> <train|eval> [fliteShare] [plainShare]');
   process.exit(2);
 }
 const fliteShare = Number(fliteArg ?? 0.25);
+// Share of the espeak-ng utterances spoken by an accent's plain voice (no variant). 0 draws
+// nothing, so shards made without it stay byte-identical to their first run.
+const plainShare = Number(plainArg ?? 0);
 const words = readFileSync(join(here, 'words.txt'), 'utf8').trim().split('\n');
 const digits = words.slice(0, 10);
 const commands = words.slice(10);
@@ -66,7 +69,8 @@ const babblePool = [];
 for (let n = 0; n < Number(countArg); n++) {
   const ws = text();
   const flite = rand() < fliteShare;
-  const voice = flite ? `flite:${pick(voices.flite)}` : `${pick(voices.accents)}+${pick(voices.variants)}`;
+  const plain = !flite && plainShare > 0 && rand() < plainShare;
+  const voice = flite ? `flite:${pick(voices.flite)}` : plain ? pick(voices.accents) : `${pick(voices.accents)}+${pick(voices.variants)}`;
   const style = { stretch: range(0.75, 1.35), f0: Math.floor(range(80, 220)), wpm: Math.floor(range(110, 230)), pitch: Math.floor(range(10, 90)), gap: Math.floor(range(0, 8)) };
   // Groups with pauses between them, a third of the multi-word utterances.
   const groups = [];
