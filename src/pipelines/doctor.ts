@@ -8,7 +8,7 @@ import { binauralFlowContract, defaultBinauralFlowModel, readBinauralFlowConfig 
 import { defaultCommandModel } from '../core/models/default-models.js';
 import { cacheAwareContract, readCacheAwareConfig } from '../core/models/nemo-cache-aware.js';
 import { defaultSileroVadPath, sileroVadContract } from '../core/models/silero-vad.js';
-import { batchAxes, concatAlong } from '../core/onnx/batcher.js';
+import { batchAxes, batchIsFree, concatAlong } from '../core/onnx/batcher.js';
 import type { ModelContract } from '../core/onnx/contract.js';
 import { checkDevice, probeFeeds } from '../core/onnx/device-check.js';
 import { cpuSession, cudaProviderInstalled, loadSession, type Provider } from '../core/onnx/session.js';
@@ -66,8 +66,7 @@ async function timeRuns(session: ort.InferenceSession, feeds: Record<string, ort
 
 function batched(contract: ModelContract, session: ort.InferenceSession, n: number): Record<string, ort.Tensor> | null {
   const axes = batchAxes(contract);
-  const meta = session.inputMetadata as readonly { name: string; shape?: readonly (number | string)[] }[];
-  if (axes.size === 0 || meta.some((v) => axes.has(v.name) && typeof v.shape?.[axes.get(v.name)!] === 'number')) return null;
+  if (axes.size === 0 || !batchIsFree(session, axes)) return null;
   const one = probeFeeds(contract);
   const out: Record<string, ort.Tensor> = {};
   for (const [name, t] of Object.entries(one)) {

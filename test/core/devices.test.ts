@@ -103,14 +103,17 @@ describe("core/onnx devices: 'webgpu' (onnxruntime-node's bundled provider)", fu
       const state = model.newState();
       const input = new ort.Tensor('float32', Float32Array.from({ length: 576 }, (_, i) => 0.3 * Math.sin(i / 5)), [1, 576]);
       const sr = new ort.Tensor('int64', BigInt64Array.from([16000n]), []);
-      const p = (await model.step({ input, sr }, state)).output.data as Float32Array;
       const ref = await StepModel.load(silero, sileroVadContract, { device: 'cpu' });
       const refState = ref.newState();
-      const q = (await ref.step({ input, sr }, refState)).output.data as Float32Array;
-      assert.equal(p[0], q[0]);
-      state.dispose();
-      refState.dispose();
-      await ref.dispose();
+      try {
+        const p = (await model.step({ input, sr }, state)).output.data as Float32Array;
+        const q = (await ref.step({ input, sr }, refState)).output.data as Float32Array;
+        assert.equal(p[0], q[0]);
+      } finally {
+        state.dispose();
+        refState.dispose();
+        await ref.dispose();
+      }
     } finally {
       await model.dispose();
     }

@@ -253,3 +253,16 @@ export class StepBatcher {
     });
   }
 }
+
+/**
+ * Whether the graph lets the batch dim vary: every batched input's batch dim is symbolic in the
+ * session's metadata (a graph exported with batch fixed to 1 runs each step alone).
+ */
+export function batchIsFree(session: ort.InferenceSession, axes: Map<string, number>): boolean {
+  const meta = session.inputMetadata as readonly { name: string; shape?: readonly (number | string)[] }[];
+  for (const v of meta) {
+    const axis = axes.get(v.name);
+    if (axis !== undefined && v.shape !== undefined && typeof v.shape[axis] === 'number') return false;
+  }
+  return true;
+}

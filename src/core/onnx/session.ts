@@ -10,8 +10,8 @@
  *            machine Mesa 25's lavapipe, `scripts/setup.sh` installs it). Fails loudly
  *            ('provider-unavailable') when it cannot start.
  * - 'auto' : tries CUDA, and when it is unavailable falls back to CPU with a visible log line and
- *            a `causeway_provider_fallbacks_total` increment. It never picks WebGPU: measured, a
- *            batch-1 streaming step is 4-6x slower there than on the CPU (see docs/devices.md).
+ *            a `causeway_provider_fallbacks_total` increment. It never picks WebGPU: a batch-1
+ *            streaming step is slower there than on the CPU (docs/devices.md; `causeway doctor`).
  *
  * A session on a device is checked against the CPU before any stream uses it (step-model.ts):
  * a model whose outputs differ there runs on the CPU instead, with a log line and a metric.

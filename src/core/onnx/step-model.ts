@@ -9,7 +9,7 @@ import { m } from '../metrics.js';
 import { nowMs } from '../frames.js';
 import { checkContract, checkFeed, type ModelContract, type TensorSpec } from './contract.js';
 import { logger } from '../log.js';
-import { batchAxes, StepBatcher } from './batcher.js';
+import { batchAxes, batchIsFree, StepBatcher } from './batcher.js';
 import { checkDevice } from './device-check.js';
 import { cpuSession, loadSession, type Provider, type SessionOptions } from './session.js';
 
@@ -171,18 +171,6 @@ export class StepModel {
   }
 }
 
-/**
- * Whether the graph lets the batch dim vary: every batched input's batch dim is symbolic in the
- * session's metadata (a graph exported with batch fixed to 1 runs each step alone).
- */
-function batchIsFree(session: ort.InferenceSession, axes: Map<string, number>): boolean {
-  const meta = session.inputMetadata as readonly { name: string; shape?: readonly (number | string)[] }[];
-  for (const v of meta) {
-    const axis = axes.get(v.name);
-    if (axis !== undefined && v.shape !== undefined && typeof v.shape[axis] === 'number') return false;
-  }
-  return true;
-}
 
 /**
  * A device session is used only after its outputs matched the CPU's on the contract's probe
