@@ -19,6 +19,7 @@
  */
 import { OutputBuffer } from './output-buffer.js';
 import { kaiserBeta, kaiserLength, kaiserLowpass } from './kaiser.js';
+import { WasmFir } from './wasm/fir.js';
 
 export interface ResamplerOptions {
   fromRate: number;
@@ -27,6 +28,12 @@ export interface ResamplerOptions {
   stopbandDb?: number;
   /** Transition width as a fraction of the lower Nyquist frequency, in (0, 1); default 0.1. */
   transition?: number;
+  /**
+   * Which loop computes the dot products: 'wasm' (default), WebAssembly SIMD, float32 sums, 5-8x
+   * faster; 'js', the plain JavaScript loop, float64 sums (the reference the benchmark compares).
+   * Outputs agree to ~1e-6 of full scale.
+   */
+  engine?: 'wasm' | 'js';
 }
 
 function gcd(a: number, b: number): number {
@@ -77,9 +84,11 @@ export class Resampler {
   private readonly phases: Float32Array;
   private readonly stepWhole: number;
   private readonly stepFrac: number;
-  /** taps - 1 samples of history, then the current chunk. */
+  /** taps - 1 samples of history, then the current chunk (inside the WebAssembly memory when `fir` is set). */
   private buf: Float32Array;
   private readonly out: OutputBuffer;
+  private readonly fir: WasmFir | undefined;
+  readonly engine: 'wasm' | 'js';
   /** Phase of the next output, and the index of its newest input relative to the first not yet consumed. */
   private phase = 0;
   private ahead = 0;
@@ -104,8 +113,14 @@ export class Resampler {
     }
     this.stepWhole = Math.floor(d.down / d.up);
     this.stepFrac = d.down % d.up;
-    this.buf = new Float32Array(this.taps - 1 + 4096);
-    this.out = new OutputBuffer(Math.ceil((4096 * d.up) / d.down) + 1);
+    const outLength = Math.ceil((4096 * d.up) / d.down) + 1;
+    this.engine = o.engine ?? 'wasm';
+    if (o.engine !== undefined && o.engine !== 'wasm' && o.engine !== 'js') throw new Error(`Resampler: engine must be 'wasm' or 'js', got ${String(o.engine)}`);
+    this.fir = this.engine === 'wasm' && !this.identity
+      ? new WasmFir(this.phases, this.taps, d.up, this.stepWhole, this.stepFrac, this.taps - 1 + 4096, outLength)
+      : undefined;
+    this.buf = this.fir ? this.fir.buf : new Float32Array(this.taps - 1 + 4096);
+    this.out = new OutputBuffer(this.fir ? 1 : outLength);
   }
 
   /** Resamples one chunk (any length, 0 included); the returned array is reused by the next call. */
@@ -120,7 +135,7 @@ export class Resampler {
     }
     this.ensureBuf(c);
     this.buf.set(input, this.taps - 1);
-    return this.out.view(this.run(c, Infinity));
+    return this.outView(this.run(c, Infinity));
   }
 
   /** Ends the stream: returns the filter tail (inputs taken as zero from here on), then resets. */
@@ -135,7 +150,7 @@ export class Resampler {
       this.buf.fill(0, this.taps - 1, this.taps - 1 + zeros);
       count = this.run(zeros, left);
     }
-    const result = this.out.view(count);
+    const result = this.identity ? this.out.view(count) : this.outView(count);
     this.reset();
     return result;
   }
@@ -151,6 +166,7 @@ export class Resampler {
   /** Produces the outputs whose newest input lies in the c samples just placed after the history (at most `limit`), then keeps the last taps - 1 samples as history. */
   private run(c: number, limit: number): number {
     this.ensureOut(Math.ceil((c * this.up) / this.down) + 1);
+    if (this.fir) return this.runWasm(this.fir, c, limit);
     const buf = this.buf;
     const out = this.out.data;
     const ph = this.phases;
@@ -178,7 +194,26 @@ export class Resampler {
     return count;
   }
 
+  private runWasm(fir: WasmFir, c: number, limit: number): number {
+    const count = fir.run(c, limit, this.phase, this.ahead);
+    this.phase = fir.p;
+    this.ahead = fir.r - c;
+    this.consumed += c;
+    this.produced += count;
+    this.buf.copyWithin(0, c, c + this.taps - 1);
+    return count;
+  }
+
+  private outView(n: number): Float32Array {
+    return this.fir ? this.fir.view(n) : this.out.view(n);
+  }
+
   private ensureBuf(c: number): void {
+    if (this.fir) {
+      this.fir.reserve(this.taps - 1 + c, 0);
+      this.buf = this.fir.buf;
+      return;
+    }
     if (this.buf.length < this.taps - 1 + c) {
       const grown = new Float32Array(this.taps - 1 + c);
       grown.set(this.buf.subarray(0, this.taps - 1));
@@ -187,7 +222,12 @@ export class Resampler {
   }
 
   private ensureOut(n: number): void {
-    this.out.ensure(n);
+    if (this.fir) {
+      this.fir.reserve(0, n);
+      this.buf = this.fir.buf;
+    } else {
+      this.out.ensure(n);
+    }
   }
 
 }

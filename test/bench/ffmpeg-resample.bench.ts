@@ -39,19 +39,22 @@ export async function benchFfmpegResample(): Promise<BenchRow[]> {
     const matchedMs: number[] = [];
     const copyMs: number[] = [];
     const oursMs: number[] = [];
+    const jsMs: number[] = [];
     // swresample's filter_size counts taps per phase at the output rate: 102 * 3 = 306 taps at 48 kHz, like ours.
     const matched = ['-af', 'aresample=16000:filter_size=102:cutoff=0.95'];
     for (let round = 0; round < 5; round++) {
       resampleMs.push(ffmpegMs([...inArgs, '-ar', '16000', ...nul]) / loops);
       matchedMs.push(ffmpegMs([...inArgs, ...matched, ...nul]) / loops);
       copyMs.push(ffmpegMs([...inArgs, ...nul]) / loops);
-      const r = new Resampler({ fromRate: 48000, toRate: 16000 });
-      let sink = 0;
-      const t0 = performance.now();
-      for (let at = 0; at < n; at += 960) sink += r.push(x.subarray(at, at + 960)).length;
-      sink += r.flush().length;
-      oursMs.push(performance.now() - t0);
-      if (sink < Math.floor(n / 3)) throw new Error('resampler produced too little');
+      for (const engine of ['wasm', 'js'] as const) {
+        const r = new Resampler({ fromRate: 48000, toRate: 16000, engine });
+        let sink = 0;
+        const t0 = performance.now();
+        for (let at = 0; at < n; at += 960) sink += r.push(x.subarray(at, at + 960)).length;
+        sink += r.flush().length;
+        (engine === 'wasm' ? oursMs : jsMs).push(performance.now() - t0);
+        if (sink < Math.floor(n / 3)) throw new Error('resampler produced too little');
+      }
     }
     const copy = median(copyMs);
     // Each round's resample run less the same round's copy run, then the median: on a loaded
@@ -72,7 +75,8 @@ export async function benchFfmpegResample(): Promise<BenchRow[]> {
       ratio: ratio(ffNet),
       bound: '',
       notes:
-        `${seconds} s of 48 kHz audio. Ours: 20 ms chunks through the streaming kernel (${taps} taps, 80 dB stop band), median of 5, RTF ${(ours / 1000 / seconds).toExponential(2)}. ` +
+        `${seconds} s of 48 kHz audio. Ours: 20 ms chunks through the streaming kernel (${taps} taps, 80 dB stop band, its default WebAssembly SIMD loop), median of 5, RTF ${(ours / 1000 / seconds).toExponential(2)}; ` +
+        `its plain JavaScript loop (engine 'js', the first wave's) ran at ${msps(median(jsMs))}, ${(median(jsMs) / ours).toFixed(1)}x slower. ` +
         `ffmpeg: median over 5 rounds of the wall time of "-ar 16000 -f null" less that round's run of the same command without -ar (medians ${median(resampleMs).toFixed(1)} and ${copy.toFixed(1)} ms per 60 s, input looped 10x): ` +
         `its resampling work alone, SIMD C with its default 32-tap-per-phase filter. ratio = ffmpeg time / ours (> 1: ours faster).`,
     }, {

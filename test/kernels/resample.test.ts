@@ -46,11 +46,13 @@ describe('kernels/resample', () => {
     assert.equal(upfirdn(new Float32Array(0), new Float32Array([1]), 3, 2).length, 0);
   });
 
-  it('streaming output equals upfirdn for random chunkings, at every ratio', () => {
+  for (const engine of ['wasm', 'js'] as const) {
+  it(`streaming output equals upfirdn for random chunkings, at every ratio (${engine} loop)`, () => {
     const rand = rng(31);
     for (const [from, to] of ratios) {
-      const o = { fromRate: from, toRate: to };
+      const o = { fromRate: from, toRate: to, engine };
       const r = new Resampler(o);
+      assert.equal(r.engine, engine);
       for (let s = 0; s < 2; s++) {
         const x = randomSignal(1 + Math.floor(rand() * 6000), rand);
         const want = upfirdn(x, r.filter, r.up, r.down);
@@ -65,8 +67,13 @@ describe('kernels/resample', () => {
         assert.equal(pushed.length, Math.ceil((x.length * r.up) / r.down));
         r.reset();
       }
+      // A chunk far over the preallocated 4096 samples grows the buffers (the WebAssembly memory), history kept.
+      const x = randomSignal(30000, rand);
+      const got = stream(r, x, [700, 20000, 9300]);
+      assert.ok(maxAbsDiff(got, upfirdn(x, r.filter, r.up, r.down)) < 2e-6, `${from}->${to} after growth`);
     }
   });
+  }
 
   it('returns an empty array for an empty chunk and for flush with nothing pushed', () => {
     const r = new Resampler({ fromRate: 48000, toRate: 16000 });
@@ -174,5 +181,6 @@ describe('kernels/resample', () => {
     assert.throws(() => new Resampler({ fromRate: 44100.5, toRate: 16000 }), /fromRate/);
     assert.throws(() => new Resampler({ fromRate: 48000, toRate: 0 }), /toRate/);
     assert.throws(() => new Resampler({ fromRate: 48000, toRate: 16000, transition: 1 }), /transition/);
+    assert.throws(() => new Resampler({ fromRate: 48000, toRate: 16000, engine: 'simd' as 'js' }), /engine must be 'wasm' or 'js'/);
   });
 });
