@@ -12,12 +12,17 @@ import { batchAxes, batchIsFree, concatAlong } from '../core/onnx/batcher.js';
 import type { ModelContract } from '../core/onnx/contract.js';
 import { checkDevice, probeFeeds } from '../core/onnx/device-check.js';
 import { cpuSession, cudaProviderInstalled, loadSession, type Provider } from '../core/onnx/session.js';
+import { cpuAdapter, cudaAdapter, webgpuAdapter } from './gpu-adapters.js';
 
 export interface ProviderReport {
   name: Provider;
   available: boolean;
   /** Why it is not (the provider's own words), when it is not. */
   reason?: string;
+  /** The device it runs on (for WebGPU: the Vulkan device Dawn picks), when it can be named. */
+  adapter?: string;
+  /** Why the device cannot be named, when it cannot. */
+  adapterNote?: string;
 }
 
 export interface ModelReport {
@@ -81,7 +86,7 @@ export async function doctor(options: { minRuns?: number; minMs?: number } = {})
   const minRuns = options.minRuns ?? 5;
   const minMs = options.minMs ?? 200;
   const models = shippedModels();
-  const providers: ProviderReport[] = [{ name: 'cpu', available: true }];
+  const providers: ProviderReport[] = [{ name: 'cpu', available: true, ...cpuAdapter() }];
   for (const name of ['cuda', 'webgpu'] as const) {
     if (name === 'cuda' && !cudaProviderInstalled()) {
       providers.push({ name, available: false, reason: 'onnxruntime-node was installed without its CUDA provider libraries (npm run install-cuda)' });
@@ -90,7 +95,7 @@ export async function doctor(options: { minRuns?: number; minMs?: number } = {})
     try {
       const s = await loadSession(models[0].path, { device: name });
       await s.session.release();
-      providers.push({ name, available: true });
+      providers.push({ name, available: true, ...(name === 'cuda' ? cudaAdapter() : webgpuAdapter()) });
     } catch (e) {
       providers.push({ name, available: false, reason: (e as Error).message.split('\n')[0] });
     }
@@ -127,7 +132,10 @@ export async function doctor(options: { minRuns?: number; minMs?: number } = {})
 /** The report as lines for a terminal. */
 export function formatDoctor(r: DoctorReport): string {
   const lines = ['providers:'];
-  for (const p of r.providers) lines.push(`  ${p.name.padEnd(7)} ${p.available ? 'available' : `not available: ${p.reason}`}`);
+  for (const p of r.providers) {
+    const on = p.adapter ? ` on ${p.adapter}` : p.adapterNote ? ` (${p.adapterNote})` : '';
+    lines.push(`  ${p.name.padEnd(7)} ${p.available ? `available${on}` : `not available: ${p.reason}`}`);
+  }
   lines.push('models (step time per run; batch 32 runs 32 streams\' steps at once):');
   for (const m of r.models) {
     const b32 = m.msBatch32 === null ? 'batch fixed to 1' : `batch 32 ${m.msBatch32.toFixed(2)} ms (${(m.msBatch32 / 32).toFixed(3)} ms a stream)`;

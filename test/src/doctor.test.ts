@@ -14,6 +14,9 @@ describe('causeway doctor', function () {
     assert.equal(byName.get('cpu')!.available, true);
     // This machine and CI have lavapipe (scripts/setup.sh); CUDA's libraries are not installed.
     assert.equal(byName.get('webgpu')!.available, true, byName.get('webgpu')!.reason);
+    // ... and names the device: lavapipe's llvmpipe, a CPU-type Vulkan device.
+    assert.match(byName.get('webgpu')!.adapter ?? '', /llvmpipe.*\(cpu, Mesa/, JSON.stringify(byName.get('webgpu')));
+    assert.match(byName.get('cpu')!.adapter ?? '', /\(\d+ logical cores\)$/);
     for (const p of report.providers) if (!p.available) assert.ok(p.reason && p.reason.length > 10, `${p.name}: a reason`);
     const available = report.providers.filter((p) => p.available).map((p) => p.name);
     for (const name of ['silero-vad', 'command-asr', 'binaural-flow']) {
@@ -36,7 +39,8 @@ describe('causeway doctor', function () {
   it('without --json: one line per provider and per model and provider', async () => {
     const r = await runCli(['doctor', '--quiet']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^providers:\n {2}cpu +available\n/);
+    assert.match(r.stdout, /^providers:\n {2}cpu +available on .+ logical cores\)\n/);
+    assert.match(r.stdout, /\n {2}webgpu +available on llvmpipe/);
     assert.match(r.stdout, /silero-vad +webgpu +DIFFERS from the CPU by .*: runs on the CPU instead/);
     assert.match(r.stdout, /command-asr +cpu +reference; batch 1 \d+\.\d+ ms/);
   });
