@@ -158,6 +158,7 @@ export const m = {
   inferenceMs: metrics.histogram('causeway_inference_ms', 'Duration of one model run (one step, or one batch of steps)', MS_BUCKETS),
   batchSize: metrics.histogram('causeway_batch_size', 'Streams whose steps ran together in one model run', [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]),
   provider: metrics.gauge('causeway_model_provider', 'Execution provider in use per loaded model (value 1)'),
-  providerFallbacks: metrics.counter('causeway_provider_fallbacks_total', 'device=auto fell back from CUDA to CPU'),
+  providerFallbacks: metrics.counter('causeway_provider_fallbacks_total', 'device=auto: a candidate device (CUDA, WebGPU) could not start, so the model runs on the CPU'),
+  modelRuns: metrics.counter('causeway_model_runs_total', 'Model runs (one step, or one batch of steps) per provider: with device=auto, large batches may run on a device and small ones on the CPU'),
   deviceCheckFailures: metrics.counter('causeway_device_check_failures_total', 'Models that run on the CPU because their outputs on the device asked for differed from the CPU'),
 };

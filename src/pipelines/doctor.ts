@@ -8,7 +8,8 @@ import { binauralFlowContract, defaultBinauralFlowModel, readBinauralFlowConfig 
 import { defaultCommandModel } from '../core/models/default-models.js';
 import { cacheAwareContract, readCacheAwareConfig } from '../core/models/nemo-cache-aware.js';
 import { defaultSileroVadPath, sileroVadContract } from '../core/models/silero-vad.js';
-import { batchAxes, batchIsFree, concatAlong } from '../core/onnx/batcher.js';
+import { probeBatch } from '../core/onnx/auto-device.js';
+import { batchAxes, batchIsFree } from '../core/onnx/batcher.js';
 import type { ModelContract } from '../core/onnx/contract.js';
 import { checkDevice, probeFeeds } from '../core/onnx/device-check.js';
 import { cpuSession, cudaProviderInstalled, loadSession, type Provider } from '../core/onnx/session.js';
@@ -71,14 +72,7 @@ async function timeRuns(session: ort.InferenceSession, feeds: Record<string, ort
 
 function batched(contract: ModelContract, session: ort.InferenceSession, n: number): Record<string, ort.Tensor> | null {
   const axes = batchAxes(contract);
-  if (axes.size === 0 || !batchIsFree(session, axes)) return null;
-  const one = probeFeeds(contract);
-  const out: Record<string, ort.Tensor> = {};
-  for (const [name, t] of Object.entries(one)) {
-    const axis = axes.get(name);
-    out[name] = axis === undefined ? t : concatAlong(Array.from({ length: n }, () => t), axis);
-  }
-  return out;
+  return axes.size === 0 || !batchIsFree(session, axes) ? null : probeBatch(contract, n);
 }
 
 /** Tries CUDA (when its libraries are installed) and WebGPU beside the CPU; times each run for at least minRuns runs and minMs. */

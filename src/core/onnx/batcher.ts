@@ -36,7 +36,8 @@ export interface BatchOptions {
 
 type Feeds = Record<string, ort.Tensor>;
 type Outputs = Record<string, ort.Tensor>;
-type Run = (feeds: Feeds) => Promise<Outputs>;
+/** One run of `rows` steps stacked along the batch axes. */
+type Run = (feeds: Feeds, rows: number) => Promise<Outputs>;
 
 interface Pending {
   feeds: Feeds;
@@ -210,7 +211,7 @@ export class StepBatcher {
     if (batch.length === 1) {
       const p = batch[0];
       try {
-        p.resolve(await this.run(p.feeds));
+        p.resolve(await this.run(p.feeds, p.rows));
       } catch (e) {
         p.reject(e);
       }
@@ -223,12 +224,12 @@ export class StepBatcher {
         const axis = this.axes.get(name);
         feeds[name] = axis === undefined ? batch[0].feeds[name] : concatAlong(batch.map((p) => p.feeds[name]), axis);
       }
-      out = await this.run(feeds);
+      out = await this.run(feeds, batch.reduce((a, p) => a + p.rows, 0));
     } catch {
       // Someone's step is bad (or the batch is): each step alone, each its own result.
       for (const p of batch) {
         try {
-          p.resolve(await this.run(p.feeds));
+          p.resolve(await this.run(p.feeds, p.rows));
         } catch (e) {
           p.reject(e);
         }

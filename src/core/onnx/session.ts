@@ -9,9 +9,10 @@
  *            in node_modules, but it needs a Vulkan driver: an NVIDIA driver's, or on a CPU-only
  *            machine Mesa 25's lavapipe, `scripts/setup.sh` installs it). Fails loudly
  *            ('provider-unavailable') when it cannot start.
- * - 'auto' : tries CUDA, and when it is unavailable falls back to CPU with a visible log line and
- *            a `causeway_provider_fallbacks_total` increment. It never picks WebGPU: a batch-1
- *            streaming step is slower there than on the CPU (docs/devices.md; `causeway doctor`).
+ * - 'auto' : here (a plain session): tries CUDA, and when it is unavailable falls back to CPU
+ *            with a visible log line and a `causeway_provider_fallbacks_total` increment. Step
+ *            models (StepModel.load, which every model in Causeway uses) decide 'auto' by
+ *            measured cost per batch size instead: auto-device.ts.
  *
  * A session on a device is checked against the CPU before any stream uses it (step-model.ts):
  * a model whose outputs differ there runs on the CPU instead, with a log line and a metric.

@@ -11,6 +11,7 @@ import { checkContract, checkFeed, type ModelContract, type TensorSpec } from '.
 import { logger } from '../log.js';
 import { batchAxes, batchIsFree, StepBatcher } from './batcher.js';
 import { checkDevice } from './device-check.js';
+import { autoBatchSizes, autoCandidates, describeCosts, deviceFromBatch, measureStep, type DeviceProvider } from './auto-device.js';
 import { cpuSession, loadSession, type Provider, type SessionOptions } from './session.js';
 
 const log = logger('onnx');
@@ -83,28 +84,41 @@ export class StepState {
   }
 }
 
+/** device 'auto' put batches of `fromBatch` steps and more on this device (measured faster there). */
+export interface DeviceRoute {
+  session: ort.InferenceSession;
+  provider: DeviceProvider;
+  fromBatch: number;
+}
+
 export class StepModel {
   private disposed = false;
 
   /** Present when this model's steps batch across streams: its graph has a free batch dim. */
   readonly batcher: StepBatcher | undefined;
 
+  /**
+   * The provider a lone stream's step runs on. With device 'auto', `route` (when set) takes
+   * batches of route.fromBatch steps and more.
+   */
   private constructor(
     readonly session: ort.InferenceSession,
     readonly contract: ModelContract,
     readonly provider: Provider,
     readonly path: string,
     options: SessionOptions,
+    readonly route?: DeviceRoute,
   ) {
     const axes = batchAxes(contract);
     const maxBatch = options.batch?.maxBatch ?? 32;
     if (axes.size > 0 && maxBatch > 1 && batchIsFree(session, axes)) {
-      this.batcher = new StepBatcher((feeds) => this.runOnce(feeds), axes, contract.name, options.batch);
+      this.batcher = new StepBatcher((feeds, rows) => this.runOnce(feeds, rows), axes, contract.name, options.batch);
     }
   }
 
   /** Loads the graph and checks it against `contract`; throws ModelError naming what is wrong. */
   static async load(path: string, contract: ModelContract, options: SessionOptions = {}): Promise<StepModel> {
+    if ((options.device ?? 'auto') === 'auto') return loadAuto(path, contract, options);
     let { session, provider } = await loadSession(path, options);
     try {
       checkContract(session, contract, path);
@@ -114,6 +128,11 @@ export class StepModel {
       throw e;
     }
     return new StepModel(session, contract, provider, path, options);
+  }
+
+  /** @internal loadAuto's constructor call */
+  static fromSessions(session: ort.InferenceSession, contract: ModelContract, provider: Provider, path: string, options: SessionOptions, route?: DeviceRoute): StepModel {
+    return new StepModel(session, contract, provider, path, options, route);
   }
 
   newState(): StepState {
@@ -136,7 +155,7 @@ export class StepModel {
         if (!t) throw new ModelError('model-contract', `${this.contract.name}: missing feed '${spec.name}'`);
         checkFeed(spec, t, this.contract.name);
       }
-      const out = this.batcher ? await this.batcher.submit(all) : await this.runOnce(all);
+      const out = this.batcher ? await this.batcher.submit(all) : await this.runOnce(all, 1);
       next = new Map();
       const result: Record<string, ort.Tensor> = {};
       const stateOutputs = new Map(this.contract.state.map((p) => [p.output, p.input]));
@@ -151,12 +170,14 @@ export class StepModel {
     }
   }
 
-  /** One ONNX run (one step, or a batch of them). */
-  private async runOnce(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+  /** One ONNX run (one step, or a batch of `rows` of them), on the device when the route takes batches that large. */
+  private async runOnce(feeds: Record<string, ort.Tensor>, rows: number): Promise<Record<string, ort.Tensor>> {
     const t0 = nowMs();
+    const onDevice = this.route !== undefined && rows >= this.route.fromBatch;
+    m.modelRuns.inc({ model: this.contract.name, provider: onDevice ? this.route!.provider : this.provider });
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
-      out = await this.session.run(feeds);
+      out = await (onDevice ? this.route!.session : this.session).run(feeds);
     } catch (e) {
       throw new ModelError('model-run-failed', `${this.contract.name} (${this.path}): step failed: ${(e as Error).message.split('\n')[0]}`, { cause: e });
     }
@@ -168,6 +189,7 @@ export class StepModel {
     if (this.disposed) return;
     this.disposed = true;
     await this.session.release();
+    if (this.route) await this.route.session.release();
   }
 }
 
@@ -207,4 +229,72 @@ async function checkedOnDevice(
   m.provider.set({ model: path, provider: 'cpu' }, 1);
   await session.release();
   return { session: cpu, provider: 'cpu' };
+}
+
+/**
+ * device 'auto' (auto-device.ts): the CPU session serves every stream; each candidate device that
+ * starts and matches the CPU on the probe is timed against the CPU per batch size, and the best
+ * one that wins anywhere takes the batches from where it wins. Everything decided is logged.
+ */
+async function loadAuto(path: string, contract: ModelContract, options: SessionOptions): Promise<StepModel> {
+  const { session: cpu } = await loadSession(path, { ...options, device: 'cpu' });
+  let best: (DeviceRoute & { ms: number }) | undefined;
+  try {
+    checkContract(cpu, contract, path);
+    const axes = batchAxes(contract);
+    const free = axes.size > 0 && batchIsFree(cpu, axes);
+    const sizes = autoBatchSizes(Math.max(1, Math.floor(options.batch?.maxBatch ?? 32)), free);
+    let cpuMs: number[] | undefined;
+    for (const provider of autoCandidates()) {
+      let device: ort.InferenceSession;
+      try {
+        ({ session: device } = await loadSession(path, { ...options, device: provider }));
+      } catch (e) {
+        const cause = (e as { cause?: unknown }).cause;
+        const reason = (cause instanceof Error ? cause : (e as Error)).message.split('\n')[0];
+        log.info(`${path}: ${provider === 'cuda' ? 'CUDA' : 'WebGPU'} unavailable (${reason}); falling back to CPU`);
+        m.providerFallbacks.inc({ model: path });
+        continue;
+      }
+      let keep = false;
+      try {
+        if (!contract.probe) {
+          log.warn(`${contract.name} (${path}): ${provider} not measured: its contract has no probe input to check and time it with; running on the CPU`);
+          continue;
+        }
+        const check = await checkDevice(device, cpu, contract);
+        if (!check.ok) {
+          log.warn(`${contract.name} (${path}): not run on ${provider}: its output '${check.output}' differs from the CPU's by ${check.maxDiff.toExponential(2)}; running on the CPU`);
+          m.deviceCheckFailures.inc({ model: contract.name, provider });
+          continue;
+        }
+        cpuMs ??= await measureStep(cpu, contract, sizes);
+        const devMs = await measureStep(device, contract, sizes);
+        const from = deviceFromBatch(sizes, cpuMs, devMs);
+        const costs = describeCosts(sizes, cpuMs, devMs, provider);
+        if (from === null) {
+          log.info(`${contract.name} (${path}): auto: steps stay on the CPU, ${provider} is not faster at any batch size (${costs})`);
+          continue;
+        }
+        const ms = devMs[devMs.length - 1];
+        log.info(`${contract.name} (${path}): auto: batches of ${from} or more run on ${provider}, smaller ones on the CPU (${costs})`);
+        if (!best || ms < best.ms) {
+          if (best) await best.session.release();
+          best = { session: device, provider, fromBatch: from, ms };
+          keep = true;
+        }
+      } finally {
+        if (!keep) await device.release();
+      }
+    }
+  } catch (e) {
+    await cpu.release();
+    if (best) await best.session.release();
+    throw e;
+  }
+  m.provider.set({ model: path, provider: 'cpu' }, 1);
+  if (best) m.provider.set({ model: path, provider: best.provider }, 1);
+  const lone = best && best.fromBatch === 1 ? best.provider : 'cpu';
+  const route = best ? { session: best.session, provider: best.provider, fromBatch: best.fromBatch } : undefined;
+  return StepModel.fromSessions(cpu, contract, lone, path, options, route);
 }
