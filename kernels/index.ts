@@ -69,3 +69,4 @@ export {
   type BinauralRendererOptions,
   type PositionChange,
 } from './binaural-renderer.js';
+export { SinkKvCache, sinkWindowFrames, type SinkKvCacheOptions } from './sink-kv-cache.js';
