@@ -47,6 +47,8 @@ export interface WhipPeerOptions {
   readonly iceServers?: RTCIceServer[];
   /** UDP port range for ICE, e.g. to match a firewall rule. */
   readonly icePortRange?: [number, number];
+  /** How long a missing audio packet is waited for before it is concealed, in wall and in RTP time (default 60 ms; more rides out more jitter at that much more latency). */
+  readonly reorderWindowMs?: number;
   readonly video?: PeerVideoOptions;
   /** ffmpeg binary for VP8 (default $FFMPEG_PATH or `ffmpeg` on PATH). */
   readonly ffmpegPath?: string;
@@ -221,6 +223,7 @@ export class Peer implements WhipPeer {
     this.stateSubject.next(this.state);
     this.receiver = new RtpAudioReceiver({
       channels: info.stereoIn ? 2 : 1,
+      reorderWindowMs: options.reorderWindowMs,
       onFrame: (f) => {
         m.framesOut.inc({ operator: 'webrtc-audio-in' });
         m.frameAgeMs.observe({ operator: 'webrtc-audio-in' }, nowMs() - f.wallMs);

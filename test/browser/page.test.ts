@@ -397,9 +397,10 @@ describe('examples/web page in real chromium (stub WHIP endpoint, no Causeway se
     );
     const withWall = hook.log.filter((l) => typeof l.message.wallMs === 'number');
     assert.equal(withWall.length, 2);
-    for (const l of withWall) assert.ok(l.latencyMs !== null && l.latencyMs >= 0 && l.latencyMs < 1000, `latency ${l.latencyMs}`);
+    // Bounds for a loaded machine (quiet: tens of ms); what matters here is that the page computes them.
+    for (const l of withWall) assert.ok(l.latencyMs !== null && l.latencyMs >= 0 && l.latencyMs < 10_000, `latency ${l.latencyMs}`);
     assert.equal(hook.log.find((l) => l.message.type === 'partial')?.latencyMs, null);
-    assert.ok(hook.rttMs !== null && hook.rttMs > 0 && hook.rttMs < 1000, `rtt ${hook.rttMs}`);
+    assert.ok(hook.rttMs !== null && hook.rttMs > 0 && hook.rttMs < 10_000, `rtt ${hook.rttMs}`);
     assert.match((await page.textContent('#rtt')) ?? '', /^\d+\.\d ms$/);
     const items = await page.$$eval('#events li', (lis) => lis.map((li) => li.textContent ?? ''));
     assert.equal(items.length, 3);

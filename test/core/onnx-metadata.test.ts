@@ -53,10 +53,10 @@ describe('core/onnx/metadata (ModelProto.metadata_props from the protobuf)', () 
     assert.deepEqual(readOnnxMetadata(join(models, 'tiny-zipformer2/offline.onnx')), {});
   });
 
-  it('skips a graph field by seeking: a 3 GiB graph (sparse) is never read', () => {
-    // ir_version, then a graph of 3 GiB (a hole in a sparse file), then two metadata entries:
-    // a whole-file read could not even hold it in one Buffer.
-    const big = 3 * 2 ** 30;
+  it('skips a graph field by seeking: a 1 TiB graph (sparse) is never read', () => {
+    // ir_version, then a graph of 1 TiB (a hole in a sparse file), then two metadata entries: a
+    // whole-file read could not hold it, and reading through it would outlast the test's timeout.
+    const big = 2 ** 40;
     const head = Buffer.from([0x08, 0x08, (7 << 3) | 2, ...varint(big)]);
     const path = join(tmp, 'sparse.onnx');
     const fd = openSync(path, 'w');
@@ -64,9 +64,7 @@ describe('core/onnx/metadata (ModelProto.metadata_props from the protobuf)', () 
     const tail = Buffer.concat([entry('model_type', 'zipformer2'), entry('T', '45')]);
     writeSync(fd, tail, 0, tail.length, head.length + big);
     closeSync(fd);
-    const t0 = performance.now();
     assert.deepEqual(readOnnxMetadata(path), { model_type: 'zipformer2', T: '45' });
-    assert.ok(performance.now() - t0 < 1000, 'positional reads only');
   });
 
   it('a truncated or corrupt file, or none, gets a clear error naming it', () => {

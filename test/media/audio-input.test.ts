@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FlowControl, flowOf } from '../../src/core/flow.js';
-import { samplePts, type AudioFrame } from '../../src/core/frames.js';
+import { nowMs, samplePts, type AudioFrame } from '../../src/core/frames.js';
 import { setLogSink } from '../../src/core/log.js';
 import { m } from '../../src/core/metrics.js';
 import { serialMap } from '../../src/core/serial-queue.js';
@@ -114,15 +114,17 @@ describe('media/ffmpeg ffmpegAudioInput', function () {
   });
 
   it('realtime: paces 1 s of audio over >= 0.9 s of wall clock, frame k near t0 + (k+1) * 20 ms', async () => {
+    const start = nowMs();
     const { frames, error, ms } = await collect(
       ffmpegAudioInput(SINE_1S, { sampleRate: 16000, channels: 1, inputOptions: LAVFI, realtime: true }),
     );
     assert.equal(error, undefined);
     assert.equal(frames.length, 50);
     assert.ok(ms >= 900, `took ${ms.toFixed(0)} ms`);
-    assert.ok(ms < 4000, `took ${ms.toFixed(0)} ms`);
-    const span = frames[49]!.wallMs - frames[0]!.wallMs;
-    assert.ok(span >= 900 && span <= 2000, `first->last frame ${span.toFixed(0)} ms (ideal 980)`);
+    assert.ok(ms < 10_000, `took ${ms.toFixed(0)} ms`);
+    // Paced, not a burst: no frame before its time (the pacer's clock starts after \`start\`); late is only load.
+    const early = frames.map((f, k) => f.wallMs - (start + 20 * (k + 1))).filter((d) => d < -2);
+    assert.deepEqual(early, [], 'frames released before their time (ms early)');
   });
 
   it('unsubscribing mid-stream kills ffmpeg, leaves no zombie and no handles', async () => {

@@ -43,12 +43,16 @@ export function tonePackets(): Uint8Array[] {
 /** A running pump; `stop()` ends it and waits for its last send. */
 export interface Pump {
   stop(): Promise<void>;
+  /** Date.now() when the last send began (0 before the first). */
+  readonly lastSendMs: number;
 }
 
 function pump(step: (i: number) => Promise<void>, gapMs: number): Pump {
   let running = true;
+  let lastSendMs = 0;
   const done = (async () => {
     for (let i = 0; running; i++) {
+      lastSendMs = Date.now();
       // A send can fail once the connection is gone; the test looks at what the server saw.
       await step(i).catch(() => undefined);
       await sleep(gapMs);
@@ -58,6 +62,9 @@ function pump(step: (i: number) => Promise<void>, gapMs: number): Pump {
     async stop() {
       running = false;
       await done;
+    },
+    get lastSendMs() {
+      return lastSendMs;
     },
   };
 }

@@ -6,7 +6,7 @@
  * session goes on. Also: the message's checks and clamps (src/server/position.ts) on their own.
  */
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { until } from '../wait.js';
 import { fileURLToPath } from 'node:url';
 import { OpusDecoder, OpusEncoder } from '../../media/webrtc/index.js';
 import { startServer, type CausewayServer } from '../../src/server/http-server.js';
@@ -85,9 +85,13 @@ describe('position messages move the binaural return (default pipeline, werift c
     return out;
   }
 
+  /** Messages the server's peers have taken (valid or not). */
+  const taken = () => [...server.sessions.values()].reduce((n, s) => n + s.peer.stats().messagesIn + s.peer.stats().messagesInvalid, 0);
   const position = async (msg: object) => {
+    const n = taken();
     client.dc!.send(JSON.stringify({ type: 'position', ...msg }));
-    await sleep(150); // on loopback the message is there long before the next audio
+    // The message and the audio travel apart: wait until the server has it before sending audio.
+    await until('the server took the message', 10_000, () => taken() > n);
   };
 
   it('az 90 puts the voice in the left ear, az 270 in the right; a malformed message is answered with an error and changes nothing', async () => {
@@ -97,7 +101,7 @@ describe('position messages move the binaural return (default pipeline, werift c
     const errorsBefore = client.messages.filter((m) => JSON.parse(m).type === 'error').length;
     for (const bad of [{ azimuth: 'right' }, {}, { azimuth: 270, distance: 'near' }]) await position(bad);
     client.dc!.send('{"type":"position","azimuth":27'); // not JSON at all
-    await waitFor(() => client.messages.filter((m) => JSON.parse(m).type === 'error').length >= errorsBefore + 4, 3000, 'four error replies');
+    await waitFor(() => client.messages.filter((m) => JSON.parse(m).type === 'error').length >= errorsBefore + 4, 10_000, 'four error replies');
     const errors = client.messages.map((m) => JSON.parse(m)).filter((e) => e.type === 'error').slice(errorsBefore);
     assert.match(errors[0].message, /position: azimuth must be a finite number, got "right"/);
     assert.match(errors[1].message, /position: give at least one of azimuth/);

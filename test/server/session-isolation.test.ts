@@ -47,11 +47,12 @@ describe('server: sessions are isolated', function () {
     const b = await connect();
     assert.equal(server.sessions.size, 2);
     a.dc!.send(JSON.stringify({ type: 'boom' }));
-    await waitFor(() => a.messages.some((m) => JSON.parse(m).type === 'error'), 3000, 'error event on A');
+    await waitFor(() => a.messages.some((m) => JSON.parse(m).type === 'error'), 15_000, 'error event on A');
     assert.match(JSON.parse(a.messages.find((m) => JSON.parse(m).type === 'error')!).message, /pipeline exploded on purpose/);
-    await waitFor(() => server.sessions.size === 1, 3000, 'session A closed');
+    // A session leaves the map once its peer has closed (up to 2 s by design), more on a loaded machine.
+    await waitFor(() => server.sessions.size === 1, 15_000, 'session A closed');
     b.dc!.send(JSON.stringify({ type: 'hello' }));
-    await waitFor(() => b.messages.some((m) => JSON.parse(m).type === 'echo'), 3000, 'B still served');
+    await waitFor(() => b.messages.some((m) => JSON.parse(m).type === 'echo'), 15_000, 'B still served');
     assert.deepEqual(JSON.parse(b.messages.find((m) => JSON.parse(m).type === 'echo')!), { type: 'echo', of: 'hello' });
     // And a new session can still start.
     await connect();

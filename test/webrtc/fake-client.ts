@@ -76,7 +76,7 @@ export class FakeClient {
     const video = videoFirst ?? (options.video === true ? pc.addTransceiver('video', { direction: options.videoDirection ?? 'sendonly' }) : undefined);
     const dc = options.dataChannel === false ? undefined : pc.createDataChannel('causeway');
     await pc.setLocalDescription(await pc.createOffer());
-    await waitFor(() => pc.iceGatheringState === 'complete', 2000, 'client ICE gathering');
+    await waitFor(() => pc.iceGatheringState === 'complete', 30_000, 'client ICE gathering');
     let offer = pc.localDescription!.sdp;
     if (bundleOnly) {
       const parts = offer.split(/\r\n(?=m=)/);
@@ -92,8 +92,8 @@ export class FakeClient {
 
   async accept(answer: string): Promise<void> {
     await this.pc.setRemoteDescription({ type: 'answer', sdp: answer });
-    await waitFor(() => this.pc.connectionState === 'connected', 5000, 'client connected');
-    if (this.dc !== undefined) await waitFor(() => this.dc!.readyState === 'open', 5000, 'data channel open');
+    await waitFor(() => this.pc.connectionState === 'connected', 30_000, 'client connected');
+    if (this.dc !== undefined) await waitFor(() => this.dc!.readyState === 'open', 30_000, 'data channel open');
   }
 
   /** Sends one Opus packet with the given RTP sequence number and timestamp. */

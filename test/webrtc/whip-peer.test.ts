@@ -123,12 +123,13 @@ describe('media/webrtc WhipPeer (werift client over 127.0.0.1)', function () {
   });
 
   it('keeps pts on the timeline with a dropped and a swapped packet; concealment fills the gap', async () => {
-    const s = await session();
+    // A 1 s reorder window: however late the swapped packet comes on a loaded machine, it is still waited for.
+    const s = await session({}, { reorderWindowMs: 1000 });
     const packets = tonePackets(40);
     const order = [...packets.keys()].filter((i) => i !== 10);
     order.splice(order.indexOf(20), 2, 21, 20);
     await s.client.sendTone(packets, order, 1000, 123456);
-    await waitFor(() => s.frames.length >= 40, 3000, '40 frames');
+    await waitFor(() => s.frames.length >= 40, 10_000, '40 frames');
     assert.deepEqual(
       s.frames.map((f) => f.pts),
       packets.map((_, i) => i * 20000),
@@ -254,9 +255,10 @@ describe('media/webrtc WhipPeer (werift client over 127.0.0.1)', function () {
     const messagesDone = lastValueFrom(s.peer.messages$.pipe(toArray()));
     const t0 = Date.now();
     await s.client.close();
-    await firstValueFrom(s.peer.state$.pipe(filter((st) => st === 'closed'), timeout(3000)));
+    await firstValueFrom(s.peer.state$.pipe(filter((st) => st === 'closed'), timeout(10_000)));
     const took = Date.now() - t0;
-    assert.ok(took < 1000, `closed ${took} ms after the client (no need to wait for the RTP timeout)`);
+    // Half the 10 s RTP timeout: the close came from the data channel going (the log line below says so).
+    assert.ok(took < 5000, `closed ${took} ms after the client (no need to wait for the RTP timeout)`);
     await audioDone;
     await messagesDone;
     assert.deepEqual(s.states, ['connecting', 'connected', 'closed']);
@@ -272,13 +274,15 @@ describe('media/webrtc WhipPeer (werift client over 127.0.0.1)', function () {
     const before = await baseline();
     const s = await session({}, { timeoutSec: 1 });
     const packets = tonePackets(5);
-    await s.client.sendTone(packets, [...packets.keys()], 0, 0);
+    // Before the first packet: the last one cannot have arrived earlier, so the bound below is exact.
     const t0 = Date.now();
-    await firstValueFrom(s.peer.state$.pipe(filter((st) => st === 'closed'), timeout(4000)));
+    await s.client.sendTone(packets, [...packets.keys()], 0, 0);
+    await firstValueFrom(s.peer.state$.pipe(filter((st) => st === 'closed'), timeout(8000)));
     const took = Date.now() - t0;
-    assert.ok(took >= 900 && took < 2000, `closed ${took} ms after the last packet (timeoutSec 1, checked every 250 ms)`);
+    assert.ok(took >= 1000 && took < 5000, `closed ${took} ms after the first packet (timeoutSec 1, checked every 250 ms)`);
     assert.deepEqual(s.states, ['connecting', 'connected', 'closed']);
-    assert.ok(logs.some((l) => /no RTP from the client for 1\.\d s/.test(l)), logs.join('\n'));
+    const idle = logs.map((l) => /no RTP from the client for (\d+\.\d) s/.exec(l)).find((x) => x);
+    assert.ok(idle && Number(idle[1]) >= 1, logs.join('\n'));
     await s.client.close();
     open.splice(open.indexOf(s), 1);
     assert.equal(await settleResources(before, 2000), '');
@@ -307,9 +311,11 @@ describe('media/webrtc WhipPeer (werift client over 127.0.0.1)', function () {
     assert.deepEqual(s.states, ['connecting', 'connected', 'disconnected', 'connected']);
     const t0 = Date.now();
     pc.connectionStateChange.execute('disconnected');
-    await firstValueFrom(s.peer.state$.pipe(filter((st) => st === 'closed'), timeout(3000)));
+    await firstValueFrom(s.peer.state$.pipe(filter((st) => st === 'failed'), timeout(5000)));
     const took = Date.now() - t0;
-    assert.ok(took >= 280 && took < 1000, `failed ${took} ms after the disconnect (grace 300 ms)`);
+    // Failing is the grace timer's doing (closing after it may take the close's own time).
+    assert.ok(took >= 280 && took < 2500, `failed ${took} ms after the disconnect (grace 300 ms)`);
+    await firstValueFrom(s.peer.state$.pipe(filter((st) => st === 'closed'), timeout(10_000)));
     assert.deepEqual(s.states, ['connecting', 'connected', 'disconnected', 'connected', 'disconnected', 'failed', 'closed']);
     assert.ok(logs.some((l) => l.includes('still disconnected after 0.3 s')), logs.join('\n'));
   });
@@ -317,7 +323,8 @@ describe('media/webrtc WhipPeer (werift client over 127.0.0.1)', function () {
   it('fails and closes at once when ICE/DTLS fails', async () => {
     const s = await session();
     peerConnectionOf(s.peer)!.connectionStateChange.execute('failed');
-    await firstValueFrom(s.peer.state$.pipe(filter((st) => st === 'closed'), timeout(1000)));
+    assert.equal(s.states.at(-1), 'failed', 'at once: in the same turn');
+    await firstValueFrom(s.peer.state$.pipe(filter((st) => st === 'closed'), timeout(10_000)));
     assert.deepEqual(s.states, ['connecting', 'connected', 'failed', 'closed']);
   });
 });

@@ -143,7 +143,8 @@ describe('media/webrtc WhipPeer video (VP8 via ffmpeg, werift client)', function
     }
     // Every frame is either encoded and sent or dropped, and counted (the restart for the PLI drops a few).
     await waitFor(() => peer.stats().videoFramesSent + peer.stats().videoEncoderDrops === N, 5000, 'every frame accounted for');
-    await sleep(200);
+    // ... and every packet sent has reached the client (loopback loses none; the wait is for a loaded machine).
+    await waitFor(() => client.receivedVideo.length >= peer.stats().videoPacketsOut, 10_000, 'every video packet at the client');
     const st = peer.stats();
     assert.equal(st.videoFramesEncoded, st.videoFramesSent);
 
