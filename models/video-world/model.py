@@ -40,7 +40,7 @@ import torch.nn.functional as F
 @dataclass
 class Config:
     size: int = 64
-    patch: int = 8
+    patch: int = 16
     channels: int = 3
     d: int = 128
     heads: int = 4
