@@ -31,6 +31,7 @@ export { asr, readTokens, type AsrOptions, type AsrEvent } from '../operators/as
 export { moonshineAsr, LocalAgreement, type MoonshineAsrOptions, type MoonshineDecode } from '../operators/asr-moonshine.js';
 export { videoMirror, mirrorFrame } from '../operators/video-mirror.js';
 export { binaural, loadHrtf, type BinauralOptions } from '../operators/binaural.js';
+export { generateVideo, sceneIndex, type GenerateVideoOptions, type VideoControl, type VideoPrompt, type VideoCommand } from '../operators/generate-video.js';
 export type { SourcePosition } from '../kernels/binaural-renderer.js';
 
 // Media edges

@@ -36,7 +36,7 @@ export const SCENES: readonly Scene[] = [
 export const COMMANDS: Readonly<Record<string, readonly [number, number]>> = { stop: [0, 0], left: [-1, 0], right: [1, 0], up: [0, -1], down: [0, 1] };
 export const COND_DIM = SCENES.length + 2;
 
-export function condVector(scene: number, dx: number, dy: number, out = new Float32Array(COND_DIM)): Float32Array {
+export function condVector(scene: number, dx: number, dy: number, out: Float32Array = new Float32Array(COND_DIM)): Float32Array {
   out.fill(0);
   out[scene] = 1;
   out[SCENES.length] = dx;

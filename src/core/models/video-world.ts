@@ -22,6 +22,8 @@
  * and the re-cache pass when the conditioning changes (LongLive's KV re-cache).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { SinkKvCache, sinkWindowFrames } from '../../../kernels/sink-kv-cache.js';
 import { CausewayError, ModelError } from '../errors.js';
@@ -29,6 +31,15 @@ import type { ModelContract } from '../onnx/contract.js';
 import { acquireModel, type ModelLease } from '../onnx/shared-models.js';
 import type { SessionOptions } from '../onnx/session.js';
 import type { StepState } from '../onnx/step-model.js';
+
+const PACKAGE_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/** The trained model Causeway ships (models/video-world/model). */
+export function defaultVideoWorldModel(): string {
+  const path = join(PACKAGE_ROOT, 'models', 'video-world', 'model', 'step.onnx');
+  if (!existsSync(path)) throw new ModelError('model-not-found', `the video-world model ${path} is not there (it is built by bash models/video-world/make.sh); pass a model path`);
+  return path;
+}
 
 export interface VideoWorldConfig {
   /** Frame side in pixels (frames are size x size RGB). */

@@ -1,0 +1,207 @@
+/**
+ * `generateVideo`: frames generated one at a time by the video-world model (its step over the
+ * rolling sink + window KV cache), each the model's prediction from the frame before it, the
+ * scene and the command. A source: it emits VideoFrames (rgb24, size x size) with pts on a fixed
+ * frame-rate timeline from 0.
+ *
+ * - Commands (`control$`) and scene switches (`prompt$`) apply at frame boundaries: one that
+ *   arrives (or whose `atUs` comes) before frame n is generated steers frame n + 1. A scene switch
+ *   first re-caches the held frames under the new scene (LongLive), so the next frame attends to
+ *   a past that agrees with it.
+ * - `pace: 'realtime'` (default) generates frame n at t0 + n / fps (late when a frame takes longer
+ *   than 1 / fps; generation never skips a frame, it is autoregressive); frames carry no flow
+ *   control, so queues downstream drop the oldest and count it. `pace: 'asap'` generates as fast
+ *   as downstream takes frames: they carry the source's FlowControl, so a queue that fills pauses
+ *   the generator and nothing is lost (a file writer).
+ * - Metrics: frames out and their age, `causeway_control_to_frame_ms` (a command's arrival to the
+ *   first frame it steered, leaving this operator).
+ */
+import { Observable, type Subscription } from 'rxjs';
+import { FlowControl, tagFlow } from '../src/core/flow.js';
+import { nowMs, type VideoFrame } from '../src/core/frames.js';
+import { CausewayError } from '../src/core/errors.js';
+import { logger } from '../src/core/log.js';
+import { m } from '../src/core/metrics.js';
+import { COMMANDS, COND_DIM, condVector, fromTokens, render, SCENES, toTokens } from '../src/core/models/video-world-scenes.js';
+import { defaultVideoWorldModel, VideoWorldStream } from '../src/core/models/video-world.js';
+import type { SessionOptions } from '../src/core/onnx/session.js';
+
+const log = logger('generate-video');
+
+export type VideoCommand = 'stop' | 'left' | 'right' | 'up' | 'down';
+
+export interface VideoControl {
+  /** A named direction, or `dx`/`dy` in -1..1 (each rounded to -1, 0 or 1). */
+  command?: VideoCommand;
+  dx?: number;
+  dy?: number;
+  /** Source time (µs) from which it applies; default: the next frame boundary. */
+  atUs?: number;
+}
+
+export interface VideoPrompt {
+  /** A scene by index or name (SCENES in src/core/models/video-world-scenes.ts). */
+  scene: number | string;
+  atUs?: number;
+}
+
+export interface GenerateVideoOptions extends SessionOptions {
+  /** The model's step.onnx (offline.onnx beside it); default: the shipped models/video-world/model. */
+  model?: string;
+  /** Frames per second of the timeline (default 15). */
+  fps?: number;
+  /** The first scene (default 0). */
+  scene?: number | string;
+  /** Stop after this many frames (default: never). */
+  frames?: number;
+  /** 'realtime' (default) or 'asap' (as fast as downstream takes them, nothing dropped). */
+  pace?: 'realtime' | 'asap';
+  control$?: Observable<VideoControl>;
+  prompt$?: Observable<VideoPrompt>;
+}
+
+export function sceneIndex(scene: number | string): number {
+  const i = typeof scene === 'number' ? scene : SCENES.findIndex((s) => s.name === scene);
+  if (!Number.isInteger(i) || i < 0 || i >= SCENES.length) {
+    throw new CausewayError('invalid-argument', `generateVideo: unknown scene ${JSON.stringify(scene)} (scenes: ${SCENES.map((s, k) => `${k} ${s.name}`).join(', ')})`);
+  }
+  return i;
+}
+
+function direction(c: VideoControl): [number, number] {
+  if (c.command !== undefined) {
+    const d = COMMANDS[c.command];
+    if (!d) throw new CausewayError('invalid-argument', `generateVideo: unknown command ${JSON.stringify(c.command)} (${Object.keys(COMMANDS).join(', ')})`);
+    return [d[0], d[1]];
+  }
+  const r = (v: number | undefined) => {
+    if (v === undefined) return 0;
+    if (!Number.isFinite(v)) throw new CausewayError('invalid-argument', `generateVideo: dx and dy must be finite numbers, got ${v}`);
+    return Math.max(-1, Math.min(1, Math.round(v)));
+  };
+  return [r(c.dx), r(c.dy)];
+}
+
+interface Pending<T> {
+  value: T;
+  atUs: number;
+  arrivedMs: number;
+}
+
+export function generateVideo(options: GenerateVideoOptions = {}): Observable<VideoFrame> {
+  const fps = options.fps ?? 15;
+  if (!(fps > 0 && fps <= 240)) throw new CausewayError('invalid-argument', `generateVideo: fps must be in (0, 240], got ${fps}`);
+  const firstScene = sceneIndex(options.scene ?? 0);
+  const limit = options.frames ?? Infinity;
+  if (!(limit > 0)) throw new CausewayError('invalid-argument', `generateVideo: frames must be positive, got ${limit}`);
+  const pace = options.pace ?? 'realtime';
+  if (pace !== 'realtime' && pace !== 'asap') throw new CausewayError('invalid-argument', `generateVideo: pace must be 'realtime' or 'asap', got ${String(pace)}`);
+  return new Observable<VideoFrame>((sub) => {
+    let stopped = false;
+    const subs: Subscription[] = [];
+    const controls: Pending<[number, number]>[] = [];
+    const prompts: Pending<number>[] = [];
+    const flow = pace === 'asap' ? new FlowControl() : undefined;
+    let wake: (() => void) | undefined;
+    const sleep = (ms: number) => new Promise<void>((r) => {
+      const t = setTimeout(() => ((wake = undefined), r()), ms);
+      wake = () => (clearTimeout(t), (wake = undefined), r());
+    });
+    const unpaused = () => new Promise<void>((r) => {
+      if (!flow?.paused) return r();
+      const off = flow.onChange((p) => {
+        if (!p || stopped) (off(), r());
+      });
+      wake = () => (off(), (wake = undefined), r());
+    });
+    const fail = (e: unknown) => {
+      if (!stopped) sub.error(e);
+    };
+    const take = <T>(list: Pending<T>[], value: T, atUs: number | undefined) => {
+      list.push({ value, atUs: atUs ?? -Infinity, arrivedMs: nowMs() });
+      list.sort((a, b) => a.atUs - b.atUs);
+    };
+    if (options.control$) {
+      subs.push(options.control$.subscribe({ next: (c) => {
+        try {
+          take(controls, direction(c), c.atUs);
+        } catch (e) {
+          log.warn((e as Error).message);
+        }
+      }, error: fail }));
+    }
+    if (options.prompt$) {
+      subs.push(options.prompt$.subscribe({ next: (p) => {
+        try {
+          take(prompts, sceneIndex(p.scene), p.atUs);
+        } catch (e) {
+          log.warn((e as Error).message);
+        }
+      }, error: fail }));
+    }
+    const due = <T>(list: Pending<T>[], pts: number): Pending<T> | undefined => {
+      let last: Pending<T> | undefined;
+      while (list.length > 0 && list[0].atUs <= pts) last = list.shift();
+      return last;
+    };
+
+    void (async () => {
+      const stream = await VideoWorldStream.open(options.model ?? defaultVideoWorldModel(), options);
+      try {
+        const c = stream.config;
+        if (c.condDim !== COND_DIM) throw new CausewayError('invalid-argument', `generateVideo: the model takes ${c.condDim} conditioning values; the synthetic world's scenes and commands are ${COND_DIM}`);
+        let scene = firstScene;
+        let [dx, dy] = [0, 0];
+        let steeredAt: number | undefined;
+        const rgb = new Uint8Array(c.size * c.size * 3);
+        let frame = toTokens(render(scene, c.size / 2, c.size / 2, c.size), c.size, c.patch);
+        const cond = new Float32Array(c.condDim);
+        const t0 = nowMs();
+        for (let n = 0; n < limit && !stopped; n++) {
+          const pts = Math.round((n * 1e6) / fps);
+          if (pace === 'realtime') {
+            const wait = t0 + (n * 1000) / fps - nowMs();
+            if (wait > 0) await sleep(wait);
+          } else {
+            await unpaused();
+          }
+          if (stopped) break;
+          // Frame n shows the world; frame 0 is the scene's first frame, then each is the model's.
+          fromTokens(frame, c.size, c.patch, rgb);
+          const out: VideoFrame = { kind: 'video', pts, wallMs: nowMs(), width: c.size, height: c.size, format: 'rgb24', data: rgb.slice() };
+          m.framesOut.inc({ operator: 'generate-video' });
+          if (steeredAt !== undefined) {
+            m.controlToFrameMs.observe({ operator: 'generate-video' }, out.wallMs - steeredAt);
+            steeredAt = undefined;
+          }
+          sub.next(tagFlow(out, flow));
+          if (n + 1 >= limit || stopped) break;
+          // What steers frame n + 1: everything due by frame n's time.
+          const p = due(prompts, pts);
+          if (p && p.value !== scene) {
+            scene = p.value;
+            const s = scene;
+            await stream.recache((k) => condVector(s, k[SCENES.length], k[SCENES.length + 1], k));
+          }
+          const ctl = due(controls, pts);
+          if (ctl) {
+            [dx, dy] = ctl.value;
+            steeredAt = ctl.arrivedMs;
+          }
+          condVector(scene, dx, dy, cond);
+          const next = await stream.step(frame, cond);
+          frame = Float32Array.from(next, (v) => Math.max(-1, Math.min(1, v)));
+        }
+        if (!stopped) sub.complete();
+      } finally {
+        stream.dispose();
+      }
+    })().catch(fail);
+
+    return () => {
+      stopped = true;
+      wake?.();
+      for (const s of subs) s.unsubscribe();
+    };
+  });
+}
