@@ -13,7 +13,7 @@ import { m } from '../../src/core/metrics.js';
 import { cacheAwareContract, readCacheAwareConfig } from '../../src/core/models/nemo-cache-aware.js';
 import { autoBatchSizes, autoCandidates, deviceFromBatch } from '../../src/core/onnx/auto-device.js';
 import { probeFeeds } from '../../src/core/onnx/device-check.js';
-import { cpuSession, loadSession } from '../../src/core/onnx/session.js';
+import { cpuSession, cudaProviderInstalled, loadSession } from '../../src/core/onnx/session.js';
 import { StepModel, type StepState } from '../../src/core/onnx/step-model.js';
 import { rng } from '../helpers-random.js';
 
@@ -51,11 +51,12 @@ describe("core/onnx device 'auto': by measured cost, per batch size", function (
     assert.deepEqual(autoBatchSizes(32, true), [1, 2, 4, 8, 16, 32]);
     assert.deepEqual(autoBatchSizes(12, true), [1, 2, 4, 8, 12]);
     assert.deepEqual(autoBatchSizes(32, false), [1]);
+    assert.deepEqual(autoBatchSizes(Infinity, true), [1, 2, 4, 8, 16, 32, 64, 128, 256], 'an unbounded maxBatch is timed up to 256');
     assert.deepEqual(autoCandidates({ CAUSEWAY_AUTO_DEVICES: 'webgpu, cuda' }), ['webgpu', 'cuda']);
     assert.deepEqual(autoCandidates({ CAUSEWAY_AUTO_DEVICES: 'none' }), []);
     assert.throws(() => autoCandidates({ CAUSEWAY_AUTO_DEVICES: 'tpu' }), /CAUSEWAY_AUTO_DEVICES: unknown device 'tpu'/);
     // WebGPU is a default candidate only where a GPU device node exists; without one (this machine, CI) it could only be lavapipe.
-    const gpuNode = existsSync('/dev/nvidia0') || (existsSync('/dev/dri') && readdirSync('/dev/dri').some((n) => n.startsWith('renderD')));
+    const gpuNode = existsSync('/dev/nvidiactl') || readdirSync('/dev').some((n) => /^nvidia\d+$/.test(n)) || (existsSync('/dev/dri') && readdirSync('/dev/dri').some((n) => /^renderD\d+$/.test(n)));
     assert.deepEqual(autoCandidates({}), gpuNode ? ['cuda', 'webgpu'] : ['cuda']);
   });
 
@@ -71,6 +72,8 @@ describe("core/onnx device 'auto': by measured cost, per batch size", function (
     try {
       assert.equal(model.provider, 'cpu');
       assert.equal(model.route, undefined);
+      assert.equal(m.provider.get({ model: tiny, provider: 'webgpu' }), 0, 'the released candidate is not reported as in use');
+      assert.equal(m.provider.get({ model: tiny, provider: 'cpu' }), 1);
       const line = lines.find((l) => /auto: steps stay on the CPU, webgpu is not faster at any batch size/.test(l));
       assert.ok(line, lines.join('\n'));
       for (const b of [1, 2, 4, 8, 16, 32]) assert.match(line, new RegExp(`batch ${b}: cpu \\d+\\.\\d+ ms, webgpu \\d+\\.\\d+ ms`));
@@ -91,9 +94,14 @@ describe("core/onnx device 'auto': by measured cost, per batch size", function (
       setLogSink(prev);
     }
     try {
-      assert.equal(model.provider, 'cpu');
-      assert.ok(lines.some((l) => /CUDA unavailable \(onnxruntime-node was installed without its CUDA provider libraries\); falling back to CPU/.test(l)), lines.join('\n'));
-      assert.equal(m.providerFallbacks.get({ model: tiny }), before + 1);
+      if (cudaProviderInstalled()) {
+        // A machine with CUDA's libraries (the GPU check machine): CUDA was measured and a decision logged.
+        assert.ok(lines.some((l) => /auto: (steps stay on the CPU, cuda is not faster|batches of \d+ or more run on cuda)/.test(l)), lines.join('\n'));
+      } else {
+        assert.equal(model.provider, 'cpu');
+        assert.ok(lines.some((l) => /CUDA unavailable \(onnxruntime-node was installed without its CUDA provider libraries\); falling back to CPU/.test(l)), lines.join('\n'));
+        assert.equal(m.providerFallbacks.get({ model: tiny }), before + 1);
+      }
     } finally {
       await model.dispose();
     }

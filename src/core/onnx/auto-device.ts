@@ -22,12 +22,15 @@ import type { Provider } from './session.js';
 export type DeviceProvider = Exclude<Provider, 'cpu'>;
 
 function hasGpuDeviceNode(): boolean {
-  if (existsSync('/dev/nvidia0')) return true;
-  try {
-    return readdirSync('/dev/dri').some((n) => n.startsWith('renderD'));
-  } catch {
-    return false;
-  }
+  const any = (dir: string, re: RegExp) => {
+    try {
+      return readdirSync(dir).some((n) => re.test(n));
+    } catch {
+      return false;
+    }
+  };
+  // A container sees its GPUs under their host numbers (only /dev/nvidia2, say); nvidiactl is always there.
+  return existsSync('/dev/nvidiactl') || any('/dev', /^nvidia\d+$/) || any('/dev/dri', /^renderD\d+$/);
 }
 
 /** The devices 'auto' measures against the CPU, in order. */
@@ -45,8 +48,12 @@ export function autoCandidates(env: NodeJS.ProcessEnv = process.env): DeviceProv
   return hasGpuDeviceNode() ? ['cuda', 'webgpu'] : ['cuda'];
 }
 
-/** Batch sizes measured: powers of two up to maxBatch, and maxBatch itself; just 1 when the batch dim is fixed. */
+/** The largest batch measured: an unbounded maxBatch is timed up to here (larger batches go by its verdict). */
+export const MAX_MEASURED_BATCH = 256;
+
+/** Batch sizes measured: powers of two up to maxBatch (at most MAX_MEASURED_BATCH), and that size itself; just 1 when the batch dim is fixed. */
 export function autoBatchSizes(maxBatch: number, batchFree: boolean): number[] {
+  maxBatch = Math.min(maxBatch, MAX_MEASURED_BATCH);
   if (!batchFree || maxBatch <= 1) return [1];
   const sizes: number[] = [];
   for (let b = 1; b < maxBatch; b *= 2) sizes.push(b);

@@ -234,7 +234,8 @@ async function checkedOnDevice(
 /**
  * device 'auto' (auto-device.ts): the CPU session serves every stream; each candidate device that
  * starts and matches the CPU on the probe is timed against the CPU per batch size, and the best
- * one that wins anywhere takes the batches from where it wins. Everything decided is logged.
+ * one that wins anywhere takes the batches from where it wins. A candidate that fails anywhere
+ * (start, check, timing) is dropped with a log line, never the load. Everything decided is logged.
  */
 async function loadAuto(path: string, contract: ModelContract, options: SessionOptions): Promise<StepModel> {
   const { session: cpu } = await loadSession(path, { ...options, device: 'cpu' });
@@ -279,22 +280,36 @@ async function loadAuto(path: string, contract: ModelContract, options: SessionO
         const ms = devMs[devMs.length - 1];
         log.info(`${contract.name} (${path}): auto: batches of ${from} or more run on ${provider}, smaller ones on the CPU (${costs})`);
         if (!best || ms < best.ms) {
-          if (best) await best.session.release();
+          if (best) await releaseCandidate(best.session, path, best.provider);
           best = { session: device, provider, fromBatch: from, ms };
           keep = true;
         }
+      } catch (e) {
+        // A device that fails its check or its timing (out of memory at a large batch, a lost device) is not used; the CPU serves.
+        log.warn(`${contract.name} (${path}): not run on ${provider}: measuring it failed (${(e as Error).message.split('\n')[0]}); running on the CPU`);
+        m.deviceCheckFailures.inc({ model: contract.name, provider });
       } finally {
-        if (!keep) await device.release();
+        if (!keep) await releaseCandidate(device, path, provider);
       }
     }
   } catch (e) {
     await cpu.release();
-    if (best) await best.session.release();
+    if (best) await releaseCandidate(best.session, path, best.provider);
     throw e;
   }
   m.provider.set({ model: path, provider: 'cpu' }, 1);
-  if (best) m.provider.set({ model: path, provider: best.provider }, 1);
-  const lone = best && best.fromBatch === 1 ? best.provider : 'cpu';
+  if (best && best.fromBatch === 1) {
+    // The device is faster for every batch, a lone step's included: it is the model's only session.
+    await cpu.release();
+    m.provider.set({ model: path, provider: 'cpu' }, 0);
+    return StepModel.fromSessions(best.session, contract, best.provider, path, options);
+  }
   const route = best ? { session: best.session, provider: best.provider, fromBatch: best.fromBatch } : undefined;
-  return StepModel.fromSessions(cpu, contract, lone, path, options, route);
+  return StepModel.fromSessions(cpu, contract, 'cpu', path, options, route);
+}
+
+/** Releases a candidate device session and clears the provider gauge its load set. */
+async function releaseCandidate(session: ort.InferenceSession, path: string, provider: Provider): Promise<void> {
+  m.provider.set({ model: path, provider }, 0);
+  await session.release();
 }
