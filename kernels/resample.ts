@@ -88,7 +88,9 @@ export class Resampler {
   private buf: Float32Array;
   private readonly out: OutputBuffer;
   private readonly fir: WasmFir | undefined;
+  /** The loop in use: the one asked for, or 'js' when the WebAssembly one could not start (`engineFallback` says why). */
   readonly engine: 'wasm' | 'js';
+  readonly engineFallback: string | undefined;
   /** Phase of the next output, and the index of its newest input relative to the first not yet consumed. */
   private phase = 0;
   private ahead = 0;
@@ -114,11 +116,21 @@ export class Resampler {
     this.stepWhole = Math.floor(d.down / d.up);
     this.stepFrac = d.down % d.up;
     const outLength = Math.ceil((4096 * d.up) / d.down) + 1;
-    this.engine = o.engine ?? 'wasm';
     if (o.engine !== undefined && o.engine !== 'wasm' && o.engine !== 'js') throw new Error(`Resampler: engine must be 'wasm' or 'js', got ${String(o.engine)}`);
-    this.fir = this.engine === 'wasm' && !this.identity
-      ? new WasmFir(this.phases, this.taps, d.up, this.stepWhole, this.stepFrac, this.taps - 1 + 4096, outLength)
-      : undefined;
+    let fir: WasmFir | undefined;
+    let fallback: string | undefined;
+    if ((o.engine ?? 'wasm') === 'wasm' && !this.identity) {
+      try {
+        fir = new WasmFir(this.phases, this.taps, d.up, this.stepWhole, this.stepFrac, this.taps - 1 + 4096, outLength);
+      } catch (e) {
+        // No WebAssembly (node --jitless), or no address space for another memory (about 13,000
+        // live instances on x64 Node 20, fewer under ulimit -v): the same maths, 10x slower.
+        fallback = (e as Error).message;
+      }
+    }
+    this.fir = fir;
+    this.engine = fir !== undefined || ((o.engine ?? 'wasm') === 'wasm' && this.identity) ? 'wasm' : 'js';
+    this.engineFallback = fallback;
     this.buf = this.fir ? this.fir.buf : new Float32Array(this.taps - 1 + 4096);
     this.out = new OutputBuffer(this.fir ? 1 : outLength);
   }
@@ -265,6 +277,12 @@ export function upfirdn(x: Float32Array, h: Float32Array, up: number, down: numb
     y[j] = acc;
   }
   return y;
+}
+
+/** The delay, in output samples, of the Resampler these options make (without making one). */
+export function resamplerDelay(o: ResamplerOptions): number {
+  const d = design(o);
+  return (d.filter.length - 1) / (2 * d.down);
 }
 
 /** upfirdn with the filter Resampler designs for the same options. */

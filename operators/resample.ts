@@ -5,12 +5,17 @@
  * output sample j is the source signal at time j / toRate and a pts means the same instant before and
  * after resampling.
  */
-import { Resampler } from '../kernels/resample.js';
+import { Resampler, resamplerDelay } from '../kernels/resample.js';
 import { CausewayError } from '../src/core/errors.js';
 import { audioFrame, samplePts, type AudioFrame } from '../src/core/frames.js';
+import { logger } from '../src/core/log.js';
 import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
 import { syncMap } from '../src/core/sync-operator.js';
 import { checkAudio } from './audio-checks.js';
+
+const log = logger('resample');
+/** One warning per process when the resampler's WebAssembly loop cannot start. */
+let warnedFallback = false;
 
 export interface ResampleOptions {
   toRate: number;
@@ -54,6 +59,10 @@ export function resample(o: ResampleOptions): StreamOperator<AudioFrame, AudioFr
           } else {
             kernels = Array.from({ length: frame.channels }, () => new Resampler({ fromRate: frame.sampleRate, toRate: o.toRate, stopbandDb: o.stopbandDb }));
             trim = kernels[0].delay;
+            if (kernels[0].engineFallback !== undefined && !warnedFallback) {
+              warnedFallback = true;
+              log.warn(`resample: the WebAssembly loop cannot start (${kernels[0].engineFallback}); resampling with the JavaScript loop, about 10x the CPU`);
+            }
           }
         }
         wall = frame.wallMs;
@@ -85,6 +94,6 @@ export function resample(o: ResampleOptions): StreamOperator<AudioFrame, AudioFr
       },
     };
   });
-  const latencyUs = o.fromRate ? Math.round((new Resampler({ fromRate: o.fromRate, toRate: o.toRate, stopbandDb: o.stopbandDb }).delay * 1e6) / o.toRate) : 0;
+  const latencyUs = o.fromRate ? Math.round((resamplerDelay({ fromRate: o.fromRate, toRate: o.toRate, stopbandDb: o.stopbandDb }) * 1e6) / o.toRate) : 0;
   return withInfo(op, { name: 'resample', latencyUs, lookaheadUs: latencyUs });
 }

@@ -22,11 +22,12 @@ interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
 }
-const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
 let compiled: object | undefined;
 
 function firModule(): object {
+  if (wasmApi === undefined) throw new Error('this runtime has no WebAssembly (node --jitless?)');
   if (compiled === undefined) {
     const bin = atob(FIR_WASM_BASE64);
     const bytes = new Uint8Array(bin.length);
@@ -69,7 +70,8 @@ export class WasmFir {
     bufLength: number,
     outLength: number,
   ) {
-    const instance = new wasmApi.Instance(firModule(), {});
+    const module = firModule();
+    const instance = new wasmApi!.Instance(module, {});
     this.memory = instance.exports.memory as WasmMemory;
     this.runFn = instance.exports.run as RunFn;
     this.bufPtr = align16(this.phPtr + phases.length * 4);

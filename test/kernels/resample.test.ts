@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { RealFft } from '../../kernels/fft.js';
 import { Resampler, resampleOffline, upfirdn, type ResamplerOptions } from '../../kernels/resample.js';
 import { makeWindow } from '../../kernels/window.js';
@@ -175,6 +176,24 @@ describe('kernels/resample', () => {
     assert.equal(r.delay, 0);
     const x = randomSignal(1000, rng(33));
     assert.equal(maxAbsDiff(stream(r, x, chunkings(1000, rng(34), 100)[2]), x), 0);
+  });
+
+  it("falls back to the JavaScript loop, saying why, where WebAssembly cannot start (node --jitless): same output", () => {
+    const script = `
+      import { Resampler } from ${JSON.stringify(new URL('../../kernels/resample.js', import.meta.url).href)};
+      const r = new Resampler({ fromRate: 48000, toRate: 16000 });
+      const x = Float32Array.from({ length: 4800 }, (_, i) => Math.sin(i / 7));
+      console.log(JSON.stringify({ engine: r.engine, why: r.engineFallback, y: Array.from(r.push(x).subarray(100, 110)) }));`;
+    const run = spawnSync(process.execPath, ['--jitless', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    const got = JSON.parse(run.stdout) as { engine: string; why: string; y: number[] };
+    assert.equal(got.engine, 'js');
+    assert.match(got.why, /no WebAssembly/);
+    const here = new Resampler({ fromRate: 48000, toRate: 16000 });
+    assert.equal(here.engine, 'wasm');
+    assert.equal(here.engineFallback, undefined);
+    const want = here.push(Float32Array.from({ length: 4800 }, (_, i) => Math.sin(i / 7))).subarray(100, 110);
+    got.y.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-6, `${v} vs ${want[i]}`));
   });
 
   it('rejects bad options', () => {
