@@ -107,7 +107,7 @@ export class SinkKvCache {
       throw new Error(`SinkKvCache.push: expected [layers ${this.layers}, T ${this.tokensPerFrame}, width ${this.width}] = ${size} floats of K and of V, got ${k.length} and ${v.length}`);
     }
     const slot = this.nextSlot();
-    for (let l = 0; l < this.layers; l++) this.write(l, slot, k.subarray(l * this.frameSize, (l + 1) * this.frameSize), v.subarray(l * this.frameSize, (l + 1) * this.frameSize));
+    for (let l = 0; l < this.layers; l++) this.set(l, slot, k.subarray(l * this.frameSize, (l + 1) * this.frameSize), v.subarray(l * this.frameSize, (l + 1) * this.frameSize));
     this.frameOf[slot] = this.frames;
     this.frames++;
     this.order();
@@ -116,7 +116,16 @@ export class SinkKvCache {
 
   /** Overwrites one layer's K and V in a slot that holds a frame (a re-cache under new conditioning); positions do not change. */
   write(layer: number, slot: number, k: Float32Array, v: Float32Array): void {
+    if (!(Number.isInteger(layer) && layer >= 0 && layer < this.layers)) throw new Error(`SinkKvCache.write: layer ${layer} is not in 0..${this.layers - 1}`);
+    if (!(Number.isInteger(slot) && slot >= 0 && slot < this.slots)) throw new Error(`SinkKvCache.write: slot ${slot} is not in 0..${this.slots - 1}`);
+    if (this.positions[slot] < 0) throw new Error(`SinkKvCache.write: slot ${slot} holds no frame yet`);
     if (k.length !== this.frameSize || v.length !== this.frameSize) throw new Error(`SinkKvCache.write: expected ${this.frameSize} floats of K and of V, got ${k.length} and ${v.length}`);
+    const at = this.offset(layer, slot);
+    this.keys.set(k, at);
+    this.values.set(v, at);
+  }
+
+  private set(layer: number, slot: number, k: Float32Array, v: Float32Array): void {
     const at = this.offset(layer, slot);
     this.keys.set(k, at);
     this.values.set(v, at);

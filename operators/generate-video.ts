@@ -13,8 +13,9 @@
  *   control, so queues downstream drop the oldest and count it. `pace: 'asap'` generates as fast
  *   as downstream takes frames: they carry the source's FlowControl, so a queue that fills pauses
  *   the generator and nothing is lost (a file writer).
- * - Metrics: frames out and their age, `causeway_control_to_frame_ms` (a command's arrival to the
- *   first frame it steered, leaving this operator).
+ * - Metrics: frames out; their age ('realtime': how late against the frame clock); and
+ *   `causeway_control_to_frame_ms` (a command's arrival to the first frame it steered, leaving
+ *   this operator).
  */
 import { Observable, type Subscription } from 'rxjs';
 import { FlowControl, tagFlow } from '../src/core/flow.js';
@@ -117,7 +118,10 @@ export function generateVideo(options: GenerateVideoOptions = {}): Observable<Vi
     const fail = (e: unknown) => {
       if (!stopped) sub.error(e);
     };
-    const take = <T>(list: Pending<T>[], value: T, atUs: number | undefined) => {
+    const take = <T>(list: Pending<T>[], value: T, atUs: unknown) => {
+      if (atUs !== undefined && (typeof atUs !== 'number' || !Number.isFinite(atUs))) {
+        throw new CausewayError('invalid-argument', `generateVideo: atUs must be a finite number of microseconds, got ${JSON.stringify(atUs)}`);
+      }
       list.push({ value, atUs: atUs ?? -Infinity, arrivedMs: nowMs() });
       list.sort((a, b) => a.atUs - b.atUs);
     };
@@ -139,9 +143,13 @@ export function generateVideo(options: GenerateVideoOptions = {}): Observable<Vi
         }
       }, error: fail }));
     }
+    // Of all that are due by then, the one that arrived last wins (a newer 'stop' beats an older scheduled 'right').
     const due = <T>(list: Pending<T>[], pts: number): Pending<T> | undefined => {
       let last: Pending<T> | undefined;
-      while (list.length > 0 && list[0].atUs <= pts) last = list.shift();
+      while (list.length > 0 && list[0].atUs <= pts) {
+        const p = list.shift()!;
+        if (!last || p.arrivedMs >= last.arrivedMs) last = p;
+      }
       return last;
     };
 
@@ -170,6 +178,7 @@ export function generateVideo(options: GenerateVideoOptions = {}): Observable<Vi
           fromTokens(frame, c.size, c.patch, rgb);
           const out: VideoFrame = { kind: 'video', pts, wallMs: nowMs(), width: c.size, height: c.size, format: 'rgb24', data: rgb.slice() };
           m.framesOut.inc({ operator: 'generate-video' });
+          m.frameAgeMs.observe({ operator: 'generate-video' }, pace === 'realtime' ? out.wallMs - (t0 + (n * 1000) / fps) : 0);
           if (steeredAt !== undefined) {
             m.controlToFrameMs.observe({ operator: 'generate-video' }, out.wallMs - steeredAt);
             steeredAt = undefined;

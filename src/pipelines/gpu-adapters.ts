@@ -64,7 +64,9 @@ export function webgpuAdapter(): { adapter?: string; adapterNote?: string } {
 }
 
 export function cudaAdapter(): { adapter?: string; adapterNote?: string } {
-  const out = run('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader']);
+  // nvidia-smi numbers GPUs physically and ignores CUDA_VISIBLE_DEVICES; the EP's device 0 is its first entry.
+  const visible = process.env.CUDA_VISIBLE_DEVICES?.split(',')[0]?.trim();
+  const out = run('nvidia-smi', [...(visible ? ['-i', visible] : []), '--query-gpu=name,memory.total', '--format=csv,noheader']);
   const first = out?.split('\n').find((l) => l.trim() !== '');
   return first ? { adapter: first.trim() } : { adapterNote: 'nvidia-smi is missing or lists no GPU' };
 }

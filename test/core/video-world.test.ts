@@ -117,8 +117,18 @@ describe('core/models video-world: step contract on a tiny model', function () {
       });
       console.log(`      re-cache of ${held.length} held frames vs a fresh recompute: max abs difference ${worst.toExponential(2)}`);
       assert.ok(worst <= 1e-4, `max abs difference ${worst}`);
-      const next = await s.step(frames[0], cond[0]);
-      assert.ok(next.every(Number.isFinite));
+      // Independently of how the re-cache was computed: the next step equals the offline graph over
+      // [the held frames, in order, under the new conditioning; then the new frame], each seeing all before it.
+      const extra = randomFrames(c, 1, rng(10));
+      const next = await s.step(extra.frames[0], extra.cond[0]);
+      const m = held.length;
+      const ref = await offline(c, [...held.map((f) => frames[f]), extra.frames[0]], [...newCond, extra.cond[0]], distanceMatrix(m + 1, m + 1, 1));
+      const size = c.tokens * c.patchDim;
+      const after = maxDiff(next, ref.next_frames.subarray(m * size, (m + 1) * size));
+      assert.ok(after <= 1e-4, `the step after the re-cache vs offline: ${after}`);
+      // Without the re-cache the step would differ: the conditioning matters.
+      const stale = await offline(c, [...held.map((f) => frames[f]), extra.frames[0]], [...held.map((f) => cond[f]), extra.cond[0]], distanceMatrix(m + 1, m + 1, 1));
+      assert.ok(maxDiff(next, stale.next_frames.subarray(m * size, (m + 1) * size)) > 1e-3);
     } finally {
       s.dispose();
     }

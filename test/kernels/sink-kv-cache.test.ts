@@ -139,6 +139,10 @@ describe('kernels/sink-kv-cache', () => {
     assert.deepEqual(c.positions, before);
     assert.throws(() => c.push(new Float32Array(3), new Float32Array(8)), /expected \[layers 2, T 2, width 2\] = 8 floats of K and of V, got 3 and 8/);
     assert.throws(() => c.write(0, 0, new Float32Array(3), new Float32Array(4)), /expected 4 floats/);
+    assert.throws(() => c.write(2, 0, new Float32Array(4), new Float32Array(4)), /layer 2 is not in 0\.\.1/);
+    assert.throws(() => c.write(0, -1, new Float32Array(4), new Float32Array(4)), /slot -1 is not in 0\.\.2/);
+    const fresh = new SinkKvCache({ layers: 1, sinkFrames: 1, windowFrames: 1, tokensPerFrame: 1, width: 1 });
+    assert.throws(() => fresh.write(0, 1, new Float32Array(1), new Float32Array(1)), /slot 1 holds no frame yet/);
     assert.throws(() => new SinkKvCache({ layers: 1, sinkFrames: 1, windowFrames: 0, tokensPerFrame: 1, width: 1 }), /windowFrames must be a positive integer/);
     c.reset();
     assert.equal(c.queryPosition(), 0);

@@ -231,11 +231,19 @@ export class VideoWorldStream {
     const cond = new Float32Array(n * c.condDim);
     order.forEach((slot, i) => {
       frames.set(this.heldFrames.subarray(slot * frameSize, (slot + 1) * frameSize), i * frameSize);
-      const mine = this.heldCond.subarray(slot * c.condDim, (slot + 1) * c.condDim);
+      // Rewritten in the copy: the held conditioning changes only once the cache has.
+      const mine = cond.subarray(i * c.condDim, (i + 1) * c.condDim);
+      mine.set(this.heldCond.subarray(slot * c.condDim, (slot + 1) * c.condDim));
       rewrite(mine);
-      cond.set(mine, i * c.condDim);
     });
-    this.offline ??= await acquireModel(offlinePathOf(this.modelPath), videoWorldOfflineContract(c), { ...this.options, batch: { maxBatch: 1 } });
+    if (this.offline === undefined) {
+      const lease = await acquireModel(offlinePathOf(this.modelPath), videoWorldOfflineContract(c), { ...this.options, batch: { maxBatch: 1 } });
+      if (this.disposed) {
+        lease.release();
+        throw new CausewayError('disposed', 'video-world: stream disposed during a re-cache');
+      }
+      this.offline = lease;
+    }
     const state = this.offline.model.newState();
     try {
       const out = await this.offline.model.step(
@@ -254,6 +262,7 @@ export class VideoWorldStream {
           const at = (i * c.layers + l) * per;
           this.cache.write(l, slot, k.subarray(at, at + per), v.subarray(at, at + per));
         }
+        this.heldCond.set(cond.subarray(i * c.condDim, (i + 1) * c.condDim), slot * c.condDim);
       });
       for (const t of Object.values(out)) t.dispose();
     } finally {
