@@ -33,6 +33,10 @@ const USAGE = `usage:
       The HRTFs come from a SOFA file, by default Debian's libmysofa1 MIT KEMAR set; --engine neural
       renders with Causeway's BinauralFlow-style model instead (models/binaural-flow; --room 0..1 adds
       its learned room, default 0)
+  causeway generate <out.mp4|out.webm|out.y4m> --frames N [--fps 15] [--prompt SCENE] [--controls "t:action;..."] [--model step.onnx] [--device D]
+      video generated frame by frame by the video-world model (models/video-world), each frame from the
+      one before it; SCENE is stripes, checker, gradient or dots (or 0-3); actions at t seconds are
+      stop, left, right, up, down or scene=SCENE (a scene switch re-caches the model's memory)
   causeway doctor [--json]
       which execution providers start here (cpu, cuda, webgpu) and, for each shipped model on each,
       whether its outputs match the CPU's and a step's time at batch 1 and 32
@@ -50,7 +54,8 @@ options:
   --json        one JSON object per segment
   --realtime    read the input at 1x speed, like a live source
   --timeout     seconds a network input (rtsp, http, tcp, ...) may send nothing before it fails (default 10; 0: wait forever)
-  --device      ONNX execution provider: auto (CUDA if installed, else CPU; default), cpu, cuda, webgpu;
+  --device      ONNX execution provider: auto (default: the CPU, and a GPU for the batch sizes where it
+                measured faster at load), cpu, cuda, webgpu;
                 a model whose outputs on the device differ from the CPU's runs on the CPU (with a warning)
   --threads     ONNX intra-op threads (default 1)
   --quiet       no log lines on stderr
@@ -123,6 +128,10 @@ const OPTIONS = {
   seconds: { type: 'string', default: '10' },
   pipeline: { type: 'string', default: 'captions' },
   'no-batch': { type: 'boolean', default: false },
+  frames: { type: 'string' },
+  fps: { type: 'string', default: '15' },
+  prompt: { type: 'string' },
+  controls: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -174,6 +183,17 @@ async function main(argv: string[]): Promise<void> {
           : `${r.sessions} ${r.pipeline} session(s) for ${r.seconds} s: ${r.realtime ? 'real time' : 'NOT real time'} (frame age p99 ${r.frameAgeP99Ms.toFixed(0)} ms, ${r.dropped} frame(s) dropped); ` +
               `${r.cpuMsPerSecondPerSession.toFixed(1)} ms of CPU per second per session; ${r.batchSizeMean.toFixed(1)} steps per model run\n`,
       );
+      return;
+    }
+    case 'generate': {
+      if (rest.length !== 1) throw new UsageError('generate takes exactly one output (a file; the format follows its extension)');
+      const frames = Number(values.frames);
+      if (values.frames === undefined || !Number.isInteger(frames) || frames < 1) throw new UsageError(`--frames must be a positive integer, got '${values.frames ?? ''}'`);
+      const fps = Number(values.fps);
+      if (!(fps > 0 && fps <= 240)) throw new UsageError(`--fps must be in (0, 240], got '${values.fps}'`);
+      const { generateFile } = await import('./pipelines/generate.js');
+      const r = await generateFile(rest[0], { frames, fps, prompt: values.prompt, controls: values.controls, model: values.model, device, threads });
+      if (!values.quiet) process.stderr.write(`${rest[0]}: ${r.frames} frames (${r.size}x${r.size}, ${r.seconds.toFixed(2)} s at ${fps} fps) generated in ${r.wallSeconds.toFixed(2)} s (${(r.frames / r.wallSeconds).toFixed(1)} frames/s)\n`);
       return;
     }
     case 'demo': {
