@@ -13,6 +13,7 @@ import { benchBinaural } from './binaural.bench.js';
 import { benchBatch } from './batch.bench.js';
 import { benchLoad } from './load.bench.js';
 import { benchSoak } from './soak.bench.js';
+import { benchVideo } from './video.bench.js';
 import { setLogLevel } from '../../src/core/log.js';
 
 function table(rows: BenchRow[]): string {
@@ -32,7 +33,7 @@ function table(rows: BenchRow[]): string {
 async function main(): Promise<void> {
   setLogLevel('warn');
   // `npm run bench -- asr vad` runs only the parts named.
-  const parts = { kernels: benchKernels, resample: benchFfmpegResample, vad: benchVad, webrtc: benchWebrtc, asr: benchAsr, binaural: benchBinaural, batch: benchBatch, load: benchLoad, soak: benchSoak };
+  const parts = { kernels: benchKernels, resample: benchFfmpegResample, vad: benchVad, webrtc: benchWebrtc, asr: benchAsr, binaural: benchBinaural, batch: benchBatch, load: benchLoad, video: benchVideo, soak: benchSoak };
   // Parts that run only when named: the soak takes 30 minutes by default.
   const optIn = new Set(['soak']);
   const wanted = process.argv.slice(2);
