@@ -22,11 +22,11 @@
  * frame), so a stream is deterministic for a seed and equal to the offline graph fed the same
  * draws.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { CausewayError, ModelError } from '../errors.js';
+import { readSidecar } from './sidecar.js';
+import { CausewayError } from '../errors.js';
 import type { ModelContract } from '../onnx/contract.js';
 import { acquireModel, type ModelLease } from '../onnx/shared-models.js';
 import type { SessionOptions } from '../onnx/session.js';
@@ -68,22 +68,7 @@ export const COND_SIZE = 6;
 
 /** Reads the settings sidecar (`step.onnx` -> `step.json`); errors name the file and the key. */
 export function readBinauralFlowConfig(modelPath: string): BinauralFlowConfig {
-  if (!existsSync(modelPath)) throw new ModelError('model-not-found', `binaural-flow model ${modelPath} not found`);
-  const sidecar = modelPath.replace(/\.onnx$/, '') + '.json';
-  if (!existsSync(sidecar)) throw new ModelError('model-contract', `binaural-flow model ${modelPath}: its settings ${sidecar} are missing`);
-  let meta: Record<string, unknown>;
-  try {
-    meta = JSON.parse(readFileSync(sidecar, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new ModelError('model-contract', `binaural-flow model ${modelPath}: cannot read ${sidecar} (${(e as Error).message.split('\n')[0]})`);
-  }
-  const bad = (k: string, what: string) => new ModelError('model-contract', `binaural-flow model ${modelPath}: ${sidecar} needs ${what} '${k}', got ${JSON.stringify(meta[k])}`);
-  if (meta.model_type !== 'causeway-binaural-flow') throw bad('model_type', "'causeway-binaural-flow' as");
-  const int = (k: string): number => {
-    const v = meta[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw bad(k, 'a positive integer');
-    return v;
-  };
+  const { meta, bad, int } = readSidecar(modelPath, 'binaural-flow model', 'causeway-binaural-flow');
   const nFft = int('n_fft');
   const bins = int('bins');
   if (bins !== nFft / 2 + 1) throw bad('bins', `n_fft / 2 + 1 = ${nFft / 2 + 1} as`);

@@ -21,10 +21,11 @@
  * next_frames [B, N, T, P], all_k, all_v [B, N, L, T, D]): the streaming == offline reference,
  * and the re-cache pass when the conditioning changes (LongLive's KV re-cache).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import { readSidecar } from './sidecar.js';
 import { SinkKvCache, sinkWindowFrames } from '../../../kernels/sink-kv-cache.js';
 import { CausewayError, ModelError } from '../errors.js';
 import type { ModelContract } from '../onnx/contract.js';
@@ -58,22 +59,7 @@ export interface VideoWorldConfig {
 }
 
 export function readVideoWorldConfig(modelPath: string): VideoWorldConfig {
-  if (!existsSync(modelPath)) throw new ModelError('model-not-found', `video-world model ${modelPath} not found`);
-  const sidecar = modelPath.replace(/\.onnx$/, '') + '.json';
-  if (!existsSync(sidecar)) throw new ModelError('model-contract', `video-world model ${modelPath}: its settings ${sidecar} are missing`);
-  let meta: Record<string, unknown>;
-  try {
-    meta = JSON.parse(readFileSync(sidecar, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new ModelError('model-contract', `video-world model ${modelPath}: cannot read ${sidecar} (${(e as Error).message.split('\n')[0]})`);
-  }
-  const bad = (k: string, what: string) => new ModelError('model-contract', `video-world model ${modelPath}: ${sidecar} needs ${what} '${k}', got ${JSON.stringify(meta[k])}`);
-  if (meta.model_type !== 'causeway-video-world') throw bad('model_type', "'causeway-video-world' as");
-  const int = (k: string, min = 1): number => {
-    const v = meta[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw bad(k, min === 0 ? 'a whole number' : 'a positive integer');
-    return v;
-  };
+  const { bad, int } = readSidecar(modelPath, 'video-world model', 'causeway-video-world');
   const size = int('size');
   const patch = int('patch');
   if (size % patch !== 0) throw bad('patch', `a divisor of size ${size} as`);
