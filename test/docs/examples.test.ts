@@ -222,7 +222,7 @@ const CHECKS: Check[] = [
         has: 'causeway doctor',
         run: async (line) => {
           const out = (await bash(line, tmp)).stdout;
-          assert.match(out, /^providers:\n {2}cpu +available\n/);
+          assert.match(out, /^providers:\n {2}cpu +available on .+ logical cores\)\n/);
           assert.match(out, /command-asr +cpu +reference; batch 1 \d+\.\d+ ms/);
         },
       },
