@@ -123,8 +123,8 @@ export class Resampler {
       try {
         fir = new WasmFir(this.phases, this.taps, d.up, this.stepWhole, this.stepFrac, this.taps - 1 + 4096, outLength);
       } catch (e) {
-        // No WebAssembly (node --jitless), or no address space for another memory (about 13,000
-        // live instances on x64 Node 20, fewer under ulimit -v): the same maths, 10x slower.
+        // No WebAssembly (node --jitless), or no address space for another memory (after some
+        // thousands of live instances, fewer under ulimit -v): the same maths, 10x slower.
         fallback = (e as Error).message;
       }
     }
