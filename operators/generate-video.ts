@@ -162,7 +162,7 @@ export function generateVideo(options: GenerateVideoOptions = {}): Observable<Vi
         let [dx, dy] = [0, 0];
         let steeredAt: number | undefined;
         const rgb = new Uint8Array(c.size * c.size * 3);
-        let frame = toTokens(render(scene, c.size / 2, c.size / 2, c.size), c.size, c.patch);
+        const frame = toTokens(render(scene, c.size / 2, c.size / 2, c.size), c.size, c.patch);
         const cond = new Float32Array(c.condDim);
         const t0 = nowMs();
         for (let n = 0; n < limit && !stopped; n++) {
@@ -199,7 +199,8 @@ export function generateVideo(options: GenerateVideoOptions = {}): Observable<Vi
           }
           condVector(scene, dx, dy, cond);
           const next = await stream.step(frame, cond);
-          frame = Float32Array.from(next, (v) => Math.max(-1, Math.min(1, v)));
+          // In place: the stream copied the frame into its held frames, and `next` is reused by its next step.
+          for (let i = 0; i < next.length; i++) frame[i] = Math.max(-1, Math.min(1, next[i]));
         }
         if (!stopped) sub.complete();
       } finally {
