@@ -43,14 +43,13 @@
  */
 import { VadSegmenter, type SegmentEvent } from '../kernels/vad-segmenter.js';
 import { CausewayError } from '../src/core/errors.js';
-import type { AudioFrame } from '../src/core/frames.js';
+import type { AsrEvent, AudioFrame } from '../src/core/frames.js';
 import { Moonshine, MOONSHINE_SAMPLE_RATE, type MoonshineOptions, type MoonshineTranscript } from '../src/core/models/moonshine.js';
 import { SileroStream } from '../src/core/models/silero-vad.js';
 import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
 import { BlockFiller } from '../kernels/rechunker.js';
 import { SampleClock } from '../src/core/sample-clock.js';
 import { serialMap, type QueueOptions } from '../src/core/serial-queue.js';
-import type { AsrEvent } from './asr.js';
 import { checkAudio } from './audio-checks.js';
 import { resolveVad, type VadOptions } from './vad.js';
 

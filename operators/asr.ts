@@ -28,7 +28,7 @@ import { CtcGreedyDecoder, piecesToText } from '../kernels/ctc.js';
 import { StreamingKaldiFbank } from '../kernels/fbank.js';
 import { StreamingLogMel, StreamingNemoMel } from '../kernels/mel.js';
 import { CausewayError, ModelError } from '../src/core/errors.js';
-import type { AudioFrame, TimedEvent } from '../src/core/frames.js';
+import type { AsrEvent, AudioFrame } from '../src/core/frames.js';
 import { CacheAwareStream, readCacheAwareConfig, type CacheAwareConfig } from '../src/core/models/nemo-cache-aware.js';
 import { readZipformerConfig, resolveZipformerFiles, ZipformerStream, ZIPFORMER_SUBSAMPLING, type ZipformerFiles } from '../src/core/models/zipformer2.js';
 import type { SessionOptions } from '../src/core/onnx/session.js';
@@ -38,10 +38,7 @@ import { serialMap, type QueueOptions } from '../src/core/serial-queue.js';
 import { moonshineAsr, type MoonshineAsrOptions } from './asr-moonshine.js';
 import { checkAudio } from './audio-checks.js';
 
-export interface AsrEvent extends TimedEvent {
-  readonly type: 'partial' | 'final';
-  readonly text: string;
-}
+export type { AsrEvent } from '../src/core/frames.js';
 
 export interface AsrOptions extends SessionOptions {
   engine: 'conformer' | 'zipformer';

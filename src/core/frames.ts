@@ -61,6 +61,12 @@ export interface SpeechEndEvent extends TimedEvent {
 
 export type VadEvent = SpeechStartEvent | SpeechEndEvent;
 
+/** A caption: `partial` (the hypothesis still being heard, which only grows) or `final`. */
+export interface AsrEvent extends TimedEvent {
+  readonly type: 'partial' | 'final';
+  readonly text: string;
+}
+
 /** Wall-clock milliseconds with sub-millisecond resolution, monotonic within a process. */
 export function nowMs(): number {
   return performance.timeOrigin + performance.now();

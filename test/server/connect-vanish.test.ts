@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { EMPTY } from 'rxjs';
-import { ffmpegPidsOf } from '../../media/webrtc/whip-peer.js';
+import { ffmpegPidsOf } from '../../media/webrtc/peer.js';
 import { startServer, type CausewayServer } from '../../src/server/http-server.js';
 import type { SessionPipeline } from '../../src/server/session-pipeline.js';
 import type { Session } from '../../src/server/session.js';

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { EMPTY } from 'rxjs';
-import { ffmpegPidsOf } from '../../media/webrtc/whip-peer.js';
+import { ffmpegPidsOf } from '../../media/webrtc/peer.js';
 import { startServer, type CausewayServer } from '../../src/server/http-server.js';
 import type { SessionPipeline } from '../../src/server/session-pipeline.js';
 import { makeTempDir, removeDir } from '../fixtures-media.js';

@@ -12,7 +12,7 @@ import { isCausewayError } from '../../src/core/errors.js';
 import { createWhipPeer, type WhipPeer } from '../../media/webrtc/index.js';
 import { RtpVideoReceiver, type EncodedVideoFrame } from '../../media/webrtc/rtp-video-receiver.js';
 import { packetizeVp8 } from '../../media/webrtc/vp8-rtp.js';
-import { ffmpegPidsOf } from '../../media/webrtc/whip-peer.js';
+import { ffmpegPidsOf } from '../../media/webrtc/peer.js';
 import { makeTempDir, removeDir } from '../fixtures-media.js';
 import { FakeClient, baseline, settleResources, waitFor } from './fake-client.js';
 import { psnr, referenceDecode, testsrcIvf, testsrcRgb, writeIvf } from './video-fixtures.js';
