@@ -12,11 +12,14 @@
  * `await writeDone(obs$)` turns it into a Promise.
  *
  * Backpressure: bytes go to stdin with `write()`; once it returns false nothing more is written
- * until 'drain'. A plain Observable cannot be paused, so frames arriving meanwhile wait in a
- * queue bounded by `maxQueuedBytes` (default 64 MiB, about 3 minutes of 48 kHz stereo float);
- * beyond it the output fails with 'queue-overflow' rather than growing without bound. Sources
- * that run faster than the encoder for longer than that (file -> file transcodes of long inputs)
- * should read with `realtime: true` or raise the bound.
+ * until 'drain'. Frames arriving meanwhile wait in a queue. A frame from a source that can pause
+ * (it carries the source's FlowControl, src/core/flow.ts: a file input, generateVideo at 'asap',
+ * and what syncMap/serialMap operators make of them) pauses that source until the queue is
+ * written out, like an operator's bounded queue does: a file -> file run loses nothing and holds
+ * little, however slow the encoder. A source that cannot pause (live, or behind an operator that
+ * drops the tag, e.g. `map`) has its frames wait in a queue bounded by `maxQueuedBytes`
+ * (default 64 MiB, about 3 minutes of 48 kHz stereo float); beyond it the output fails with
+ * 'queue-overflow' rather than growing without bound.
  *
  * If ffmpeg exits 0 before the source ends (e.g. `-t 10` in outputOptions), the output completes
  * and the source is unsubscribed.
@@ -27,6 +30,7 @@
 import { Observable, Subject, takeUntil, type OperatorFunction, type Subscription } from 'rxjs';
 import { endianness } from 'node:os';
 import { CausewayError, invalidArgument, MediaError } from '../../src/core/errors.js';
+import { flowOf, type FlowControl } from '../../src/core/flow.js';
 import type { AudioFrame, PixelFormat, VideoFrame } from '../../src/core/frames.js';
 import { classifyFailure, describeExit, describeSource, ffmpegMissing, isSpawnEnoent } from './errors.js';
 import { QUIET_ARGS, resolveFfmpegPath, spawnFfmpeg } from './process.js';
@@ -156,8 +160,16 @@ function ffmpegOutput<F>(target: string, options: FfmpegOutputCommon, spec: Outp
       let inputDone = false;
       let finished = false;
       let frames = 0;
+      /** The source this output paused while its queue is not written out (one pause, held by this output). */
+      let paused: FlowControl | undefined;
+      const holder = {};
+      const resumeSource = (): void => {
+        paused?.resume(holder);
+        paused = undefined;
+      };
 
       const release = (): void => {
+        resumeSource();
         stdin.removeListener('drain', onDrain);
         queue = [];
         head = 0;
@@ -188,12 +200,19 @@ function ffmpegOutput<F>(target: string, options: FfmpegOutputCommon, spec: Outp
         if (head === queue.length) {
           queue = [];
           head = 0;
+          if (!waitingDrain) resumeSource();
         } else if (head > 1024 && head * 2 > queue.length) {
           queue = queue.slice(head);
           head = 0;
         }
         if (!waitingDrain && inputDone && head === queue.length && !finished && !stdin.writableEnded) stdin.end();
       };
+      function pauseSourceOf(frame: F): void {
+        const flow = flowOf(frame);
+        if (flow === undefined || paused !== undefined) return;
+        paused = flow;
+        flow.pause(holder);
+      }
       function onDrain(): void {
         waitingDrain = false;
         pump();
@@ -212,8 +231,10 @@ function ffmpegOutput<F>(target: string, options: FfmpegOutputCommon, spec: Outp
           if (bytes.length === 0) return;
           if (!waitingDrain && head === queue.length) {
             writeNow(bytes);
+            if (waitingDrain) pauseSourceOf(frame);
             return;
           }
+          pauseSourceOf(frame);
           if (queuedBytes + bytes.length > maxQueuedBytes) {
             fail(
               new CausewayError(

@@ -120,8 +120,6 @@ export async function renderBinauralFile(input: string, output: string, o: Binau
   const path = o.path;
   const start = path ? positionOnPath(path, 0, o.distance) : { azimuth: o.azimuth ?? 0, elevation: o.elevation ?? 0, distance: o.distance ?? 1 };
   const position$ = new Subject<SourcePosition>();
-  const stereoBytesPerSecond = rate * 2 * 4;
-  const maxQueuedBytes = Math.max(64 * 1024 * 1024, Math.ceil((info.durationSec ?? 0) * stereoBytesPerSecond * 1.1));
   let samples = 0;
   let clipped = 0;
   await writeDone(
@@ -136,7 +134,8 @@ export async function renderBinauralFile(input: string, output: string, o: Binau
       tap((f) => {
         for (const v of f.data) if (v > 1 || v < -1) clipped++;
       }),
-      ffmpegAudioOutput(output, { sampleRate: rate, channels: 2, maxQueuedBytes }),
+      // The rendered frames carry the input's flow control: a slow encoder pauses the decoder.
+      ffmpegAudioOutput(output, { sampleRate: rate, channels: 2 }),
     ),
   );
   if (clipped > 0) log.warn(`${clipped} output sample(s) beyond full scale in ${output}: lower the input level or raise the distance`);

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { from, interval, map, type Observable } from 'rxjs';
+import { from, interval, map, Observable } from 'rxjs';
+import { spawnSync } from 'node:child_process';
 import { isCausewayError } from '../../src/core/errors.js';
+import { FlowControl, tagFlow } from '../../src/core/flow.js';
 import { audioFrame, type AudioFrame, type VideoFrame } from '../../src/core/frames.js';
 import {
   ffmpegAudioInput,
@@ -155,6 +157,40 @@ describe('media/ffmpeg outputs', function () {
         ffmpegAudioOutput(p('q.wav'), { sampleRate: 48000, channels: 2, maxQueuedBytes: 256 * 1024 }),
       ),
     );
+    assert.equal(e.code, 'queue-overflow');
+  });
+
+  it('pauses a source that can pause instead of queueing: 300 frames of 320x240 through a 1 MiB bound, all written; the same frames untagged overflow it', async () => {
+    const frame = (k: number): VideoFrame => {
+      const data = new Uint8Array(320 * 240 * 3).fill(k % 256);
+      return { kind: 'video', pts: Math.round((k * 1e6) / 30), wallMs: 0, width: 320, height: 240, format: 'rgb24', data };
+    };
+    let pauses = 0;
+    // A source like a file input: it emits as fast as it may, and waits while its FlowControl is paused.
+    const pausable = (n: number): Observable<VideoFrame> =>
+      new Observable<VideoFrame>((sub) => {
+        const flow = new FlowControl();
+        flow.onChange((p) => p && pauses++);
+        let stopped = false;
+        void (async () => {
+          for (let k = 0; k < n && !stopped; k++) {
+            while (flow.paused && !stopped) await new Promise<void>((r) => { const off = flow.onChange(() => (off(), r())); });
+            sub.next(tagFlow(frame(k), flow));
+            if (k % 16 === 0) await new Promise((r) => setImmediate(r));
+          }
+          sub.complete();
+        })();
+        return () => {
+          stopped = true;
+        };
+      });
+    const out = { width: 320, height: 240, pixelFormat: 'rgb24' as const, fps: 30, maxQueuedBytes: 1 << 20, outputOptions: ['-pix_fmt', 'yuv444p'] };
+    await writeDone(pausable(300).pipe(ffmpegVideoOutput(p('paced.y4m'), out)));
+    assert.ok(pauses > 0, 'the output paused the source');
+    const probe = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', p('paced.y4m')], { encoding: 'utf8' });
+    assert.equal(probe.stdout.trim(), '300');
+    // map() makes new objects without the source's tag: nothing to pause, the bound holds.
+    const e = await errorOf(pausable(300).pipe(map((f) => ({ ...f })), ffmpegVideoOutput(p('unpaced.y4m'), out)));
     assert.equal(e.code, 'queue-overflow');
   });
 
