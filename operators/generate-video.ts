@@ -53,12 +53,44 @@ export interface GenerateVideoOptions extends SessionOptions {
   fps?: number;
   /** The first scene (default 0). */
   scene?: number | string;
+  /**
+   * Where the object starts: drawn from this seed, anywhere inside the walls (default: no seed,
+   * the centre). The same seed starts it at the same place.
+   */
+  seed?: number;
   /** Stop after this many frames (default: never). */
   frames?: number;
   /** 'realtime' (default) or 'asap' (as fast as downstream takes them, nothing dropped). */
   pace?: 'realtime' | 'asap';
   control$?: Observable<VideoControl>;
   prompt$?: Observable<VideoPrompt>;
+  /**
+   * Called as the first frame a command or scene switch steered leaves the operator, with the
+   * control as it came in (extra fields kept, e.g. a client's send time) and the milliseconds
+   * from its arrival to that frame. A control overtaken by a newer one before any frame took it
+   * is not reported.
+   */
+  onApplied?: (applied: AppliedControl) => void;
+}
+
+export type AppliedControl =
+  | { kind: 'control'; control: VideoControl; pts: number; latencyMs: number }
+  | { kind: 'prompt'; prompt: VideoPrompt; pts: number; latencyMs: number };
+
+/** The object's start for a seed: a mulberry32 draw inside the walls of the scene. */
+export function startPosition(scene: number, size: number, seed?: number): [number, number] {
+  if (seed === undefined) return [size / 2, size / 2];
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const lo = SCENES[scene].radius + 1;
+  const hi = size - SCENES[scene].radius - 1;
+  return [Math.round(lo + next() * (hi - lo)), Math.round(lo + next() * (hi - lo))];
 }
 
 export function sceneIndex(scene: number | string): number {
@@ -83,8 +115,9 @@ function direction(c: VideoControl): [number, number] {
   return [r(c.dx), r(c.dy)];
 }
 
-interface Pending<T> {
+interface Pending<T, S> {
   value: T;
+  source: S;
   atUs: number;
   arrivedMs: number;
 }
@@ -95,13 +128,14 @@ export function generateVideo(options: GenerateVideoOptions = {}): Observable<Vi
   const firstScene = sceneIndex(options.scene ?? 0);
   const limit = options.frames ?? Infinity;
   if (!(limit > 0)) throw new CausewayError('invalid-argument', `generateVideo: frames must be positive, got ${limit}`);
+  if (options.seed !== undefined && !Number.isInteger(options.seed)) throw new CausewayError('invalid-argument', `generateVideo: seed must be an integer, got ${options.seed}`);
   const pace = options.pace ?? 'realtime';
   if (pace !== 'realtime' && pace !== 'asap') throw new CausewayError('invalid-argument', `generateVideo: pace must be 'realtime' or 'asap', got ${String(pace)}`);
   return new Observable<VideoFrame>((sub) => {
     let stopped = false;
     const subs: Subscription[] = [];
-    const controls: Pending<[number, number]>[] = [];
-    const prompts: Pending<number>[] = [];
+    const controls: Pending<[number, number], VideoControl>[] = [];
+    const prompts: Pending<number, VideoPrompt>[] = [];
     const flow = pace === 'asap' ? new FlowControl() : undefined;
     let wake: (() => void) | undefined;
     const sleep = (ms: number) => new Promise<void>((r) => {
@@ -118,17 +152,18 @@ export function generateVideo(options: GenerateVideoOptions = {}): Observable<Vi
     const fail = (e: unknown) => {
       if (!stopped) sub.error(e);
     };
-    const take = <T>(list: Pending<T>[], value: T, atUs: unknown) => {
+    const take = <T, S extends { atUs?: number }>(list: Pending<T, S>[], value: T, source: S) => {
+      const atUs: unknown = source.atUs;
       if (atUs !== undefined && (typeof atUs !== 'number' || !Number.isFinite(atUs))) {
         throw new CausewayError('invalid-argument', `generateVideo: atUs must be a finite number of microseconds, got ${JSON.stringify(atUs)}`);
       }
-      list.push({ value, atUs: atUs ?? -Infinity, arrivedMs: nowMs() });
+      list.push({ value, source, atUs: atUs ?? -Infinity, arrivedMs: nowMs() });
       list.sort((a, b) => a.atUs - b.atUs);
     };
     if (options.control$) {
       subs.push(options.control$.subscribe({ next: (c) => {
         try {
-          take(controls, direction(c), c.atUs);
+          take(controls, direction(c), c);
         } catch (e) {
           log.warn((e as Error).message);
         }
@@ -137,15 +172,15 @@ export function generateVideo(options: GenerateVideoOptions = {}): Observable<Vi
     if (options.prompt$) {
       subs.push(options.prompt$.subscribe({ next: (p) => {
         try {
-          take(prompts, sceneIndex(p.scene), p.atUs);
+          take(prompts, sceneIndex(p.scene), p);
         } catch (e) {
           log.warn((e as Error).message);
         }
       }, error: fail }));
     }
     // Of all that are due by then, the one that arrived last wins (a newer 'stop' beats an older scheduled 'right').
-    const due = <T>(list: Pending<T>[], pts: number): Pending<T> | undefined => {
-      let last: Pending<T> | undefined;
+    const due = <T, S>(list: Pending<T, S>[], pts: number): Pending<T, S> | undefined => {
+      let last: Pending<T, S> | undefined;
       while (list.length > 0 && list[0].atUs <= pts) {
         const p = list.shift()!;
         if (!last || p.arrivedMs >= last.arrivedMs) last = p;
@@ -160,9 +195,12 @@ export function generateVideo(options: GenerateVideoOptions = {}): Observable<Vi
         if (c.condDim !== COND_DIM) throw new CausewayError('invalid-argument', `generateVideo: the model takes ${c.condDim} conditioning values; the synthetic world's scenes and commands are ${COND_DIM}`);
         let scene = firstScene;
         let [dx, dy] = [0, 0];
-        let steeredAt: number | undefined;
+        /** What steered the frame being generated, reported as it leaves. */
+        let steered: Pending<[number, number], VideoControl> | undefined;
+        let switched: Pending<number, VideoPrompt> | undefined;
         const rgb = new Uint8Array(c.size * c.size * 3);
-        const frame = toTokens(render(scene, c.size / 2, c.size / 2, c.size), c.size, c.patch);
+        const [x0, y0] = startPosition(scene, c.size, options.seed);
+        const frame = toTokens(render(scene, x0, y0, c.size), c.size, c.patch);
         const cond = new Float32Array(c.condDim);
         const t0 = nowMs();
         for (let n = 0; n < limit && !stopped; n++) {
@@ -179,14 +217,17 @@ export function generateVideo(options: GenerateVideoOptions = {}): Observable<Vi
           const out: VideoFrame = { kind: 'video', pts, wallMs: nowMs(), width: c.size, height: c.size, format: 'rgb24', data: rgb.slice() };
           m.framesOut.inc({ operator: 'generate-video' });
           m.frameAgeMs.observe({ operator: 'generate-video' }, pace === 'realtime' ? out.wallMs - (t0 + (n * 1000) / fps) : 0);
-          if (steeredAt !== undefined) {
-            m.controlToFrameMs.observe({ operator: 'generate-video' }, out.wallMs - steeredAt);
-            steeredAt = undefined;
-          }
+          if (steered !== undefined) m.controlToFrameMs.observe({ operator: 'generate-video' }, out.wallMs - steered.arrivedMs);
+          const applied: AppliedControl[] = [];
+          if (switched) applied.push({ kind: 'prompt', prompt: switched.source, pts, latencyMs: out.wallMs - switched.arrivedMs });
+          if (steered) applied.push({ kind: 'control', control: steered.source, pts, latencyMs: out.wallMs - steered.arrivedMs });
+          steered = switched = undefined;
           sub.next(tagFlow(out, flow));
+          for (const a of applied) options.onApplied?.(a);
           if (n + 1 >= limit || stopped) break;
           // What steers frame n + 1: everything due by frame n's time.
           const p = due(prompts, pts);
+          if (p) switched = p;
           if (p && p.value !== scene) {
             scene = p.value;
             const s = scene;
@@ -195,7 +236,7 @@ export function generateVideo(options: GenerateVideoOptions = {}): Observable<Vi
           const ctl = due(controls, pts);
           if (ctl) {
             [dx, dy] = ctl.value;
-            steeredAt = ctl.arrivedMs;
+            steered = ctl;
           }
           condVector(scene, dx, dy, cond);
           const next = await stream.step(frame, cond);

@@ -33,10 +33,11 @@ const USAGE = `usage:
       The HRTFs come from a SOFA file, by default Debian's libmysofa1 MIT KEMAR set; --engine neural
       renders with Causeway's BinauralFlow-style model instead (models/binaural-flow; --room 0..1 adds
       its learned room, default 0)
-  causeway generate <out.mp4|out.webm|out.y4m> --frames N [--fps 15] [--prompt SCENE] [--controls "t:action;..."] [--model step.onnx] [--device D]
+  causeway generate <out.mp4|out.webm|out.y4m> --frames N [--fps 15] [--prompt SCENE] [--controls "t:action;..."] [--seed S] [--model step.onnx] [--device D]
       video generated frame by frame by the video-world model (models/video-world), each frame from the
       one before it; SCENE is stripes, checker, gradient or dots (or 0-3); actions at t seconds are
-      stop, left, right, up, down or scene=SCENE (a scene switch re-caches the model's memory)
+      stop, left, right, up, down or scene=SCENE (a scene switch re-caches the model's memory);
+      --seed starts the object at a place drawn from S (default: the centre)
   causeway doctor [--json]
       which execution providers start here (cpu, cuda, webgpu) and, for each shipped model on each,
       whether its outputs match the CPU's and a step's time at batch 1 and 32
@@ -131,6 +132,7 @@ const OPTIONS = {
   frames: { type: 'string' },
   fps: { type: 'string', default: '15' },
   prompt: { type: 'string' },
+  seed: { type: 'string' },
   controls: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -192,7 +194,9 @@ async function main(argv: string[]): Promise<void> {
       const fps = Number(values.fps);
       if (!(fps > 0 && fps <= 240)) throw new UsageError(`--fps must be in (0, 240], got '${values.fps}'`);
       const { generateFile } = await import('./pipelines/generate.js');
-      const r = await generateFile(rest[0], { frames, fps, prompt: values.prompt, controls: values.controls, model: values.model, device, threads });
+      const seed = values.seed === undefined ? undefined : Number(values.seed);
+      if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got '${values.seed}'`);
+      const r = await generateFile(rest[0], { frames, fps, prompt: values.prompt, controls: values.controls, seed, model: values.model, device, threads });
       if (!values.quiet) process.stderr.write(`${rest[0]}: ${r.frames} frames (${r.size}x${r.size}, ${r.seconds.toFixed(2)} s at ${fps} fps) generated in ${r.wallSeconds.toFixed(2)} s (${(r.frames / r.wallSeconds).toFixed(1)} frames/s)\n`);
       return;
     }

@@ -31,7 +31,7 @@ export { asr, readTokens, type AsrOptions, type AsrEvent } from '../operators/as
 export { moonshineAsr, LocalAgreement, type MoonshineAsrOptions, type MoonshineDecode } from '../operators/asr-moonshine.js';
 export { videoMirror, mirrorFrame } from '../operators/video-mirror.js';
 export { binaural, loadHrtf, type BinauralOptions } from '../operators/binaural.js';
-export { generateVideo, sceneIndex, type GenerateVideoOptions, type VideoControl, type VideoPrompt, type VideoCommand } from '../operators/generate-video.js';
+export { generateVideo, sceneIndex, type GenerateVideoOptions, type VideoControl, type VideoPrompt, type VideoCommand, type AppliedControl } from '../operators/generate-video.js';
 export type { SourcePosition } from '../kernels/binaural-renderer.js';
 
 // Media edges
@@ -44,3 +44,4 @@ export { detectSpeech, type DetectSpeechOptions } from './pipelines/detect-speec
 export { renderBinauralFile, parsePath, positionOnPath, type BinauralFileOptions, type BinauralFileResult, type PathKey } from './pipelines/binaural.js';
 export { startServer, type ServerOptions, type CausewayServer } from './server/http-server.js';
 export { defaultPipeline, type SessionPipeline, type SessionInputs, type SessionOutputs } from './server/session-pipeline.js';
+export { generatePipeline, type GeneratePipelineOptions } from './server/generate-pipeline.js';

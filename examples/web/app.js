@@ -3,11 +3,14 @@
 //
 // Test hook: window.causeway (see README.md). Everything the page shows is also readable there.
 
+import { createGenerateView } from './generate.js';
+
 const $ = (id) => /** @type {any} */ (document.getElementById(id));
 
 const ui = {
   start: $('start'),
   stop: $('stop'),
+  mode: $('mode'),
   camera: $('camera'),
   token: $('token'),
   error: $('error'),
@@ -42,6 +45,9 @@ const ui = {
 
 /** Options of start(); any of them may be overridden by the caller. */
 const DEFAULTS = Object.freeze({
+  /** 'listen' (the server's default pipeline: captions, binaural return) or 'generate' (the
+   *  video-world model's frames, steered from the page: POST /whip?pipeline=generate). */
+  mode: 'listen',
   whipUrl: '/whip',
   camera: false,
   token: '',
@@ -123,7 +129,11 @@ const hook = {
   send,
   setPosition,
   channelLevels,
+  /** Generate mode (generate.js): { info, scene, steering, framesShown, fps, steers, steer(cmd), setScene(name), brightSpot() }. */
+  generate: null,
 };
+const gen = createGenerateView(send);
+hook.generate = gen.view;
 // @ts-ignore: the test hook
 window.causeway = hook;
 
@@ -137,6 +147,7 @@ function setState(state) {
   ui.start.disabled = !idle;
   ui.stop.disabled = idle || state === 'stopping';
   ui.camera.disabled = !idle;
+  ui.mode.disabled = !idle;
   ui.token.disabled = !idle;
 }
 
@@ -278,6 +289,7 @@ function onMessage(s, data) {
   }
   if (msg.type === 'error') setError(`server: ${msg.message ?? 'error'}`);
   if (msg.type === 'partial' || msg.type === 'final') onCaption(msg, receivedWallMs, latencyMs);
+  if (s.generating) gen.onMessage(msg);
   renderEvent(msg, receivedWallMs, latencyMs);
 }
 
@@ -552,6 +564,8 @@ function wirePeer(s) {
         s.remoteAnalyser = makeAnalyser(s.audioCtx, track);
         s.remoteChannels = makeChannelAnalysers(s.audioCtx, track);
       }
+    } else if (track.kind === 'video' && s.generating) {
+      gen.attach(track);
     } else if (track.kind === 'video') {
       ui.remoteVideo.srcObject = new MediaStream([track]);
       ui.remoteVideoFig.hidden = false;
@@ -570,6 +584,7 @@ function wireDataChannel(s) {
     ping();
     s.pingTimer = setInterval(ping, s.opts.pingIntervalMs);
     // The server starts the voice in front at 1 m: tell it where the page has it.
+    if (s.generating) return;
     lastPositionSentMs = -Infinity;
     sendPosition();
   });
@@ -587,17 +602,24 @@ function wireDataChannel(s) {
  */
 async function start(options = {}) {
   if (hook.state !== 'idle') throw new Error(`cannot start: the page is ${hook.state}`);
-  const opts = { ...DEFAULTS, camera: ui.camera.checked, token: ui.token.value.trim(), ...options };
+  const opts = { ...DEFAULTS, mode: ui.mode.value, camera: ui.camera.checked, token: ui.token.value.trim(), ...options };
+  if (opts.mode !== 'listen' && opts.mode !== 'generate') throw new Error(`mode must be 'listen' or 'generate', got '${opts.mode}'`);
+  const generating = opts.mode === 'generate';
+  const whipUrl = new URL(opts.whipUrl, location.href);
+  if (generating) whipUrl.searchParams.set('pipeline', 'generate');
   const s = {
     opts,
     token: opts.token,
-    whipUrl: new URL(opts.whipUrl, location.href).href,
+    whipUrl: whipUrl.href,
+    generating,
     stream: null,
     /** Whether the page opened s.stream (and so stops its tracks) or the caller passed it. */
     ownStream: false,
     pc: null,
     dc: null,
     audioCtx: null,
+    /** Generate mode: the AudioContext whose silent track goes up instead of a microphone. */
+    silence: null,
     micAnalyser: null,
     remoteAnalyser: null,
     remoteChannels: null,
@@ -609,6 +631,9 @@ async function start(options = {}) {
   };
   current = s;
   ui.camera.checked = Boolean(opts.camera);
+  ui.mode.value = opts.mode;
+  gen.show(generating);
+  gen.reset();
   clearEvents();
   hook.positionsSent = [];
   ui.posSent.textContent = '–';
@@ -623,6 +648,13 @@ async function start(options = {}) {
   try {
     if (opts.stream) {
       s.stream = opts.stream;
+    } else if (generating) {
+      // WHIP needs an audio track going up (and the server takes a client that sends no RTP as
+      // gone): a silent one, no microphone asked for.
+      s.silence = new AudioContext();
+      if (s.silence.state === 'suspended') s.silence.resume().catch(() => {});
+      s.stream = s.silence.createMediaStreamDestination().stream;
+      s.ownStream = true;
     } else {
       if (!navigator.mediaDevices?.getUserMedia) {
         throw new Error('this page needs a secure context (https, or http://localhost) to use the microphone');
@@ -659,7 +691,8 @@ async function start(options = {}) {
     const audioTrack = s.stream.getAudioTracks()[0];
     if (!audioTrack) throw new Error('the microphone gave no audio track');
     s.pc.addTransceiver(audioTrack, { direction: 'sendrecv', streams: [s.stream] });
-    if (videoTrack) s.pc.addTransceiver(videoTrack, { direction: 'sendrecv', streams: [s.stream] });
+    if (videoTrack && !generating) s.pc.addTransceiver(videoTrack, { direction: 'sendrecv', streams: [s.stream] });
+    if (generating) s.pc.addTransceiver('video', { direction: 'recvonly' });
 
     const offer0 = await s.pc.createOffer();
     await s.pc.setLocalDescription(opts.stereoReturn ? { type: 'offer', sdp: withStereoOpus(offer0.sdp) } : offer0);
@@ -751,10 +784,11 @@ async function release(s) {
   if (s.ownStream) for (const t of s.stream?.getTracks() ?? []) t.stop();
   for (const a of [s.micAnalyser, s.remoteAnalyser, s.remoteChannels]) a?.source.disconnect();
   s.micAnalyser = s.remoteAnalyser = s.remoteChannels = null;
-  if (s.audioCtx && s.audioCtx.state !== 'closed') s.audioCtx.close().catch(() => {});
-  s.audioCtx = null;
+  for (const ctx of [s.audioCtx, s.silence]) if (ctx && ctx.state !== 'closed') ctx.close().catch(() => {});
+  s.audioCtx = s.silence = null;
   if (current === null) {
     for (const el of [ui.remoteAudio, ui.localVideo, ui.remoteVideo]) el.srcObject = null;
+    gen.detach();
     ui.localVideoFig.hidden = true;
     ui.remoteVideoFig.hidden = true;
     setConnection(s.pc ? 'closed' : '–');
@@ -881,5 +915,7 @@ addEventListener('pagehide', () => {
     fetch(s.sessionUrl, { method: 'DELETE', headers: authHeaders(s), keepalive: true }).catch(() => {});
   }
 });
+ui.mode.addEventListener('change', () => gen.show(ui.mode.value === 'generate'));
+gen.show(ui.mode.value === 'generate'); // a reload may keep the selection
 wirePositionPad();
 setState('idle');

@@ -18,6 +18,8 @@ export interface GenerateFileOptions {
   prompt?: string;
   /** "t:action;t:action": at t seconds a command (stop, left, right, up, down) or a scene (scene=NAME). */
   controls?: string;
+  /** Where the object starts, drawn from this seed (default: the centre). */
+  seed?: number;
   model?: string;
   device?: Device;
   threads?: number;
@@ -72,6 +74,7 @@ export async function generateFile(target: string, o: GenerateFileOptions): Prom
       fps,
       frames: o.frames,
       pace: 'asap',
+      ...(o.seed !== undefined ? { seed: o.seed } : {}),
       scene: o.prompt === undefined ? 0 : /^\d+$/.test(o.prompt) ? Number(o.prompt) : o.prompt,
       control$: from(steer.controls),
       prompt$: from(steer.prompts),

@@ -33,7 +33,14 @@ export interface ServerOptions {
   bodyTimeoutMs?: number;
   /** Milliseconds a client has to send a request's headers; then 408 (default 10000). */
   headersTimeoutMs?: number;
+  /** What a session runs (default: defaultPipeline()). */
   pipeline?: SessionPipeline;
+  /**
+   * More pipelines a client can ask for by name: `POST /whip?pipeline=<name>` (e.g. `generate`,
+   * src/server/generate-pipeline.ts); a WHIP offer without the parameter gets `pipeline`. An
+   * unknown name is refused with 400 and the names there are. Each is warmed at start.
+   */
+  pipelines?: Readonly<Record<string, SessionPipeline>>;
   peer?: WhipPeerOptions;
 }
 
@@ -136,8 +143,33 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
   /** Viewers being set up, by session: they count against maxViewers before they exist. */
   const pendingViewers = new Map<string, number>();
   const pipeline = options.pipeline ?? defaultPipeline();
+  const named = new Map(Object.entries(options.pipelines ?? {}));
+  for (const name of named.keys()) {
+    if (name === 'default') throw invalidArgument("startServer: 'default' is the `pipeline` option's name; give the others another");
+    if (!/^[a-z][a-z0-9-]{0,31}$/.test(name)) throw invalidArgument(`startServer: pipeline names are lower-case words (a-z, 0-9, -), got '${name}'`);
+  }
   // Models load before the first session, not inside one (a load blocks the event loop).
-  const releaseWarm = (await pipeline.warm?.()) ?? (() => {});
+  const releases: (() => void)[] = [];
+  try {
+    for (const p of [pipeline, ...named.values()]) {
+      const release = await p.warm?.();
+      if (release) releases.push(release);
+    }
+  } catch (e) {
+    releases.forEach((r) => r());
+    throw e;
+  }
+  const releaseWarm = () => releases.forEach((r) => r());
+  const pipelineFor = (url: URL): SessionPipeline => {
+    const name = url.searchParams.get('pipeline');
+    if (name === null || name === 'default') return pipeline;
+    const p = named.get(name);
+    if (p === undefined) {
+      const names = ['default', ...named.keys()].join(', ');
+      throw new HttpError(400, `no pipeline '${name.slice(0, 40)}' on this server (pipelines: ${names})`);
+    }
+    return p;
+  };
   const sessions = new Map<string, Session>();
   let pending = 0;
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
@@ -161,6 +193,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
   async function whipPost(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     requireAuth(req, url);
     requireSdp(req);
+    const chosen = pipelineFor(url);
     const full = () => new HttpError(503, `server full (${maxSessions} sessions)`, { 'Retry-After': '5' });
     if (sessions.size + pending >= maxSessions) throw full();
     // The slot is taken only once the offer is in: a client that stalls mid-body holds nothing.
@@ -179,7 +212,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
     } finally {
       pending--;
     }
-    session.start(pipeline);
+    session.start(chosen);
     const location = `/whip/${session.id}`;
     res.writeHead(201, { ...CORS, 'Content-Type': 'application/sdp', Location: location, ETag: `"${session.id}"` });
     res.end(session.peer.answer);

@@ -4,7 +4,7 @@
  * server keeps serving good sessions afterwards.
  */
 import assert from 'node:assert/strict';
-import { EMPTY } from 'rxjs';
+import { EMPTY, of } from 'rxjs';
 import WebSocket from 'ws';
 import { startServer, type CausewayServer } from '../../src/server/http-server.js';
 import type { SessionPipeline } from '../../src/server/session-pipeline.js';
@@ -132,5 +132,56 @@ describe('server HTTP API (WHIP, /events, /healthz, /metrics)', function () {
     assert.equal((await fetch(`${server.url}/../package.json`)).status, 404);
     assert.equal((await fetch(`${server.url}/nope`)).status, 404);
     assert.equal((await fetch(`${server.url}/whip`)).status, 405);
+  });
+});
+
+describe('server: pipelines chosen by name (POST /whip?pipeline=)', function () {
+  this.timeout(60_000);
+  let server: CausewayServer | undefined;
+  const clients: FakeClient[] = [];
+  /** A pipeline that says its name to each session, first thing on the data channel. */
+  const named = (name: string): SessionPipeline => () => ({ events$: of({ type: 'hello', pipeline: name }) });
+  let warmed: string[] = [];
+  const warming = (name: string, p: SessionPipeline): SessionPipeline =>
+    Object.assign(p, {
+      warm: async () => {
+        warmed.push(name);
+        return () => {
+          warmed = warmed.filter((w) => w !== name);
+        };
+      },
+    });
+
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.close();
+    await server?.close();
+    server = undefined;
+  });
+
+  it('runs the named pipeline, the default one without a name, and refuses an unknown name with the names there are', async () => {
+    server = await startServer({ port: 0, pipeline: warming('default', named('default')), pipelines: { other: warming('other', named('other')) } });
+    assert.deepEqual(warmed, ['default', 'other'], 'every pipeline is warmed at start');
+    for (const [query, expect] of [['?pipeline=other', 'other'], ['', 'default'], ['?pipeline=default', 'default']] as const) {
+      const c = await FakeClient.create();
+      clients.push(c);
+      const r = await fetch(`${server.url}/whip${query}`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: c.offer });
+      assert.equal(r.status, 201, query);
+      await c.accept(await r.text());
+      await waitFor(() => c.messages.length >= 1, 10_000, `the ${expect} pipeline's hello`);
+      assert.deepEqual(JSON.parse(c.messages[0]), { type: 'hello', pipeline: expect });
+    }
+    const c = await FakeClient.create();
+    clients.push(c);
+    const r = await fetch(`${server.url}/whip?pipeline=nope`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: c.offer });
+    assert.equal(r.status, 400);
+    assert.equal(await oneLine(r), "no pipeline 'nope' on this server (pipelines: default, other)");
+    await server.close();
+    server = undefined;
+    assert.deepEqual(warmed, [], 'closing the server releases what every pipeline warmed');
+  });
+
+  it("refuses a pipeline named 'default' or with a name that is not a lower-case word", async () => {
+    await assert.rejects(startServer({ port: 0, pipeline: nullPipeline, pipelines: { default: nullPipeline } }), /'default' is the `pipeline` option's name/);
+    await assert.rejects(startServer({ port: 0, pipeline: nullPipeline, pipelines: { 'Bad Name': nullPipeline } }), /lower-case words .* got 'Bad Name'/);
   });
 });

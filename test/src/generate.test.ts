@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { track } from '../../src/core/models/video-world-scenes.js';
 import { parseControls } from '../../src/pipelines/generate.js';
 import { runCli } from '../run-cli.js';
 
@@ -31,6 +32,27 @@ describe('causeway generate', function () {
       assert.match(r.stderr, new RegExp(`world\\.${ext}: 12 frames \\(32x32, 1\\.20 s at 10 fps\\) generated in \\d+\\.\\d+ s`));
       assert.deepEqual(countFrames(out), { frames: 12, width: 32, height: 32 }, ext);
     }
+  });
+
+  it('--seed starts the object at a place drawn from the seed: the same seed the same place, none the centre', async () => {
+    const first = async (args: string[]) => {
+      const out = join(dir, `first-${args.join('')}.y4m`);
+      const r = await runCli(['generate', out, '--frames', '1', '--model', tiny, '--device', 'cpu', ...args]);
+      assert.equal(r.code, 0, r.stderr);
+      const raw = spawnSync('ffmpeg', ['-v', 'error', '-i', out, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 1 << 20 });
+      assert.equal(raw.status, 0, String(raw.stderr));
+      return track(new Uint8Array(raw.stdout), 32)!;
+    };
+    const centre = await first([]);
+    assert.ok(Math.abs(centre.x - 16) < 1 && Math.abs(centre.y - 16) < 1, JSON.stringify(centre));
+    const a = await first(['--seed', '7']);
+    const again = await first(['--seed', '7']);
+    const b = await first(['--seed', '8']);
+    assert.deepEqual(a, again);
+    assert.ok(Math.hypot(a.x - b.x, a.y - b.y) > 1 && Math.hypot(a.x - 16, a.y - 16) > 1, JSON.stringify({ a, b }));
+    const bad = await runCli(['generate', join(dir, 'x.y4m'), '--frames', '1', '--model', tiny, '--seed', 'lucky']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--seed must be an integer, got 'lucky'/);
   });
 
   it('parses the command script, and says what is wrong with a bad one or a missing model', async () => {

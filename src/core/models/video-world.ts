@@ -165,6 +165,25 @@ export class VideoWorldStream {
     return new VideoWorldStream(lease, config, modelPath, options);
   }
 
+  /**
+   * Loads the step and offline graphs under the keys open() and recache() use and keeps them
+   * until the returned function is called: a server loads them once, before its first session.
+   */
+  static async preload(modelPath: string, options: SessionOptions = {}): Promise<() => void> {
+    const config = readVideoWorldConfig(modelPath);
+    const step = await acquireModel(modelPath, videoWorldContract(config), options);
+    try {
+      const offline = await acquireModel(offlinePathOf(modelPath), videoWorldOfflineContract(config), { ...options, batch: { maxBatch: 1 } });
+      return () => {
+        offline.release();
+        step.release();
+      };
+    } catch (e) {
+      step.release();
+      throw e;
+    }
+  }
+
   get provider(): string {
     return this.lease.model.provider;
   }
