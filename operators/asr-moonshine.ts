@@ -237,6 +237,26 @@ function resolve(o: MoonshineAsrOptions) {
   };
 }
 
+/** The recogniser and its VAD as moonshineAsr() opens them for a stream (preloadMoonshineAsr the same way). */
+async function openModels(options: MoonshineAsrOptions): Promise<{ model: Moonshine; vad: SileroStream }> {
+  const model = await Moonshine.open(options);
+  try {
+    return { model, vad: await SileroStream.open(MOONSHINE_SAMPLE_RATE, { ...options, modelPath: options.vad?.modelPath }) };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
+/** Loads what moonshineAsr(options) will use and keeps it loaded until the returned function is called. */
+export async function preloadMoonshineAsr(options: MoonshineAsrOptions = {}): Promise<() => void> {
+  const { model, vad } = await openModels(options);
+  return () => {
+    vad.dispose();
+    model.dispose();
+  };
+}
+
 export function moonshineAsr(options: MoonshineAsrOptions = {}): StreamOperator<AudioFrame, AsrEvent> {
   if (options.engine !== undefined && options.engine !== 'moonshine') {
     throw new CausewayError('invalid-argument', `moonshineAsr: engine must be 'moonshine', got '${String(options.engine)}'`);
@@ -244,14 +264,7 @@ export function moonshineAsr(options: MoonshineAsrOptions = {}): StreamOperator<
   const r = resolve(options);
   const name = 'asr-moonshine';
   const op = serialMap<AudioFrame, AsrEvent>(async () => {
-    const model = await Moonshine.open(options);
-    let vad: SileroStream;
-    try {
-      vad = await SileroStream.open(MOONSHINE_SAMPLE_RATE, { ...options, modelPath: options.vad?.modelPath });
-    } catch (e) {
-      model.dispose();
-      throw e;
-    }
+    const { model, vad } = await openModels(options);
     const seg = new VadSegmenter(r.segmenter);
     const audio = new AudioTail(r.capacity);
     const la = new LocalAgreement();

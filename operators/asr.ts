@@ -35,7 +35,7 @@ import type { SessionOptions } from '../src/core/onnx/session.js';
 import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
 import { SampleClock } from '../src/core/sample-clock.js';
 import { serialMap, type QueueOptions } from '../src/core/serial-queue.js';
-import { moonshineAsr, type MoonshineAsrOptions } from './asr-moonshine.js';
+import { moonshineAsr, preloadMoonshineAsr, type MoonshineAsrOptions } from './asr-moonshine.js';
 import { checkAudio } from './audio-checks.js';
 
 export type { AsrEvent } from '../src/core/frames.js';
@@ -84,6 +84,32 @@ export function readModelTokens(modelPath: string, vocab: number, what = 'asr mo
   return tokens;
 }
 
+/** The conformer and zipformer models as asr() opens them for a stream (preloadAsr opens them the same way). */
+function openConformer(modelPath: string, options: AsrOptions): Promise<CacheAwareStream> {
+  return CacheAwareStream.open(modelPath, options);
+}
+
+function openZipformer(options: AsrOptions): Promise<ZipformerStream> {
+  return ZipformerStream.open(options.model, { device: options.device, threads: options.threads, decoding: options.decoding, beam: options.beam });
+}
+
+/**
+ * Loads the models asr(options) will use (any engine) and keeps them loaded until the returned
+ * function is called: a server calls it before its first session, so no session loads a model.
+ */
+export async function preloadAsr(options: AsrOptions | (MoonshineAsrOptions & { engine: 'moonshine' })): Promise<() => void> {
+  if (options.engine === 'moonshine') return preloadMoonshineAsr(options);
+  if (options.engine === 'zipformer') {
+    const s = await openZipformer(options);
+    return () => s.dispose();
+  }
+  if (options.engine !== 'conformer') throw new CausewayError('invalid-argument', `asr: unknown engine '${String(options.engine)}'`);
+  if (typeof options.model !== 'string') throw new CausewayError('invalid-argument', "asr: engine 'conformer' takes the step graph's path as `model`");
+  readModelTokens(options.model, readCacheAwareConfig(options.model).vocab);
+  const s = await openConformer(options.model, options);
+  return () => s.dispose();
+}
+
 /** Engine 'moonshine' (real-speech dictation, VAD segments + LocalAgreement): see operators/asr-moonshine.ts. */
 export function asr(options: AsrOptions | (MoonshineAsrOptions & { engine: 'moonshine' })): StreamOperator<AudioFrame, AsrEvent> {
   if (options.engine === 'moonshine') return moonshineAsr(options);
@@ -93,7 +119,7 @@ export function asr(options: AsrOptions | (MoonshineAsrOptions & { engine: 'moon
   const modelPath = options.model;
   const endpointMs = options.endpointMs ?? 600;
   const op = serialMap<AudioFrame, AsrEvent>(async () => {
-    const model = await CacheAwareStream.open(modelPath, options);
+    const model = await openConformer(modelPath, options);
     const c = model.config;
     let tokens: { pieces: string[]; blank: number };
     try {
@@ -172,9 +198,8 @@ function melFrontEnd(c: CacheAwareConfig): StreamingLogMel | StreamingNemoMel {
 
 function zipformerAsr(options: AsrOptions): StreamOperator<AudioFrame, AsrEvent> {
   const endpointMs = options.endpointMs ?? 600;
-  const { decoding, beam } = options;
   const op = serialMap<AudioFrame, AsrEvent>(async () => {
-    const model = await ZipformerStream.open(options.model, { device: options.device, threads: options.threads, decoding, beam });
+    const model = await openZipformer(options);
     const { pieces } = model;
     const fbank = new StreamingKaldiFbank({ sampleRate: SAMPLE_RATE, numBins: model.config.featureDim });
     const frameUs = (HOP * ZIPFORMER_SUBSAMPLING * 1e6) / SAMPLE_RATE;

@@ -242,6 +242,25 @@ export function binaural(o: BinauralOptions = {}): StreamOperator<AudioFrame, Au
   return withInfo(op, { name: NAME, latencyUs, lookaheadUs: 0 });
 }
 
+/** The neural engine's model as binaural() opens it for a stream (preloadBinaural the same way). */
+function openNeural(modelPath: string, o: BinauralOptions): Promise<BinauralFlowStream> {
+  return BinauralFlowStream.open(modelPath, { device: o.device, threads: o.threads, batch: o.batch, seed: o.seed });
+}
+
+/**
+ * Loads what binaural(o) will use and keeps it until the returned function is called: the
+ * neural engine's model, or the hrtf engine's SOFA set (read once per process and kept, like
+ * loadHrtf). A server calls it before its first session, so no session loads anything.
+ */
+export async function preloadBinaural(o: BinauralOptions = {}): Promise<() => void> {
+  if ((o.engine ?? 'hrtf') === 'neural') {
+    const s = await openNeural(o.model ?? defaultBinauralFlowModel(), o);
+    return () => s.dispose();
+  }
+  if (o.hrtf === undefined) await sharedHrtfSet(o.sofa ?? DEFAULT_SOFA);
+  return () => {};
+}
+
 /** Reads a SOFA file once per process (later calls share it): pass the result as `hrtf`. */
 export function loadHrtf(path: string = DEFAULT_SOFA): Promise<HrtfSet> {
   return sharedHrtfSet(path);
@@ -376,7 +395,7 @@ function neuralBinaural(o: BinauralOptions): StreamOperator<AudioFrame, AudioFra
       if (subscriber.closed) return () => positions?.unsubscribe();
       const stamped = source.pipe(tap((f) => (arrivedUs = samplePts(f.pts, f.data.length / f.channels, f.sampleRate))));
       const render = serialMap<AudioFrame, AudioFrame>(
-        async () => new NeuralWorker(await BinauralFlowStream.open(modelPath, { device: o.device, threads: o.threads, batch: o.batch, seed: o.seed }), c, start, updates, o),
+        async () => new NeuralWorker(await openNeural(modelPath, o), c, start, updates, o),
         { name: NAME, capacity: 256, ...o.queue },
       );
       const sub = stamped.pipe(render).subscribe(subscriber);

@@ -59,11 +59,25 @@ export function resolveVad(o: VadOptions) {
   };
 }
 
+/** The model as vad() opens it for a stream; preloadVad opens it the same way, so a warm-up hits the same cache key. */
+function openModel(sampleRate: number, options: VadOptions): Promise<SileroStream> {
+  return SileroStream.open(sampleRate, options);
+}
+
+/**
+ * Loads the model vad(options) will use and keeps it loaded until the returned function is
+ * called: a server calls it before its first session, so no session loads a model.
+ */
+export async function preloadVad(options: VadOptions = {}): Promise<() => void> {
+  const s = await openModel(resolveVad(options).sampleRate, options);
+  return () => s.dispose();
+}
+
 export function vad(options: VadOptions = {}): StreamOperator<AudioFrame, VadEvent> {
   const r = resolveVad(options);
   const name = 'vad';
   const op: OperatorFunction<AudioFrame, VadEvent> = serialMap<AudioFrame, VadEvent>(async () => {
-    const model = await SileroStream.open(r.sampleRate, options);
+    const model = await openModel(r.sampleRate, options);
     const seg = new VadSegmenter(r.segmenter);
     const windows = new BlockFiller(r.window);
     // Sample positions -> source time, honest across dropped frames and gaps.

@@ -5,23 +5,20 @@
  * The server owns subscription and teardown; a pipeline only composes operators.
  */
 import { filter, map, merge, share, type Observable } from 'rxjs';
-import { asr, readModelTokens } from '../../operators/asr.js';
-import { binaural, loadHrtf } from '../../operators/binaural.js';
-import { binauralFlowContract, defaultBinauralFlowModel, readBinauralFlowConfig } from '../core/models/binaural-flow.js';
+import { asr, preloadAsr, readModelTokens } from '../../operators/asr.js';
+import { binaural, loadHrtf, preloadBinaural } from '../../operators/binaural.js';
 import { resample } from '../../operators/resample.js';
 import { toMono } from '../../operators/to-mono.js';
 import { istft, stft } from '../../operators/stft.js';
-import { vad } from '../../operators/vad.js';
+import { preloadVad, vad } from '../../operators/vad.js';
 import { videoMirror } from '../../operators/video-mirror.js';
 import { CausewayError } from '../core/errors.js';
 import type { HrtfSet } from '../core/hrtf/index.js';
 import type { AudioFrame, VideoFrame } from '../core/frames.js';
 import type { BatchOptions } from '../core/onnx/batcher.js';
 import type { Device } from '../core/onnx/session.js';
-import { acquireModel, type ModelLease } from '../core/onnx/shared-models.js';
 import { checkConformerModelFiles, defaultCommandModel } from '../core/models/default-models.js';
-import { cacheAwareContract, readCacheAwareConfig } from '../core/models/nemo-cache-aware.js';
-import { defaultSileroVadPath, sileroVadContract } from '../core/models/silero-vad.js';
+import { readCacheAwareConfig } from '../core/models/nemo-cache-aware.js';
 
 /** Anything JSON-serialisable with a `type`, e.g. VadEvent. */
 export interface OutEvent {
@@ -158,20 +155,17 @@ export function defaultPipeline(options: DefaultPipelineOptions = {}): SessionPi
   // models already loaded.
   run.warm = async () => {
     checkConformerModelFiles(asrModel, 'captions (asr) model');
+    readModelTokens(asrModel, readCacheAwareConfig(asrModel).vocab, 'captions (asr) model');
     if (returnAudio === 'binaural' && binauralEngine === 'hrtf') hrtf = await loadHrtf();
-    const asrConfig = readCacheAwareConfig(asrModel);
-    readModelTokens(asrModel, asrConfig.vocab, 'captions (asr) model');
-    const vadLease = await acquireModel(defaultSileroVadPath(), sileroVadContract, { device, batch });
-    const leases: ModelLease[] = [vadLease];
+    // Each operator preloads through the code it opens with, so sessions find these loaded.
+    const releases: (() => void)[] = [];
     try {
-      leases.push(await acquireModel(asrModel, cacheAwareContract(asrConfig), { device, batch }));
-      if (returnAudio === 'binaural' && binauralEngine === 'neural') {
-        const flowModel = defaultBinauralFlowModel();
-        leases.push(await acquireModel(flowModel, binauralFlowContract(readBinauralFlowConfig(flowModel)), { device, batch }));
-      }
-      return () => leases.forEach((l) => l.release());
+      releases.push(await preloadVad({ device, batch }));
+      releases.push(await preloadAsr({ engine: 'conformer', model: asrModel, device, batch }));
+      if (returnAudio === 'binaural' && binauralEngine === 'neural') releases.push(await preloadBinaural({ engine: 'neural', sampleRate: 48000, device, batch }));
+      return () => releases.forEach((r) => r());
     } catch (e) {
-      leases.forEach((l) => l.release());
+      releases.forEach((r) => r());
       throw e;
     }
   };

@@ -13,6 +13,9 @@ interface Entry {
 }
 
 const cache = new Map<string, Entry>();
+/** Loads (sessions created) and leases taken since the process started. */
+let loads = 0;
+let acquisitions = 0;
 
 export interface ModelLease {
   readonly model: StepModel;
@@ -21,8 +24,10 @@ export interface ModelLease {
 
 export async function acquireModel(path: string, contract: ModelContract, options: SessionOptions = {}): Promise<ModelLease> {
   const key = JSON.stringify([path, contract.name, options.device ?? 'auto', options.threads ?? 1, options.batch ?? {}]);
+  acquisitions++;
   let entry = cache.get(key);
   if (!entry) {
+    loads++;
     entry = { promise: StepModel.load(path, contract, options), refs: 0 };
     cache.set(key, entry);
     // A failed load must not poison the cache: the next caller tries again.
@@ -55,4 +60,12 @@ export async function acquireModel(path: string, contract: ModelContract, option
 /** Number of models currently loaded (for leak tests and metrics). */
 export function loadedModelCount(): number {
   return cache.size;
+}
+
+/**
+ * How many times a model was loaded (a new session) and leased (loaded or shared) in this
+ * process: a server's tests check that sessions after warm-up only ever share.
+ */
+export function modelLoadCounts(): { loads: number; acquisitions: number } {
+  return { loads, acquisitions };
 }
