@@ -15,21 +15,24 @@
  * stereo. Frames must be at the model's rate (48 kHz for the shipped model). Deterministic for a
  * `seed` (the flow's start noise). The output is scaled by the model's `output_gain` (step.json)
  * so that it plays at the hrtf engine's level (the shipped model: -17.05 dB, see its README).
- * Position updates are stamped with the number of input samples that had arrived when they came
- * and taken by the first hop whose frame ends after that point
- * (hop k, ending on input sample (k + 1) hop - 1, takes updates stamped before (k + 1) hop), so
- * the placement does not depend on how the work queue happens to run; the source glides there
- * with time constant `smoothingMs`, one glide step per hop. Latency: nFft - hop samples (5.3 ms),
+ * Position updates are taken by the first hop whose frame ends after their stamp (hop k, ending
+ * on input sample (k + 1) hop - 1, takes updates stamped before (k + 1) hop); the source glides
+ * there with time constant `smoothingMs`, one glide step per hop. Latency: nFft - hop samples (5.3 ms),
  * trimmed like the hrtf engine's. The options sofa, hrtf, interpolation and blockSize do not
  * apply to it.
  *
  * Positions: `azimuth` / `elevation` / `distance` set where the source starts; `position$`
- * moves it. The operator subscribes to `position$` once per subscription (so each stream has
- * its own) and unsubscribes on teardown. Updates are targets applied at the next block
- * boundary: the source glides there (time constant `smoothingMs`) and every filter change is
- * crossfaded over one block, so a moving source makes no clicks. Updates that arrive before
- * the first frame set the starting position. An invalid update (non-finite, |elevation| > 90,
- * distance <= 0) errors the stream with 'invalid-argument'.
+ * moves it. Both have the meaning of src/core/position.ts, the same as the server's `position`
+ * message: a field that is not a finite number errors the stream (the options: throw) with
+ * 'invalid-argument'; azimuth is wrapped into [0, 360), elevation clamped to [-90, 90], distance
+ * to [0.25, 10] m. The operator subscribes to `position$` once per subscription (so each stream
+ * has its own) and unsubscribes on teardown. Each update is stamped with the source time of the
+ * input that had arrived when it came (src/core/stamped-controls.ts) and applied before the
+ * first frame after it (the hrtf engine; the neural engine: the first hop ending after it), so it
+ * lands at the same place in the sound whether the renderer is ready or frames wait in its
+ * queue. Updates are targets: the source glides there (time constant `smoothingMs`) and every
+ * filter change is crossfaded over one block, so a moving source makes no clicks. Updates that
+ * arrive before the first frame set the starting position.
  *
  * Timing: the output is aligned to the source timeline. The renderer's one block of latency is
  * trimmed from the start and flushed at the end, so output sample j is input sample j rendered,
@@ -37,18 +40,19 @@
  * few ms of decay after the end are not emitted). Declared latency: blockSize samples at
  * `sampleRate` (48 kHz when not given); no look-ahead.
  *
- * Loading: with `hrtf` (a set from `loadHrtf`) everything is synchronous and position updates
- * land exactly between the frames around them. Otherwise the SOFA file is read on subscription
+ * Loading: with `hrtf` (a set from `loadHrtf`) everything is synchronous. Otherwise the SOFA file is read on subscription
  * and frames wait in a bounded queue meanwhile (`queue`, default 256 frames; it pauses a file
  * input and drops the oldest frames of a live one, see src/core/serial-queue.ts).
  */
-import { Observable, tap, type OperatorFunction } from 'rxjs';
+import { Observable, tap, type OperatorFunction, type Subscriber } from 'rxjs';
 import { BinauralRenderer, PositionGlide, type SourcePosition } from '../kernels/binaural-renderer.js';
 import { StreamingIstft, StreamingStft } from '../kernels/stft.js';
 import { BinauralFlowStream, conditioning, defaultBinauralFlowModel, readBinauralFlowConfig, type BinauralFlowConfig } from '../src/core/models/binaural-flow.js';
 import type { BatchOptions } from '../src/core/onnx/batcher.js';
 import type { Device } from '../src/core/onnx/session.js';
 import { CausewayError } from '../src/core/errors.js';
+import { normalizePosition, type PositionUpdate } from '../src/core/position.js';
+import { StampedControls } from '../src/core/stamped-controls.js';
 import { SampleClock } from '../src/core/sample-clock.js';
 import { audioFrame, samplePts, type AudioFrame } from '../src/core/frames.js';
 import { DEFAULT_SOFA, sharedHrtfSet, sharedLookup, type HrirInterpolation, type HrtfSet } from '../src/core/hrtf/index.js';
@@ -102,44 +106,34 @@ function invalid(message: string): CausewayError {
   return new CausewayError('invalid-argument', `${NAME}: ${message}`);
 }
 
-function checkPosition(p: Partial<SourcePosition>, what: string): void {
-  if (p === null || typeof p !== 'object') throw invalid(`${what} must be an object with azimuth, elevation and/or distance, got ${String(p)}`);
-  for (const k of ['azimuth', 'elevation', 'distance'] as const) {
-    const v = p[k];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) throw invalid(`${what}: ${k} must be a finite number, got ${String(v)}`);
-  }
-  if (p.elevation !== undefined && Math.abs(p.elevation) > 90) throw invalid(`${what}: elevation must be in [-90, 90] degrees, got ${p.elevation}`);
-  if (p.distance !== undefined && !(p.distance > 0)) throw invalid(`${what}: distance must be > 0 metres, got ${p.distance}`);
+/** The starting position of the options, in range (src/core/position.ts); a non-number is refused. */
+function startOf(o: BinauralOptions): SourcePosition {
+  const start = { azimuth: 0, elevation: 0, distance: 1 };
+  const given: PositionUpdate = {};
+  for (const k of ['azimuth', 'elevation', 'distance'] as const) if (o[k] !== undefined) given[k] = o[k];
+  if (Object.keys(given).length === 0) return start;
+  const r = normalizePosition(given, `${NAME}: the starting position`);
+  if ('error' in r) throw new CausewayError('invalid-argument', r.error);
+  return { ...start, ...r.position };
 }
 
-/** Per subscription: where the source is meant to be, and the renderer once the rate is known. */
-class Stream {
-  private pos: SourcePosition;
-  renderer: BinauralRenderer | undefined;
-
-  constructor(private readonly o: BinauralOptions) {
-    this.pos = { azimuth: o.azimuth ?? 0, elevation: o.elevation ?? 0, distance: o.distance ?? 1 };
-  }
-
-  move(p: Partial<SourcePosition>): void {
-    checkPosition(p, 'position$ update');
-    if (this.renderer) this.renderer.setPosition(p);
-    else this.pos = { ...this.pos, ...definedFields(p) };
-  }
-
-  start(set: HrtfSet, sampleRate: number): BinauralRenderer {
-    const source = sharedLookup(set, sampleRate, this.o.interpolation);
-    this.renderer = new BinauralRenderer({ source, sampleRate, blockSize: this.o.blockSize, smoothingMs: this.o.smoothingMs, position: this.pos });
-    return this.renderer;
-  }
-}
-
-function definedFields(p: Partial<SourcePosition>): Partial<SourcePosition> {
-  const out: Partial<SourcePosition> = {};
-  if (p.azimuth !== undefined) out.azimuth = p.azimuth;
-  if (p.elevation !== undefined) out.elevation = p.elevation;
-  if (p.distance !== undefined) out.distance = p.distance;
-  return out;
+/**
+ * Per subscription, both engines: position$ updates brought into range and stamped against the
+ * input that had arrived (src/core/stamped-controls.ts), so each lands between the same two
+ * samples however the work queue runs; a refused update errors the stream.
+ */
+function positionControls(o: BinauralOptions, source: Observable<AudioFrame>, subscriber: Subscriber<AudioFrame>): { controls: StampedControls<PositionUpdate>; stamped: Observable<AudioFrame>; unsubscribe(): void } {
+  const controls = new StampedControls<PositionUpdate>();
+  const positions = o.position$?.subscribe({
+    next: (p) => {
+      const r = normalizePosition(p, `${NAME}: position$ update`);
+      if ('error' in r) subscriber.error(new CausewayError('invalid-argument', r.error));
+      else controls.push(r.position);
+    },
+    error: (e) => subscriber.error(e),
+  });
+  const stamped = source.pipe(tap((f) => controls.arrived(samplePts(f.pts, f.data.length / f.channels, f.sampleRate))));
+  return { controls, stamped, unsubscribe: () => positions?.unsubscribe() };
 }
 
 /**
@@ -179,18 +173,28 @@ class StereoEmitter {
   }
 }
 
-function worker(stream: Stream, set: HrtfSet, o: BinauralOptions): SyncWorker<AudioFrame, AudioFrame> {
-  let renderer = o.sampleRate !== undefined ? stream.start(set, o.sampleRate) : undefined;
+function worker(controls: StampedControls<PositionUpdate>, set: HrtfSet, o: BinauralOptions): SyncWorker<AudioFrame, AudioFrame> {
+  // Known rate: the HRIRs are prepared now, not on the first frame.
+  if (o.sampleRate !== undefined) sharedLookup(set, o.sampleRate, o.interpolation);
+  let renderer: BinauralRenderer | undefined;
   let out: StereoEmitter | undefined;
   return {
     step(frame, emit) {
       checkAudio(NAME, frame, out ?? { channels: 1, sampleRate: o.sampleRate });
-      if (!out) {
-        renderer ??= stream.start(set, frame.sampleRate);
+      // Updates stamped before this frame's first sample (half a sample of rounding allowed).
+      const before = frame.pts + 5e5 / frame.sampleRate;
+      if (!renderer) {
+        // Those that came before the first frame set the starting position: no glide.
+        let position = startOf(o);
+        controls.take(before, (p) => (position = { ...position, ...p }));
+        const source = sharedLookup(set, frame.sampleRate, o.interpolation);
+        renderer = new BinauralRenderer({ source, sampleRate: frame.sampleRate, blockSize: o.blockSize, smoothingMs: o.smoothingMs, position });
         out = new StereoEmitter(frame.sampleRate, renderer.latency);
+      } else {
+        controls.take(before, (p) => renderer!.setPosition(p));
       }
-      out.input(frame);
-      out.output(renderer!.push(frame.data), emit);
+      out!.input(frame);
+      out!.output(renderer.push(frame.data), emit);
     },
     flush(emit) {
       if (out && renderer) out.output(renderer.flush(), emit);
@@ -201,7 +205,7 @@ function worker(stream: Stream, set: HrtfSet, o: BinauralOptions): SyncWorker<Au
 export function binaural(o: BinauralOptions = {}): StreamOperator<AudioFrame, AudioFrame> {
   const engine = o.engine ?? 'hrtf';
   if (engine !== 'hrtf' && engine !== 'neural') throw invalid(`unknown engine '${String(engine)}' (available: 'hrtf', 'neural')`);
-  checkPosition({ azimuth: o.azimuth, elevation: o.elevation, distance: o.distance }, 'the starting position');
+  startOf(o);
   if (o.smoothingMs !== undefined && !(o.smoothingMs >= 0)) throw invalid(`smoothingMs must be >= 0, got ${o.smoothingMs}`);
   if (engine === 'neural') return neuralBinaural(o);
   const blockSize = o.blockSize ?? 128;
@@ -213,29 +217,19 @@ export function binaural(o: BinauralOptions = {}): StreamOperator<AudioFrame, Au
 
   const op: OperatorFunction<AudioFrame, AudioFrame> = (source) =>
     new Observable<AudioFrame>((subscriber) => {
-      const stream = new Stream(o);
-      const positions = o.position$?.subscribe({
-        next: (p) => {
-          try {
-            stream.move(p);
-          } catch (e) {
-            subscriber.error(e);
-          }
-        },
-        error: (e) => subscriber.error(e),
-      });
-      if (subscriber.closed) return () => positions?.unsubscribe();
+      const { controls, stamped, unsubscribe } = positionControls(o, source, subscriber);
+      if (subscriber.closed) return unsubscribe;
       const render: OperatorFunction<AudioFrame, AudioFrame> = o.hrtf
-        ? syncMap(NAME, () => worker(stream, o.hrtf!, o))
-        : serialMap(async () => worker(stream, await sharedHrtfSet(o.sofa ?? DEFAULT_SOFA), o), {
+        ? syncMap(NAME, () => worker(controls, o.hrtf!, o))
+        : serialMap(async () => worker(controls, await sharedHrtfSet(o.sofa ?? DEFAULT_SOFA), o), {
             name: NAME,
             capacity: 256,
             ...o.queue,
           });
-      const sub = source.pipe(render).subscribe(subscriber);
+      const sub = stamped.pipe(render).subscribe(subscriber);
       return () => {
         sub.unsubscribe();
-        positions?.unsubscribe();
+        unsubscribe();
       };
     });
   const latencyUs = Math.round((blockSize * 1e6) / (o.sampleRate ?? 48000));
@@ -267,16 +261,6 @@ export function loadHrtf(path: string = DEFAULT_SOFA): Promise<HrtfSet> {
 }
 
 /**
- * A position update stamped with the source time (µs) just after the last input sample that had
- * arrived when it came (-Infinity: before any), so frames a live queue drops afterwards do not
- * delay it.
- */
-interface Stamped {
-  atUs: number;
-  position: Partial<SourcePosition>;
-}
-
-/**
  * The neural engine's per-subscription work: STFT per hop, one model step per STFT frame with
  * the glided position as conditioning, an ISTFT per ear, the latency trimmed.
  */
@@ -298,7 +282,7 @@ class NeuralWorker implements SerialWorker<AudioFrame, AudioFrame> {
     private readonly model: BinauralFlowStream,
     private readonly c: BinauralFlowConfig,
     start: SourcePosition,
-    private readonly updates: Stamped[],
+    private readonly controls: StampedControls<PositionUpdate>,
     o: BinauralOptions,
   ) {
     this.stft = new StreamingStft({ nFft: c.nFft, hop: c.hop });
@@ -315,7 +299,7 @@ class NeuralWorker implements SerialWorker<AudioFrame, AudioFrame> {
     if (this.hops === 0 && this.out.clock.samples === 0) {
       // Updates that came before the first sample stepped set the starting position: no glide.
       const half = 5e5 / this.c.sampleRate;
-      while (this.updates.length > 0 && this.updates[0].atUs <= frame.pts + half) this.glide.setTarget(this.updates.shift()!.position);
+      this.controls.take(frame.pts + half, (p) => this.glide.setTarget(p));
       this.glide.reset(this.glide.target);
     }
     this.out.input(frame);
@@ -349,7 +333,7 @@ class NeuralWorker implements SerialWorker<AudioFrame, AudioFrame> {
     const half = 5e5 / this.c.sampleRate;
     for (let i = 0; i < n; i++) {
       const endUs = this.out.clock.toUs((this.hops + 1) * hop) - half;
-      while (this.updates.length > 0 && this.updates[0].atUs < endUs) this.glide.setTarget(this.updates.shift()!.position);
+      this.controls.take(endUs, (p) => this.glide.setTarget(p));
       this.glide.step();
       const p = this.glide.current;
       await this.model.step(this.spectra[i], conditioning(p.azimuth, p.elevation, p.distance, this.room, this.cond));
@@ -377,31 +361,16 @@ function neuralBinaural(o: BinauralOptions): StreamOperator<AudioFrame, AudioFra
   }
   const op: OperatorFunction<AudioFrame, AudioFrame> = (source) =>
     new Observable<AudioFrame>((subscriber) => {
-      const start = { azimuth: o.azimuth ?? 0, elevation: o.elevation ?? 0, distance: o.distance ?? 1 };
-      const updates: Stamped[] = [];
-      let arrivedUs = -Infinity;
-      const positions = o.position$?.subscribe({
-        next: (p) => {
-          try {
-            checkPosition(p, 'position$ update');
-          } catch (e) {
-            subscriber.error(e);
-            return;
-          }
-          updates.push({ atUs: arrivedUs, position: p });
-        },
-        error: (e) => subscriber.error(e),
-      });
-      if (subscriber.closed) return () => positions?.unsubscribe();
-      const stamped = source.pipe(tap((f) => (arrivedUs = samplePts(f.pts, f.data.length / f.channels, f.sampleRate))));
+      const { controls, stamped, unsubscribe } = positionControls(o, source, subscriber);
+      if (subscriber.closed) return unsubscribe;
       const render = serialMap<AudioFrame, AudioFrame>(
-        async () => new NeuralWorker(await openNeural(modelPath, o), c, start, updates, o),
+        async () => new NeuralWorker(await openNeural(modelPath, o), c, startOf(o), controls, o),
         { name: NAME, capacity: 256, ...o.queue },
       );
       const sub = stamped.pipe(render).subscribe(subscriber);
       return () => {
         sub.unsubscribe();
-        positions?.unsubscribe();
+        unsubscribe();
       };
     });
   const latencyUs = Math.round(((c.nFft - c.hop) * 1e6) / c.sampleRate);

@@ -36,7 +36,7 @@ export interface SessionInputs {
   /**
    * Control messages from the client (parsed JSON objects with a string `type`). `ping` is
    * answered by the session and not passed on; `position` messages arrive checked and in range
-   * (src/server/position.ts: numbers only, azimuth in [0, 360), elevation in [-90, 90], distance in
+   * (src/core/position.ts: numbers only, azimuth in [0, 360), elevation in [-90, 90], distance in
    * [0.25, 10] m); refused ones got an error reply and do not arrive.
    */
   readonly control$: Observable<{ type: string; [k: string]: unknown }>;
@@ -128,7 +128,7 @@ export function defaultPipeline(options: DefaultPipelineOptions = {}): SessionPi
     );
     let back$: Observable<AudioFrame>;
     if (returnAudio === 'binaural') {
-      // Checked and clamped by the session (src/server/position.ts): valid for the renderer.
+      // Checked and clamped by the session (src/core/position.ts): valid for the renderer.
       const position$ = control$.pipe(
         filter((c) => c.type === 'position'),
         map((c) => {

@@ -17,7 +17,7 @@ import { isCausewayError } from '../core/errors.js';
 import type { AudioFrame, VideoFrame } from '../core/frames.js';
 import { logger } from '../core/log.js';
 import { metrics } from '../core/metrics.js';
-import { parsePosition } from './position.js';
+import { normalizePosition } from '../core/position.js';
 import type { SessionPipeline } from './session-pipeline.js';
 
 const log = logger('session');
@@ -76,7 +76,7 @@ export class Session {
     // answered with an error and never reaches the pipeline, an accepted one reaches it in range.
     this.subs.add(
       control$.pipe(filter((c) => c.type === 'position')).subscribe((c) => {
-        const r = parsePosition(c);
+        const r = normalizePosition(c);
         if ('error' in r) this.emit({ type: 'error', message: r.error });
       }),
     );
@@ -84,7 +84,7 @@ export class Session {
       filter((c) => c.type !== 'ping'),
       mergeMap((c): Json[] => {
         if (c.type !== 'position') return [c];
-        const r = parsePosition(c);
+        const r = normalizePosition(c);
         return 'error' in r ? [] : [{ type: 'position', ...r.position }];
       }),
     );

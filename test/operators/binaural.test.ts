@@ -180,10 +180,50 @@ describe('operators/binaural', () => {
     assert.ok(a.every((v, i) => v === b[i]));
   });
 
+  it('positions out of range are brought into range as the server does (src/core/position.ts): elevation 120 renders as 90, distance 0 as 0.25 m, azimuth -90 as 270', async () => {
+    const x = randomSignal(RATE / 5, rng(83));
+    const frames = framesOf(x, RATE, new Array(10).fill(RATE / 50));
+    const run = async (o: { azimuth?: number; elevation?: number; distance?: number }) => concat(await collect(from(frames).pipe(binaural({ hrtf, ...o }))));
+    for (const [asked, meant] of [
+      [{ elevation: 120 }, { elevation: 90 }],
+      [{ distance: 0 }, { distance: 0.25 }],
+      [{ azimuth: -90 }, { azimuth: 270 }],
+    ] as const) {
+      const a = await run(asked);
+      const b = await run(meant);
+      assert.ok(a.every((v, i) => v === b[i]), JSON.stringify(asked));
+    }
+  });
+
+  it('a position$ update lands between the same two frames whether the renderer is ready or still loading its SOFA file (stamped at arrival)', async () => {
+    const x = randomSignal(RATE / 2, rng(84));
+    const frames = framesOf(x, RATE, new Array(25).fill(RATE / 50));
+    const run = async (o: { hrtf?: HrtfSet; sofa?: string }) => {
+      const src$ = new Subject<AudioFrame>();
+      const position$ = new Subject<{ azimuth: number }>();
+      const out = collect(src$.pipe(binaural({ ...o, azimuth: 90, position$ })));
+      // All of it before the SOFA file is read: the frames wait in the queue, the update must not jump ahead of them.
+      frames.slice(0, 10).forEach((f) => src$.next(f));
+      position$.next({ azimuth: 270 });
+      frames.slice(10).forEach((f) => src$.next(f));
+      src$.complete();
+      return concat(await out);
+    };
+    const ready = await run({ hrtf });
+    const loading = await run({ sofa: DEFAULT_SOFA });
+    assert.equal(loading.length, ready.length);
+    assert.ok(loading.every((v, i) => v === ready[i]), 'the same output');
+    // And the update did move it: the first 10 frames left (90), the end right (270).
+    const energy = (y: Float32Array, c: number, from: number, to: number) => y.filter((_, i) => i % 2 === c && i >= 2 * from && i < 2 * to).reduce((e, v) => e + v * v, 0);
+    const n = x.length;
+    assert.ok(energy(ready, 0, 0, n / 5) > 4 * energy(ready, 1, 0, n / 5), 'left at first');
+    assert.ok(energy(ready, 1, (4 * n) / 5, n) > 4 * energy(ready, 0, (4 * n) / 5, n), 'right at the end');
+  });
+
   it('refuses bad options, bad frames and bad positions with invalid-argument / invalid-frame', async () => {
     const isCode = (code: string, re: RegExp) => (e: unknown) => e instanceof CausewayError && e.code === code && re.test(e.message);
     assert.throws(() => binaural({ engine: 'other' as 'hrtf' }), isCode('invalid-argument', /unknown engine 'other' \(available: 'hrtf', 'neural'\)/));
-    assert.throws(() => binaural({ distance: 0 }), isCode('invalid-argument', /distance must be > 0/));
+    assert.throws(() => binaural({ distance: NaN }), isCode('invalid-argument', /binaural: the starting position: distance must be a finite number, got NaN/));
     assert.throws(() => binaural({ blockSize: 100 }), isCode('invalid-argument', /power of two/));
     const stereo = audioFrame(0, RATE, 2, new Float32Array(20), 0);
     await assert.rejects(collect(from([stereo]).pipe(binaural({ hrtf }))), isCode('invalid-frame', /1 channel|expected 1/));
@@ -194,8 +234,8 @@ describe('operators/binaural', () => {
     const src$ = new Subject<AudioFrame>();
     const done = collect(src$.pipe(binaural({ hrtf, position$ })));
     src$.next(mono(RATE));
-    position$.next({ elevation: 120 });
-    await assert.rejects(done, isCode('invalid-argument', /position\$ update: elevation must be in \[-90, 90\]/));
+    position$.next({ elevation: 'up' as unknown as number });
+    await assert.rejects(done, isCode('invalid-argument', /binaural: position\$ update: elevation must be a finite number, got "up"/));
     assert.equal(position$.observed, false);
     await assert.rejects(collect(from([mono(RATE)]).pipe(binaural({ sofa: join(dir, 'nope.sofa') }))), isCode('input-not-found', /nope\.sofa/));
   });

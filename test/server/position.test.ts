@@ -3,14 +3,14 @@
  * a werift client (test/webrtc/fake-client.ts) that offers stereo sends white noise as Opus RTP
  * and position messages; the audio that comes back, decoded as stereo, is louder in the ear the
  * voice was moved to. Malformed position messages get an error reply, change nothing, and the
- * session goes on. Also: the message's checks and clamps (src/server/position.ts) on their own.
+ * session goes on. Also: the message's checks and clamps (src/core/position.ts) on their own.
  */
 import assert from 'node:assert/strict';
 import { until } from '../wait.js';
 import { fileURLToPath } from 'node:url';
 import { OpusDecoder, OpusEncoder } from '../../media/webrtc/index.js';
 import { startServer, type CausewayServer } from '../../src/server/http-server.js';
-import { parsePosition } from '../../src/server/position.js';
+import { normalizePosition } from '../../src/core/position.js';
 import { defaultPipeline } from '../../src/server/session-pipeline.js';
 import { rng } from '../helpers-random.js';
 import { FakeClient, waitFor } from '../webrtc/fake-client.js';
@@ -31,13 +31,13 @@ function ildDb(x: Float32Array): number {
 
 describe('position messages: parsing', () => {
   it('accepts partial updates, wraps azimuth into [0, 360), clamps elevation to [-90, 90] and distance to [0.25, 10] m', () => {
-    assert.deepEqual(parsePosition({ type: 'position', azimuth: 90 }), { position: { azimuth: 90 } });
-    assert.deepEqual(parsePosition({ type: 'position', azimuth: -90, elevation: 120, distance: 0.01 }), { position: { azimuth: 270, elevation: 90, distance: 0.25 } });
-    assert.deepEqual(parsePosition({ type: 'position', azimuth: 720, elevation: -100, distance: 50, extra: 'ignored' }), { position: { azimuth: 0, elevation: -90, distance: 10 } });
+    assert.deepEqual(normalizePosition({ type: 'position', azimuth: 90 }), { position: { azimuth: 90 } });
+    assert.deepEqual(normalizePosition({ type: 'position', azimuth: -90, elevation: 120, distance: 0.01 }), { position: { azimuth: 270, elevation: 90, distance: 0.25 } });
+    assert.deepEqual(normalizePosition({ type: 'position', azimuth: 720, elevation: -100, distance: 50, extra: 'ignored' }), { position: { azimuth: 0, elevation: -90, distance: 10 } });
   });
   it('refuses non-numbers and a message without any of the three fields', () => {
     for (const bad of [{ azimuth: 'left' }, { azimuth: null }, { elevation: [10] }, { distance: '1' }, {}, { azimuth: 90, distance: {} }]) {
-      const r = parsePosition({ type: 'position', ...bad });
+      const r = normalizePosition({ type: 'position', ...bad });
       assert.ok('error' in r, JSON.stringify(bad));
       assert.match(r.error, /^position: /);
     }
