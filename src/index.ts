@@ -6,7 +6,7 @@ export * from './core/errors.js';
 export { FlowControl } from './core/flow.js';
 export { logger, setLogLevel, setLogSink, type LogLevel, type LogSink } from './core/log.js';
 export { metrics, Registry, Counter, Gauge, Histogram } from './core/metrics.js';
-export { withInfo, pipelineLatency, type OperatorInfo, type StreamOperator } from './core/operator-info.js';
+export { withInfo, pipelineLatency, chain, parallel, type OperatorInfo, type StreamOperator } from './core/operator-info.js';
 export { serialMap, type OverflowPolicy, type QueueOptions, type SerialWorker } from './core/serial-queue.js';
 export { syncMap, type SyncWorker } from './core/sync-operator.js';
 export { loadSession, cudaProviderInstalled, type Device, type Provider, type SessionOptions, type LoadedSession } from './core/onnx/session.js';

@@ -18,6 +18,7 @@ const ui = {
   conn: $('conn'),
   rtt: $('rtt'),
   session: $('session'),
+  declared: $('declared'),
   micMeter: $('mic-meter'),
   outMeter: $('out-meter'),
   outLeftMeter: $('out-left-meter'),
@@ -101,6 +102,8 @@ const hook = {
   events: [],
   /** One entry per message: { message, receivedWallMs, latencyMs } (latencyMs when it has wallMs). */
   log: [],
+  /** The server's `pipeline` event of this session: { name, latencyMs: { events?, audio?, video? } }, null before it. */
+  pipeline: null,
   /** Absolute URL of the WHIP session resource (the Location), null when none. */
   sessionUrl: null,
   /** Last error shown on the page, null when none. */
@@ -163,6 +166,13 @@ function setConnection(text) {
 function showRtt(ms) {
   hook.rttMs = ms;
   ui.rtt.textContent = ms === null ? '–' : `${ms.toFixed(1)} ms`;
+}
+
+/** The pipeline's declared latency per output, e.g. "audio 2.67 ms, events 1010 ms". */
+function showDeclared(msg) {
+  hook.pipeline = msg;
+  const parts = msg && typeof msg.latencyMs === 'object' ? Object.entries(msg.latencyMs).map(([k, v]) => `${k} ${v} ms`) : [];
+  ui.declared.textContent = parts.length > 0 ? parts.join(', ') : '–';
 }
 
 function showSession(url) {
@@ -288,6 +298,7 @@ function onMessage(s, data) {
     return;
   }
   if (msg.type === 'error') setError(`server: ${msg.message ?? 'error'}`);
+  if (msg.type === 'pipeline') showDeclared(msg);
   if (msg.type === 'partial' || msg.type === 'final') onCaption(msg, receivedWallMs, latencyMs);
   if (s.generating) gen.onMessage(msg);
   renderEvent(msg, receivedWallMs, latencyMs);
@@ -640,6 +651,7 @@ async function start(options = {}) {
   setError(null);
   showRtt(null);
   showSession(null);
+  showDeclared(null);
   hook.offer = null;
   hook.answer = null;
   hook.connectionState = 'new';

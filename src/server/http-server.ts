@@ -160,15 +160,15 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
     throw e;
   }
   const releaseWarm = () => releases.forEach((r) => r());
-  const pipelineFor = (url: URL): SessionPipeline => {
+  const pipelineFor = (url: URL): { name: string; pipeline: SessionPipeline } => {
     const name = url.searchParams.get('pipeline');
-    if (name === null || name === 'default') return pipeline;
+    if (name === null || name === 'default') return { name: 'default', pipeline };
     const p = named.get(name);
     if (p === undefined) {
       const names = ['default', ...named.keys()].join(', ');
       throw new HttpError(400, `no pipeline '${name.slice(0, 40)}' on this server (pipelines: ${names})`);
     }
-    return p;
+    return { name, pipeline: p };
   };
   const sessions = new Map<string, Session>();
   let pending = 0;
@@ -212,7 +212,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
     } finally {
       pending--;
     }
-    session.start(chosen);
+    session.start(chosen.pipeline, chosen.name);
     const location = `/whip/${session.id}`;
     res.writeHead(201, { ...CORS, 'Content-Type': 'application/sdp', Location: location, ETag: `"${session.id}"` });
     res.end(session.peer.answer);

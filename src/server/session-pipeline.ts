@@ -4,7 +4,7 @@
  * video back to the browser).
  * The server owns subscription and teardown; a pipeline only composes operators.
  */
-import { filter, map, merge, share, type Observable } from 'rxjs';
+import { filter, map, share, type Observable } from 'rxjs';
 import { asr, preloadAsr, readModelTokens } from '../../operators/asr.js';
 import { binaural, loadHrtf, preloadBinaural } from '../../operators/binaural.js';
 import { resample } from '../../operators/resample.js';
@@ -17,6 +17,7 @@ import type { HrtfSet } from '../core/hrtf/index.js';
 import type { AudioFrame, VideoFrame } from '../core/frames.js';
 import type { BatchOptions } from '../core/onnx/batcher.js';
 import type { Device } from '../core/onnx/session.js';
+import { chain, parallel, type StreamOperator } from '../core/operator-info.js';
 import { checkConformerModelFiles, defaultCommandModel } from '../core/models/default-models.js';
 import { readCacheAwareConfig } from '../core/models/nemo-cache-aware.js';
 
@@ -45,6 +46,12 @@ export interface SessionInputs {
 export interface SessionOutputs {
   /** JSON-serialisable events sent to the client and to /events subscribers. */
   readonly events$: Observable<OutEvent>;
+  /**
+   * The algorithmic latency each output declares, microseconds (operators' `info`, composed with
+   * `chain`/`parallel`): how far behind its input an output is by construction, compute aside.
+   * The session tells its client (a `pipeline` event) and exports it as a metric.
+   */
+  readonly latencyUs?: { readonly events?: number; readonly audio?: number; readonly video?: number };
   /** Audio returned to the browser (48 kHz). */
   readonly audio$?: Observable<AudioFrame>;
   /** Video returned to the browser (any size, rgb24|rgba|gray|yuv420p), encoded to VP8 by the peer. */
@@ -120,13 +127,14 @@ export function defaultPipeline(options: DefaultPipelineOptions = {}): SessionPi
   /** The HRTF set, read once by warm(); without warm() each session's binaural reads it (shared). */
   let hrtf: HrtfSet | undefined;
   const run: SessionPipeline = ({ audio$, video$, control$ }) => {
-    const mic$ = audio$.pipe(toMono(), share());
-    const speech$ = mic$.pipe(resample({ toRate: 16000, fromRate: 48000 }), share());
-    const events$ = merge(
-      speech$.pipe(vad({ device, batch, queue: live })),
-      speech$.pipe(asr({ engine: 'conformer', model: asrModel, device, batch, queue: live })),
+    const mono = toMono();
+    const mic$ = audio$.pipe(mono, share());
+    const captions = chain(
+      resample({ toRate: 16000, fromRate: 48000 }),
+      parallel<AudioFrame, OutEvent>(vad({ device, batch, queue: live }), asr({ engine: 'conformer', model: asrModel, device, batch, queue: live })),
     );
-    let back$: Observable<AudioFrame>;
+    const events$ = mic$.pipe(captions);
+    let back: StreamOperator<AudioFrame, AudioFrame>;
     if (returnAudio === 'binaural') {
       // Checked and clamped by the session (src/core/position.ts): valid for the renderer.
       const position$ = control$.pipe(
@@ -137,19 +145,29 @@ export function defaultPipeline(options: DefaultPipelineOptions = {}): SessionPi
           return p;
         }),
       );
-      back$ =
+      back =
         binauralEngine === 'neural'
-          ? mic$.pipe(binaural({ engine: 'neural', position$, sampleRate: 48000, device, batch, queue: live }))
-          : mic$.pipe(binaural({ engine: 'hrtf', ...(hrtf !== undefined ? { hrtf } : {}), position$, sampleRate: 48000 }));
+          ? binaural({ engine: 'neural', position$, sampleRate: 48000, device, batch, queue: live })
+          : binaural({ engine: 'hrtf', ...(hrtf !== undefined ? { hrtf } : {}), position$, sampleRate: 48000 });
     } else {
       const spectral = { nFft: 1024, hop: 256, window: 'sqrt-hann' as const, sampleRate: 48000 };
-      back$ = mic$.pipe(
+      back = chain(
         stft(spectral),
         istft(spectral),
-        filter((f) => f.pts >= 0),
+        filter((f: AudioFrame) => f.pts >= 0),
       );
     }
-    return { events$, audio$: back$, ...(video$ !== undefined ? { video$: video$.pipe(videoMirror()) } : {}) };
+    const mirror = videoMirror();
+    return {
+      events$,
+      audio$: mic$.pipe(back),
+      ...(video$ !== undefined ? { video$: video$.pipe(mirror) } : {}),
+      latencyUs: {
+        events: mono.info.latencyUs + captions.info.latencyUs,
+        audio: mono.info.latencyUs + back.info.latencyUs,
+        ...(video$ !== undefined ? { video: mirror.info.latencyUs } : {}),
+      },
+    };
   };
   // The same model keys as vad({ device }) and asr({ model, device }) use, so sessions find the
   // models already loaded.

@@ -31,6 +31,7 @@ export const sessionMetrics = {
   peer: metrics.gauge('causeway_peer_stat', 'Per-session peer counters (packets, bytes, frames), by session and stat'),
   viewers: metrics.gauge('causeway_whep_viewers', 'WHEP viewers currently watching'),
   viewersEnded: metrics.counter('causeway_whep_viewers_ended_total', 'WHEP viewers ended, by reason'),
+  latency: metrics.gauge('causeway_pipeline_latency_ms', "Algorithmic latency a pipeline's output declares (its operators' sum), by pipeline and output"),
 };
 
 /** A slow /events reader gets events dropped beyond this much unsent data, never unbounded memory. */
@@ -59,7 +60,8 @@ export class Session {
     sessionMetrics.active.add({}, 1);
   }
 
-  start(pipeline: SessionPipeline): void {
+  /** Runs `pipeline` (its name, as the client chose it, labels its latency metric). */
+  start(pipeline: SessionPipeline, name = 'default'): void {
     const control$ = this.peer.messages$.pipe(
       filter((msg): msg is Json => typeof msg === 'object' && msg !== null && typeof (msg as Json).type === 'string'),
     );
@@ -98,6 +100,16 @@ export class Session {
     } catch (e) {
       this.fail(e);
       return;
+    }
+    if (out.latencyUs !== undefined) {
+      // What the operators declare, composed: the client learns what to expect, the metric shows it.
+      const latencyMs: Record<string, number> = {};
+      for (const [output, us] of Object.entries(out.latencyUs)) {
+        if (us === undefined) continue;
+        latencyMs[output] = Math.round(us / 10) / 100;
+        sessionMetrics.latency.set({ pipeline: name, output }, us / 1000);
+      }
+      this.emit({ type: 'pipeline', name, latencyMs });
     }
     // The WHIP peer first: a frame it refuses is a pipeline bug, which ends the session.
     this.subs.add(this.audioOut.subscribe((f) => this.guard(() => this.peer.sendAudio(f))));

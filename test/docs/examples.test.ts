@@ -14,7 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -262,6 +262,12 @@ const CHECKS: Check[] = [
       }
     },
   },
+  {
+    file: 'docs/operators.md',
+    has: 'parallel(vad(), chain(stft(spectral), istft(spectral)))',
+    run: async (b) => assert.deepEqual(lines((await runModule(b)).stdout), shownAfter(b)),
+  },
+  { file: 'docs/operators.md', has: 'toMono -> resample -> (vad | stft -> istft)', excluded: 'the output of the block before it, checked there' },
   {
     file: 'docs/operators.md',
     has: 'rechunk({ frameSamples: 400, hopSamples: 160 })',

@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { asr } from '../../operators/asr.js';
+import { binaural } from '../../operators/binaural.js';
 import { toMono } from '../../operators/to-mono.js';
 import { preloadVad, vad } from '../../operators/vad.js';
 import { resample } from '../../operators/resample.js';
@@ -44,6 +46,15 @@ describe('server warm-up: sessions load no model', function () {
     const loaded = modelLoadCounts().loads;
     await session(3);
     assert.equal(modelLoadCounts().loads, loaded, 'no model loaded inside the session');
+    // The session's first event: the latency its outputs declare, composed from the operators'.
+    await until('the pipeline event', 10_000, () => client!.messages.length > 0);
+    const declared = JSON.parse(client!.messages[0]!) as { type: string; name: string; latencyMs: { events: number; audio: number } };
+    const events = resample({ toRate: 16000, fromRate: 48000 }).info.latencyUs + Math.max(vad({ device: 'cpu' }).info.latencyUs, asr({ engine: 'conformer', model: TINY }).info.latencyUs);
+    const audio = binaural({ engine: 'neural', sampleRate: 48000 }).info.latencyUs;
+    assert.deepEqual(declared, { type: 'pipeline', name: 'default', latencyMs: { events: Math.round(events / 10) / 100, audio: Math.round(audio / 10) / 100 } });
+    const metrics = await (await fetch(`${server!.url}/metrics`)).text();
+    const shown = /causeway_pipeline_latency_ms\{output="audio",pipeline="default"\} ([\d.]+)/.exec(metrics)?.[1];
+    assert.ok(shown !== undefined && Math.abs(Number(shown) - audio / 1000) < 1e-3, `metric ${shown} vs ${audio / 1000}`);
   });
 
   it('the generate pipeline: the video-world step and re-cache graphs loaded at start', async () => {
