@@ -4,12 +4,14 @@
  * scene and the command. A source: it emits VideoFrames (rgb24, size x size) with pts on a fixed
  * frame-rate timeline from 0.
  *
- * - Commands (`control$`) and scene switches (`prompt$`) apply at frame boundaries: one that
- *   arrives (or whose `atUs` comes) before frame n is generated steers frame n + 1. A scene switch
- *   first re-caches the held frames under the new scene (LongLive), so the next frame attends to
- *   a past that agrees with it.
- * - `pace: 'realtime'` (default) generates frame n at t0 + n / fps (late when a frame takes longer
- *   than 1 / fps; generation never skips a frame, it is autoregressive); frames carry no flow
+ * - Commands (`control$`) and scene switches (`prompt$`) apply at frame boundaries: one whose
+ *   `atUs` is at or before frame n's time steers frame n + 1 (so a script gives the same video
+ *   however fast it runs); one without `atUs` steers the first frame generated after it arrived.
+ *   A scene switch first re-caches the held frames under the new scene (LongLive), so the next
+ *   frame attends to a past that agrees with it.
+ * - `pace: 'realtime'` (default) emits frame n at t0 + n / fps, generating it just before (a
+ *   step's recent cost ahead), so a command waits at most a frame and a step; late when a step
+ *   takes longer than 1 / fps (generation never skips a frame, it is autoregressive); frames carry no flow
  *   control, so queues downstream drop the oldest and count it. `pace: 'asap'` generates as fast
  *   as downstream takes frames: they carry the source's FlowControl, so a queue that fills pauses
  *   the generator and nothing is lost (a file writer).
@@ -203,10 +205,42 @@ export function generateVideo(options: GenerateVideoOptions = {}): Observable<Vi
         const frame = toTokens(render(scene, x0, y0, c.size), c.size, c.patch);
         const cond = new Float32Array(c.condDim);
         const t0 = nowMs();
+        /** A step's recent cost (ms, smoothed): how early before its deadline a frame is generated. */
+        let stepMs = 2;
+        const deadline = (n: number) => t0 + (n * 1000) / fps;
         for (let n = 0; n < limit && !stopped; n++) {
           const pts = Math.round((n * 1e6) / fps);
+          if (n > 0) {
+            // Frame n is generated just in time, as late as its deadline allows, so that a command
+            // arriving meanwhile steers it (a control-to-frame latency of at most a frame and a step).
+            if (pace === 'realtime') {
+              const wait = deadline(n) - Math.min(500 / fps, 2 * stepMs + 2) - nowMs();
+              if (wait > 0) await sleep(wait);
+              if (stopped) break;
+            }
+            // What steers frame n: everything due by frame n - 1's time (or arrived, without one).
+            const before = Math.round(((n - 1) * 1e6) / fps);
+            const p = due(prompts, before);
+            if (p) switched = p;
+            if (p && p.value !== scene) {
+              scene = p.value;
+              const sc = scene;
+              await stream.recache((k) => condVector(sc, k[SCENES.length], k[SCENES.length + 1], k));
+            }
+            const ctl = due(controls, before);
+            if (ctl) {
+              [dx, dy] = ctl.value;
+              steered = ctl;
+            }
+            condVector(scene, dx, dy, cond);
+            const t = nowMs();
+            const next = await stream.step(frame, cond);
+            stepMs = 0.8 * stepMs + 0.2 * (nowMs() - t);
+            // In place: the stream copied the frame into its held frames, and `next` is reused by its next step.
+            for (let i = 0; i < next.length; i++) frame[i] = Math.max(-1, Math.min(1, next[i]));
+          }
           if (pace === 'realtime') {
-            const wait = t0 + (n * 1000) / fps - nowMs();
+            const wait = deadline(n) - nowMs();
             if (wait > 0) await sleep(wait);
           } else {
             await unpaused();
@@ -216,7 +250,7 @@ export function generateVideo(options: GenerateVideoOptions = {}): Observable<Vi
           fromTokens(frame, c.size, c.patch, rgb);
           const out: VideoFrame = { kind: 'video', pts, wallMs: nowMs(), width: c.size, height: c.size, format: 'rgb24', data: rgb.slice() };
           m.framesOut.inc({ operator: 'generate-video' });
-          m.frameAgeMs.observe({ operator: 'generate-video' }, pace === 'realtime' ? out.wallMs - (t0 + (n * 1000) / fps) : 0);
+          m.frameAgeMs.observe({ operator: 'generate-video' }, pace === 'realtime' ? out.wallMs - deadline(n) : 0);
           if (steered !== undefined) m.controlToFrameMs.observe({ operator: 'generate-video' }, out.wallMs - steered.arrivedMs);
           const applied: AppliedControl[] = [];
           if (switched) applied.push({ kind: 'prompt', prompt: switched.source, pts, latencyMs: out.wallMs - switched.arrivedMs });
@@ -224,24 +258,6 @@ export function generateVideo(options: GenerateVideoOptions = {}): Observable<Vi
           steered = switched = undefined;
           sub.next(tagFlow(out, flow));
           for (const a of applied) options.onApplied?.(a);
-          if (n + 1 >= limit || stopped) break;
-          // What steers frame n + 1: everything due by frame n's time.
-          const p = due(prompts, pts);
-          if (p) switched = p;
-          if (p && p.value !== scene) {
-            scene = p.value;
-            const s = scene;
-            await stream.recache((k) => condVector(s, k[SCENES.length], k[SCENES.length + 1], k));
-          }
-          const ctl = due(controls, pts);
-          if (ctl) {
-            [dx, dy] = ctl.value;
-            steered = ctl;
-          }
-          condVector(scene, dx, dy, cond);
-          const next = await stream.step(frame, cond);
-          // In place: the stream copied the frame into its held frames, and `next` is reused by its next step.
-          for (let i = 0; i < next.length; i++) frame[i] = Math.max(-1, Math.min(1, next[i]));
         }
         if (!stopped) sub.complete();
       } finally {

@@ -50,7 +50,8 @@ const USAGE = `usage:
   causeway serve [--host 127.0.0.1] [--port 8080] [--token T] [--max-sessions 8] [--device D] [--asr-model step.onnx] [--binaural-engine hrtf|neural]
       the WebRTC server (WHIP ingest, /events, /metrics, /healthz) and the example page; live
       captions use --asr-model (a conformer-engine model; default: the embedded command recogniser);
-      the microphone returns binaurally, --binaural-engine hrtf (default) or neural
+      the microphone returns binaurally, --binaural-engine hrtf (default) or neural; the page's
+      Generate mode (POST /whip?pipeline=generate) streams the video-world model, steered live
 options:
   --json        one JSON object per segment
   --realtime    read the input at 1x speed, like a live source
@@ -281,7 +282,15 @@ async function main(argv: string[]): Promise<void> {
       if (binauralEngine !== 'hrtf' && binauralEngine !== 'neural') throw new UsageError(`--binaural-engine must be hrtf or neural, got '${binauralEngine}'`);
       const { startServer } = await import('./server/http-server.js');
       const { defaultPipeline } = await import('./server/session-pipeline.js');
-      const server = await startServer({ host: values.host, port, token: values.token, maxSessions, pipeline: defaultPipeline({ device, asrModel: values['asr-model'], binauralEngine }) });
+      const { generatePipeline } = await import('./server/generate-pipeline.js');
+      const server = await startServer({
+        host: values.host,
+        port,
+        token: values.token,
+        maxSessions,
+        pipeline: defaultPipeline({ device, asrModel: values['asr-model'], binauralEngine }),
+        pipelines: { generate: generatePipeline({ device }) },
+      });
       cli.serving = true;
       cli.out(`Causeway is serving on ${server.url}/  (open it in a browser; WHIP endpoint ${server.url}/whip)\n`);
       const stop = () => {

@@ -665,7 +665,15 @@ async function start(options = {}) {
       // gone): a silent one, no microphone asked for.
       s.silence = new AudioContext();
       if (s.silence.state === 'suspended') s.silence.resume().catch(() => {});
-      s.stream = s.silence.createMediaStreamDestination().stream;
+      // A destination with nothing connected renders nothing and chromium sends no RTP at all:
+      // a source must play into it, at zero gain.
+      const dest = s.silence.createMediaStreamDestination();
+      const quiet = s.silence.createGain();
+      quiet.gain.value = 0;
+      const tone = s.silence.createOscillator();
+      tone.connect(quiet).connect(dest);
+      tone.start();
+      s.stream = dest.stream;
       s.ownStream = true;
     } else {
       if (!navigator.mediaDevices?.getUserMedia) {

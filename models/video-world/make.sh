@@ -10,7 +10,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 work="${1:-/tmp/causeway-video-world}"
 threads="${2:-2}"
-steps="${3:-6000}"
+steps="${3:-4500}"
 mkdir -p "$work" "$here/model"
 cd "$root"
 [ -f dist/src/core/models/video-world-scenes.js ] || npm run build

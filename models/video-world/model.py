@@ -136,14 +136,17 @@ class Net(nn.Module):
         # One bias per layer, head and distance 0 .. S + W (the query frame at S + W, the first sink at 0).
         self.dist_bias = nn.Parameter(torch.zeros(c.layers, c.heads, c.slots + 1))
         self.norm = nn.LayerNorm(c.d)
-        self.head = nn.Linear(c.d, c.patch_dim)
+        # The next frame is predicted whole, not as a change to the input: every output lies in
+        # what the decoder can draw, so errors cannot pile up outside it frame after frame (with
+        # `frame + head(h)`, noise the low-rank head cannot see stayed in the frame for ever).
+        self.head = nn.Sequential(nn.Linear(c.d, 2 * c.d), nn.GELU(), nn.Linear(2 * c.d, c.patch_dim))
 
     def tokens_in(self, frame, cond):
         """frame [..., T, P], cond [..., C] -> [..., T, d]."""
         return self.embed(frame) + self.pos + self.cond(cond).unsqueeze(-2)
 
     def frame_out(self, frame, h):
-        return frame + self.head(self.norm(h))
+        return self.head(self.norm(h))
 
     def bias_of(self, layer, dist):
         """dist [..., Q, K] int64 (-1: not visible) -> [..., heads, Q, K] additive bias."""

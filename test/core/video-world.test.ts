@@ -14,7 +14,8 @@ import { loadedModelCount } from '../../src/core/onnx/shared-models.js';
 import { rng } from '../helpers-random.js';
 
 const tiny = fileURLToPath(new URL('../../../models/video-world/tiny/step.onnx', import.meta.url));
-const tinyOffline = tiny.replace(/step\.onnx$/, 'offline.onnx');
+/** The trained model Causeway ships (models/video-world/make.sh). */
+const shipped = fileURLToPath(new URL('../../../models/video-world/model/step.onnx', import.meta.url));
 
 function randomFrames(c: VideoWorldConfig, n: number, rand: () => number): { frames: Float32Array[]; cond: Float32Array[] } {
   const frames = Array.from({ length: n }, () => Float32Array.from({ length: c.tokens * c.patchDim }, () => rand() * 2 - 1));
@@ -23,8 +24,8 @@ function randomFrames(c: VideoWorldConfig, n: number, rand: () => number): { fra
 }
 
 /** The offline graph over a whole sequence: next_frames, all_k, all_v. */
-async function offline(c: VideoWorldConfig, frames: Float32Array[], cond: Float32Array[], distance: BigInt64Array): Promise<Record<string, Float32Array>> {
-  const s = await cpuSession(tinyOffline);
+async function offline(model: string, c: VideoWorldConfig, frames: Float32Array[], cond: Float32Array[], distance: BigInt64Array): Promise<Record<string, Float32Array>> {
+  const s = await cpuSession(model.replace(/step\.onnx$/, 'offline.onnx'));
   try {
     const n = frames.length;
     const f = new Float32Array(n * c.tokens * c.patchDim);
@@ -48,23 +49,15 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
   return d;
 }
 
-describe('core/models video-world: step contract on a tiny model', function () {
+for (const [name, model] of [['tiny random', tiny], ['shipped', shipped]] as const) describe(`core/models video-world: step contract on the ${name} model`, function () {
   this.timeout(120_000);
-  const c = readVideoWorldConfig(tiny);
-
-  it('distanceMatrix: each visible frame at its distance in cache order, the frame itself at 0, the rest -1', () => {
-    // S = 1, W = 2: frame 4 sees frames 0 (sink), 2, 3 at positions 0, 1, 2 and sits at 3.
-    const d = distanceMatrix(5, 1, 2);
-    assert.deepEqual([...d.subarray(20, 25)].map(Number), [3, -1, 2, 1, 0]);
-    assert.deepEqual([...d.subarray(0, 5)].map(Number), [0, -1, -1, -1, -1]);
-    for (let q = 0; q < 5; q++) assert.equal([...d.subarray(q * 5, q * 5 + 5)].filter((x) => x > 0n).length, sinkWindowFrames(q, 1, 2).length);
-  });
+  const c = readVideoWorldConfig(model);
 
   it(`streaming over the ring (S=${c.sinkFrames}, W=${c.windowFrames}) equals the offline sequence graph, frame by frame, through 12 wraps (<= 1e-4)`, async () => {
     const n = c.sinkFrames + 12 * c.windowFrames + 2;
     const { frames, cond } = randomFrames(c, n, rng(7));
-    const want = await offline(c, frames, cond, distanceMatrix(n, c.sinkFrames, c.windowFrames));
-    const s = await VideoWorldStream.open(tiny, { device: 'cpu' });
+    const want = await offline(model, c, frames, cond, distanceMatrix(n, c.sinkFrames, c.windowFrames));
+    const s = await VideoWorldStream.open(model, { device: 'cpu' });
     try {
       let worst = 0;
       let scale = 0;
@@ -79,7 +72,7 @@ describe('core/models video-world: step contract on a tiny model', function () {
       assert.ok(worst <= 1e-4, `max abs difference ${worst}`);
       assert.equal(s.frames, n);
       // The rule matters: the same frames offline with no sink (a plain window of S + W) differ.
-      const all = await offline(c, frames, cond, distanceMatrix(n, 0, c.sinkFrames + c.windowFrames));
+      const all = await offline(model, c, frames, cond, distanceMatrix(n, 0, c.sinkFrames + c.windowFrames));
       assert.ok(maxDiff(all.next_frames, want.next_frames) > 1e-2, 'a different visibility changes the output');
     } finally {
       s.dispose();
@@ -89,7 +82,7 @@ describe('core/models video-world: step contract on a tiny model', function () {
   it('a re-cache under new conditioning equals a fresh recompute of the held frames, and steps go on from it', async () => {
     const n = c.sinkFrames + 3 * c.windowFrames + 1;
     const { frames, cond } = randomFrames(c, n, rng(8));
-    const s = await VideoWorldStream.open(tiny, { device: 'cpu' });
+    const s = await VideoWorldStream.open(model, { device: 'cpu' });
     try {
       for (let i = 0; i < n; i++) await s.step(frames[i], cond[i]);
       const held = sinkWindowFrames(n, c.sinkFrames, c.windowFrames);
@@ -102,7 +95,7 @@ describe('core/models video-world: step contract on a tiny model', function () {
         rewrite(x);
         return x;
       });
-      const fresh = await offline(c, held.map((f) => frames[f]), newCond, distanceMatrix(held.length, held.length, 1));
+      const fresh = await offline(model, c, held.map((f) => frames[f]), newCond, distanceMatrix(held.length, held.length, 1));
       const per = c.tokens * c.d;
       const order = s.cache.slotsInOrder();
       assert.deepEqual(order.map((slot) => s.cache.frameOf[slot]), held);
@@ -122,16 +115,30 @@ describe('core/models video-world: step contract on a tiny model', function () {
       const extra = randomFrames(c, 1, rng(10));
       const next = await s.step(extra.frames[0], extra.cond[0]);
       const m = held.length;
-      const ref = await offline(c, [...held.map((f) => frames[f]), extra.frames[0]], [...newCond, extra.cond[0]], distanceMatrix(m + 1, m + 1, 1));
+      const ref = await offline(model, c, [...held.map((f) => frames[f]), extra.frames[0]], [...newCond, extra.cond[0]], distanceMatrix(m + 1, m + 1, 1));
       const size = c.tokens * c.patchDim;
       const after = maxDiff(next, ref.next_frames.subarray(m * size, (m + 1) * size));
       assert.ok(after <= 1e-4, `the step after the re-cache vs offline: ${after}`);
       // Without the re-cache the step would differ: the conditioning matters.
-      const stale = await offline(c, [...held.map((f) => frames[f]), extra.frames[0]], [...held.map((f) => cond[f]), extra.cond[0]], distanceMatrix(m + 1, m + 1, 1));
+      const stale = await offline(model, c, [...held.map((f) => frames[f]), extra.frames[0]], [...held.map((f) => cond[f]), extra.cond[0]], distanceMatrix(m + 1, m + 1, 1));
       assert.ok(maxDiff(next, stale.next_frames.subarray(m * size, (m + 1) * size)) > 1e-3);
     } finally {
       s.dispose();
     }
+  });
+
+});
+
+describe('core/models video-world: positions, batching and refusals (tiny model)', function () {
+  this.timeout(120_000);
+  const c = readVideoWorldConfig(tiny);
+
+  it('distanceMatrix: each visible frame at its distance in cache order, the frame itself at 0, the rest -1', () => {
+    // S = 1, W = 2: frame 4 sees frames 0 (sink), 2, 3 at positions 0, 1, 2 and sits at 3.
+    const d = distanceMatrix(5, 1, 2);
+    assert.deepEqual([...d.subarray(20, 25)].map(Number), [3, -1, 2, 1, 0]);
+    assert.deepEqual([...d.subarray(0, 5)].map(Number), [0, -1, -1, -1, -1]);
+    for (let q = 0; q < 5; q++) assert.equal([...d.subarray(q * 5, q * 5 + 5)].filter((x) => x > 0n).length, sinkWindowFrames(q, 1, 2).length);
   });
 
   it('three streams at different phases batch their steps and each equals itself run alone (<= 1e-4); wrong input is refused', async () => {

@@ -219,6 +219,15 @@ const CHECKS: Check[] = [
         },
       },
       {
+        has: 'causeway generate world.webm --frames 90',
+        run: async (line) => {
+          const r = await bash(line, tmp, 240_000);
+          assert.match(r.stderr, /^world\.webm: 90 frames \(64x64, 6\.00 s at 15 fps\) generated in [\d.]+ s\n$/);
+          const info = await probeMedia(join(tmp, 'world.webm'));
+          assert.deepEqual([info.video?.width, info.video?.height], [64, 64]);
+        },
+      },
+      {
         has: 'causeway doctor',
         run: async (line) => {
           const out = (await bash(line, tmp)).stdout;
@@ -421,6 +430,45 @@ const CHECKS: Check[] = [
         },
       },
     ],
+  },
+  {
+    file: 'docs/video.md',
+    has: "ffmpegVideoOutput('/tmp/world.webm'",
+    run: async (b) => {
+      rmSync('/tmp/world.webm', { force: true });
+      const r = await runModule(b, 240_000);
+      assert.deepEqual(lines(r.stdout), shownAfter(b));
+      const info = await probeMedia('/tmp/world.webm');
+      assert.deepEqual([info.video?.width, info.video?.height], [64, 64]);
+      assert.ok(Math.abs((info.durationSec ?? 0) - 10) < 0.1, `${info.durationSec} s`);
+    },
+  },
+  { file: 'docs/video.md', has: 'control 1.067', excluded: 'the output of the block before it, checked there' },
+  {
+    file: 'docs/video.md',
+    has: 'npx causeway generate world.mp4',
+    commands: [
+      {
+        has: 'causeway generate world.mp4',
+        run: async (line) => {
+          const r = await bash(line, tmp, 240_000);
+          const shown = /It says on stderr what it wrote, e\.g\. `([^`]+)`/.exec(readFileSync(join(root, 'docs/video.md'), 'utf8'))![1]!;
+          assert.match(r.stderr.trim(), pattern(shown, [/in [\d.]+ s$/]));
+          const info = await probeMedia(join(tmp, 'world.mp4'));
+          assert.deepEqual([info.video?.width, info.video?.height], [64, 64]);
+        },
+      },
+    ],
+  },
+  {
+    file: 'docs/video.md',
+    has: '{"type":"steer","command":"left"',
+    run: async (b) => assert.deepEqual(JSON.parse(b.code), { type: 'steer', command: 'left', t: 1234.5 }),
+  },
+  {
+    file: 'docs/video.md',
+    has: '{"type":"scene","scene":"checker"',
+    run: async (b) => assert.deepEqual(JSON.parse(b.code), { type: 'scene', scene: 'checker', t: 1240.1 }),
   },
   { file: 'examples/web/README.md', has: 'npm start', excluded: "serves on the fixed port 8080, which parallel runs may hold; README's `causeway serve --port` line runs the same server" },
 ];
