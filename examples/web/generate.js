@@ -175,7 +175,9 @@ export function createGenerateView(send) {
   ui.video.addEventListener('keyup', (e) => {
     const cmd = KEYS[e.key];
     if (!cmd) return;
-    held.splice(held.indexOf(cmd), 1);
+    const at = held.indexOf(cmd);
+    if (at < 0) return; // pressed before the video had focus
+    held.splice(at, 1);
     steer(held.at(-1) ?? 'stop');
   });
   ui.video.addEventListener('blur', () => {
