@@ -24,7 +24,7 @@ import { FlowControl, tagFlow } from '../src/core/flow.js';
 import { nowMs, type VideoFrame } from '../src/core/frames.js';
 import { CausewayError } from '../src/core/errors.js';
 import { logger } from '../src/core/log.js';
-import { m } from '../src/core/metrics.js';
+import { sharedMetrics } from '../src/core/metrics.js';
 import { COMMANDS, COND_DIM, condVector, fromTokens, render, SCENES, toTokens } from '../src/core/models/video-world-scenes.js';
 import { defaultVideoWorldModel, VideoWorldStream } from '../src/core/models/video-world.js';
 import type { SessionOptions } from '../src/core/onnx/session.js';
@@ -249,9 +249,9 @@ export function generateVideo(options: GenerateVideoOptions = {}): Observable<Vi
           // Frame n shows the world; frame 0 is the scene's first frame, then each is the model's.
           fromTokens(frame, c.size, c.patch, rgb);
           const out: VideoFrame = { kind: 'video', pts, wallMs: nowMs(), width: c.size, height: c.size, format: 'rgb24', data: rgb.slice() };
-          m.framesOut.inc({ operator: 'generate-video' });
-          m.frameAgeMs.observe({ operator: 'generate-video' }, pace === 'realtime' ? out.wallMs - deadline(n) : 0);
-          if (steered !== undefined) m.controlToFrameMs.observe({ operator: 'generate-video' }, out.wallMs - steered.arrivedMs);
+          sharedMetrics.framesOut.inc({ operator: 'generate-video' });
+          sharedMetrics.frameAgeMs.observe({ operator: 'generate-video' }, pace === 'realtime' ? out.wallMs - deadline(n) : 0);
+          if (steered !== undefined) sharedMetrics.controlToFrameMs.observe({ operator: 'generate-video' }, out.wallMs - steered.arrivedMs);
           const applied: AppliedControl[] = [];
           if (switched) applied.push({ kind: 'prompt', prompt: switched.source, pts, latencyMs: out.wallMs - switched.arrivedMs });
           if (steered) applied.push({ kind: 'control', control: steered.source, pts, latencyMs: out.wallMs - steered.arrivedMs });

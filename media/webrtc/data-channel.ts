@@ -11,7 +11,7 @@
  */
 import type { RTCDataChannel } from 'werift';
 import { invalidArgument } from '../../src/core/errors.js';
-import { m } from '../../src/core/metrics.js';
+import { sharedMetrics } from '../../src/core/metrics.js';
 
 export interface JsonChannelsOptions {
   readonly onMessage: (message: unknown) => void;
@@ -89,7 +89,7 @@ export class JsonChannels {
     if (this.queue.length > this.maxQueue) {
       this.queue.shift();
       this.stats.messagesDropped++;
-      m.drops.inc({ operator: 'webrtc-messages', policy: 'drop-oldest' });
+      sharedMetrics.drops.inc({ operator: 'webrtc-messages', policy: 'drop-oldest' });
     }
     if (ch !== undefined) this.flushQueue();
     return true;
@@ -121,7 +121,7 @@ export class JsonChannels {
   private write(ch: RTCDataChannel, text: string): boolean {
     if (ch.bufferedAmount > (this.options.maxBufferedBytes ?? 1 << 20)) {
       this.stats.messagesDropped++;
-      m.drops.inc({ operator: 'webrtc-messages', policy: 'drop-newest' });
+      sharedMetrics.drops.inc({ operator: 'webrtc-messages', policy: 'drop-newest' });
       return false;
     }
     try {
@@ -144,7 +144,7 @@ export class JsonChannels {
       return true;
     }
     this.stats.messagesInDropped++;
-    m.drops.inc({ operator: 'webrtc-messages-in', policy: 'rate-limit' });
+    sharedMetrics.drops.inc({ operator: 'webrtc-messages-in', policy: 'rate-limit' });
     return false;
   }
 

@@ -23,7 +23,7 @@ import {
 import { CausewayError, invalidArgument } from '../../src/core/errors.js';
 import { nowMs, type AudioFrame, type PixelFormat, type VideoFrame } from '../../src/core/frames.js';
 import { logger } from '../../src/core/log.js';
-import { m, metrics } from '../../src/core/metrics.js';
+import { sharedMetrics, metrics } from '../../src/core/metrics.js';
 import { JsonChannels } from './data-channel.js';
 import { RtpAudioReceiver } from './rtp-audio-receiver.js';
 import { RtpAudioSender } from './rtp-audio-sender.js';
@@ -250,8 +250,8 @@ export class Peer implements WhipPeer {
       channels: info.stereoIn ? 2 : 1,
       reorderWindowMs: options.reorderWindowMs,
       onFrame: (f) => {
-        m.framesOut.inc({ operator: 'webrtc-audio-in' });
-        m.frameAgeMs.observe({ operator: 'webrtc-audio-in' }, nowMs() - f.wallMs);
+        sharedMetrics.framesOut.inc({ operator: 'webrtc-audio-in' });
+        sharedMetrics.frameAgeMs.observe({ operator: 'webrtc-audio-in' }, nowMs() - f.wallMs);
         this.audioSubject.next(f);
       },
     });
@@ -263,8 +263,8 @@ export class Peer implements WhipPeer {
       pixelFormat: v.pixelFormat ?? 'rgb24',
       ...(options.ffmpegPath !== undefined ? { ffmpegPath: options.ffmpegPath } : {}),
       onFrame: (f) => {
-        m.framesOut.inc({ operator: 'webrtc-video-in' });
-        m.frameAgeMs.observe({ operator: 'webrtc-video-in' }, nowMs() - f.wallMs);
+        sharedMetrics.framesOut.inc({ operator: 'webrtc-video-in' });
+        sharedMetrics.frameAgeMs.observe({ operator: 'webrtc-video-in' }, nowMs() - f.wallMs);
         this.videoSubject.next(f);
       },
       onFault: (message) => this.fault('vp8-decoder', message),
@@ -343,14 +343,14 @@ export class Peer implements WhipPeer {
   }
 
   sendAudio(frame: AudioFrame): void {
-    if (this.closing === undefined) m.framesIn.inc({ operator: 'webrtc-audio-out' });
+    if (this.closing === undefined) sharedMetrics.framesIn.inc({ operator: 'webrtc-audio-out' });
     this.sender.push(frame);
   }
 
   sendVideo(frame: VideoFrame): void {
     checkVideoFrame('sendVideo', frame);
     if (this.closing !== undefined) return;
-    m.framesIn.inc({ operator: 'webrtc-video-out' });
+    sharedMetrics.framesIn.inc({ operator: 'webrtc-video-out' });
     const t = this.videoTransceiver;
     const dir = t?.currentDirection;
     if (t === undefined || (dir !== 'sendrecv' && dir !== 'sendonly')) {

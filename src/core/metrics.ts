@@ -150,7 +150,7 @@ export const metrics = new Registry();
 const MS_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
 
 /** The metrics every layer reports into; defined once so names stay consistent. */
-export const m = {
+export const sharedMetrics = {
   framesIn: metrics.counter('causeway_frames_in_total', 'Frames received by an operator'),
   framesOut: metrics.counter('causeway_frames_out_total', 'Frames emitted by an operator'),
   drops: metrics.counter('causeway_frames_dropped_total', 'Frames dropped by a bounded queue, by operator and policy'),

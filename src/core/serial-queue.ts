@@ -27,7 +27,7 @@ import { CausewayError } from './errors.js';
 import { flowOf, tagFlow, type FlowControl } from './flow.js';
 import { nowMs } from './frames.js';
 import { logger } from './log.js';
-import { m } from './metrics.js';
+import { sharedMetrics } from './metrics.js';
 
 const log = logger('queue');
 
@@ -76,9 +76,9 @@ export function serialMap<I, O>(
       const emit = (o: O) => {
         if (closed) return;
         tagFlow(o, upstream);
-        m.framesOut.inc({ operator: q.name });
+        sharedMetrics.framesOut.inc({ operator: q.name });
         const wall = (o as { wallMs?: unknown }).wallMs;
-        if (typeof wall === 'number') m.frameAgeMs.observe({ operator: q.name }, nowMs() - wall);
+        if (typeof wall === 'number') sharedMetrics.frameAgeMs.observe({ operator: q.name }, nowMs() - wall);
         subscriber.next(o);
       };
       const teardownWorker = () => {
@@ -141,11 +141,11 @@ export function serialMap<I, O>(
               return;
             }
           }
-          m.framesIn.inc({ operator: q.name });
+          sharedMetrics.framesIn.inc({ operator: q.name });
           if (queue.length >= capacity) {
             if (policy === 'drop-oldest') {
               queue.shift();
-              m.drops.inc({ operator: q.name, policy });
+              sharedMetrics.drops.inc({ operator: q.name, policy });
               if (!dropLogged) {
                 dropLogged = true;
                 log.warn(`${q.name}: queue full (${capacity} items), dropping the oldest: the source is live (or the policy was set to 'drop-oldest') and the operator falls behind it; further drops of this stream are counted in causeway_frames_dropped_total{operator="${q.name}"}`);

@@ -7,7 +7,7 @@
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import { flowOf, tagFlow, type FlowControl } from './flow.js';
-import { m } from './metrics.js';
+import { sharedMetrics } from './metrics.js';
 import { nowMs } from './frames.js';
 
 export interface SyncWorker<I, O> {
@@ -24,8 +24,8 @@ export function syncMap<I, O extends { wallMs: number }>(name: string, open: () 
       let upstream: FlowControl | undefined;
       const emit = (o: O) => {
         tagFlow(o, upstream);
-        m.framesOut.inc({ operator: name });
-        m.frameAgeMs.observe({ operator: name }, nowMs() - o.wallMs);
+        sharedMetrics.framesOut.inc({ operator: name });
+        sharedMetrics.frameAgeMs.observe({ operator: name }, nowMs() - o.wallMs);
         subscriber.next(o);
       };
       const finish = () => {
@@ -35,7 +35,7 @@ export function syncMap<I, O extends { wallMs: number }>(name: string, open: () 
       };
       const sub = source.subscribe({
         next: (item) => {
-          m.framesIn.inc({ operator: name });
+          sharedMetrics.framesIn.inc({ operator: name });
           upstream = flowOf(item) ?? upstream;
           try {
             worker.step(item, emit);

@@ -11,7 +11,7 @@ import { defaultSileroVadPath, sileroVadContract } from '../../src/core/models/s
 import type { ModelContract } from '../../src/core/onnx/contract.js';
 import { probeFeeds } from '../../src/core/onnx/device-check.js';
 import { StepModel } from '../../src/core/onnx/step-model.js';
-import { m } from '../../src/core/metrics.js';
+import { sharedMetrics } from '../../src/core/metrics.js';
 import type { BenchRow } from './row.js';
 
 const STREAMS = 32;
@@ -21,7 +21,7 @@ async function throughput(path: string, contract: ModelContract, maxBatch: numbe
   const states = Array.from({ length: STREAMS }, () => model.newState());
   const all = probeFeeds(contract);
   const feeds = Object.fromEntries(Object.entries(all).filter(([k]) => !contract.state.some((p) => p.input === k)));
-  const runs0 = m.batchSize.count({ model: contract.name });
+  const runs0 = sharedMetrics.batchSize.count({ model: contract.name });
   let steps = 0;
   try {
     // Warm-up, then every stream steps until the time is up.
@@ -36,7 +36,7 @@ async function throughput(path: string, contract: ModelContract, maxBatch: numbe
         }
       }),
     );
-    const runs = m.batchSize.count({ model: contract.name }) - runs0;
+    const runs = sharedMetrics.batchSize.count({ model: contract.name }) - runs0;
     return { stepsPerS: steps / ((performance.now() - t0) / 1000), meanBatch: runs > 0 ? (steps + STREAMS) / runs : 1, batched: model.batcher !== undefined };
   } finally {
     for (const s of states) s.dispose();

@@ -216,7 +216,7 @@ describe('live captions in chromium: fake microphone -> WHIP -> default pipeline
     const latencies = `speech end -> caption on the page: ${lat.map((x) => x.toFixed(0)).join(', ')} ms`;
     for (const l of lat) assert.ok(l > 200 && l < 10_000, latencies);
     assert.ok(quantile(lat, 0.5) < 2500, latencies);
-    const { m } = await import('../../src/core/metrics.js');
+    const { sharedMetrics: m } = await import('../../src/core/metrics.js');
     console.log(
       `      captions: ${lat.length} finals, speech end -> page p50 ${quantile(lat, 0.5).toFixed(0)} ms, max ${Math.max(...lat).toFixed(0)} ms; ` +
         `trigger frame age p50 ${quantile(shown.captions.map((c) => c.latencyMs ?? NaN), 0.5).toFixed(0)} ms; ` +

@@ -9,7 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { setLogSink } from '../../src/core/log.js';
-import { m } from '../../src/core/metrics.js';
+import { sharedMetrics } from '../../src/core/metrics.js';
 import { cacheAwareContract, readCacheAwareConfig } from '../../src/core/models/nemo-cache-aware.js';
 import { autoBatchSizes, autoCandidates, deviceFromBatch } from '../../src/core/onnx/auto-device.js';
 import { probeFeeds } from '../../src/core/onnx/device-check.js';
@@ -72,8 +72,8 @@ describe("core/onnx device 'auto': by measured cost, per batch size", function (
     try {
       assert.equal(model.provider, 'cpu');
       assert.equal(model.route, undefined);
-      assert.equal(m.provider.get({ model: tiny, provider: 'webgpu' }), 0, 'the released candidate is not reported as in use');
-      assert.equal(m.provider.get({ model: tiny, provider: 'cpu' }), 1);
+      assert.equal(sharedMetrics.provider.get({ model: tiny, provider: 'webgpu' }), 0, 'the released candidate is not reported as in use');
+      assert.equal(sharedMetrics.provider.get({ model: tiny, provider: 'cpu' }), 1);
       const line = lines.find((l) => /auto: steps stay on the CPU, webgpu is not faster at any batch size/.test(l));
       assert.ok(line, lines.join('\n'));
       for (const b of [1, 2, 4, 8, 16, 32]) assert.match(line, new RegExp(`batch ${b}: cpu \\d+\\.\\d+ ms, webgpu \\d+\\.\\d+ ms`));
@@ -86,7 +86,7 @@ describe("core/onnx device 'auto': by measured cost, per batch size", function (
   it('without candidates that start, says CUDA is unavailable and runs on the CPU (a metric counts it)', async () => {
     const lines: string[] = [];
     const prev = setLogSink((_l, line) => lines.push(line));
-    const before = m.providerFallbacks.get({ model: tiny });
+    const before = sharedMetrics.providerFallbacks.get({ model: tiny });
     let model: StepModel | undefined;
     try {
       model = await withEnv('cuda', () => StepModel.load(tiny, contract, { device: 'auto' }));
@@ -100,7 +100,7 @@ describe("core/onnx device 'auto': by measured cost, per batch size", function (
       } else {
         assert.equal(model.provider, 'cpu');
         assert.ok(lines.some((l) => /CUDA unavailable \(onnxruntime-node was installed without its CUDA provider libraries\); falling back to CPU/.test(l)), lines.join('\n'));
-        assert.equal(m.providerFallbacks.get({ model: tiny }), before + 1);
+        assert.equal(sharedMetrics.providerFallbacks.get({ model: tiny }), before + 1);
       }
     } finally {
       await model.dispose();
@@ -113,7 +113,7 @@ describe("core/onnx device 'auto': by measured cost, per batch size", function (
     const alone = await StepModel.load(tiny, contract, { device: 'cpu', batch: { maxBatch: 1 } });
     const states: StepState[] = [];
     try {
-      const runs = () => [m.modelRuns.get({ model: contract.name, provider: 'cpu' }), m.modelRuns.get({ model: contract.name, provider: 'webgpu' })];
+      const runs = () => [sharedMetrics.modelRuns.get({ model: contract.name, provider: 'cpu' }), sharedMetrics.modelRuns.get({ model: contract.name, provider: 'webgpu' })];
       const rand = rng(5);
       const streams = 3;
       const mine = Array.from({ length: streams }, () => routed.newState());

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { setLogSink } from '../../src/core/log.js';
-import { m } from '../../src/core/metrics.js';
+import { sharedMetrics } from '../../src/core/metrics.js';
 import { BinauralFlowStream, binauralFlowContract, conditioning } from '../../src/core/models/binaural-flow.js';
 import { CacheAwareStream } from '../../src/core/models/nemo-cache-aware.js';
 import { defaultSileroVadPath, sileroVadContract } from '../../src/core/models/silero-vad.js';
@@ -88,7 +88,7 @@ describe("core/onnx devices: 'webgpu' (onnxruntime-node's bundled provider)", fu
     }
     const lines: string[] = [];
     const prev = setLogSink((_l, line) => lines.push(line));
-    const before = m.deviceCheckFailures.get({ model: 'Silero VAD v5', provider: 'webgpu' });
+    const before = sharedMetrics.deviceCheckFailures.get({ model: 'Silero VAD v5', provider: 'webgpu' });
     let model: StepModel | undefined;
     try {
       model = await StepModel.load(silero, sileroVadContract, { device: 'webgpu' });
@@ -98,7 +98,7 @@ describe("core/onnx devices: 'webgpu' (onnxruntime-node's bundled provider)", fu
     try {
       assert.equal(model.provider, 'cpu');
       assert.ok(lines.some((l) => /Silero VAD v5 .*not run on webgpu: its output .* differs from the CPU's .*running on the CPU/.test(l)), lines.join('\n'));
-      assert.equal(m.deviceCheckFailures.get({ model: 'Silero VAD v5', provider: 'webgpu' }), before + 1);
+      assert.equal(sharedMetrics.deviceCheckFailures.get({ model: 'Silero VAD v5', provider: 'webgpu' }), before + 1);
       // And it answers as the CPU does.
       const state = model.newState();
       const input = new ort.Tensor('float32', Float32Array.from({ length: 576 }, (_, i) => 0.3 * Math.sin(i / 5)), [1, 576]);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { FlowControl, flowOf } from '../../src/core/flow.js';
 import { nowMs, samplePts, type AudioFrame } from '../../src/core/frames.js';
 import { setLogSink } from '../../src/core/log.js';
-import { m } from '../../src/core/metrics.js';
+import { sharedMetrics } from '../../src/core/metrics.js';
 import { serialMap } from '../../src/core/serial-queue.js';
 import { ffmpegAudioInput } from '../../media/ffmpeg/index.js';
 import { isLiveInput } from '../../media/ffmpeg/input.js';
@@ -243,7 +243,7 @@ describe('media/ffmpeg ffmpegAudioInput', function () {
       }),
       { name, capacity: 4 },
     );
-    return { op, release, flow: () => flow, drops: () => m.drops.get({ operator: name, policy: 'drop-oldest' }) };
+    return { op, release, flow: () => flow, drops: () => sharedMetrics.drops.get({ operator: name, policy: 'drop-oldest' }) };
   }
 
   it('a file-speed input pauses for a slow queue downstream with nothing wired: every frame arrives, none dropped', async () => {

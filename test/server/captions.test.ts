@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { OpusEncoder } from '../../media/webrtc/index.js';
 import { resampleOffline } from '../../kernels/resample.js';
-import { m } from '../../src/core/metrics.js';
+import { sharedMetrics } from '../../src/core/metrics.js';
 import { loadedModelCount } from '../../src/core/onnx/shared-models.js';
 import { startServer, type CausewayServer } from '../../src/server/http-server.js';
 import { defaultPipeline } from '../../src/server/session-pipeline.js';
@@ -136,13 +136,13 @@ describe('server captions: asr partial/final events on the data channel and /eve
       lastEndPts = f.pts + Math.round((f.data.length / f.channels / f.sampleRate) * 1e6);
     });
     const counters = () => ({
-      mono: m.framesOut.get({ operator: 'toMono' }),
-      resampleIn: m.framesIn.get({ operator: 'resample' }),
-      resampleOut: m.framesOut.get({ operator: 'resample' }),
-      vadIn: m.framesIn.get({ operator: 'vad' }),
-      asrIn: m.framesIn.get({ operator: 'asr' }),
-      asrDrops: m.drops.get({ operator: 'asr', policy: 'drop-oldest' }),
-      vadDrops: m.drops.get({ operator: 'vad', policy: 'drop-oldest' }),
+      mono: sharedMetrics.framesOut.get({ operator: 'toMono' }),
+      resampleIn: sharedMetrics.framesIn.get({ operator: 'resample' }),
+      resampleOut: sharedMetrics.framesOut.get({ operator: 'resample' }),
+      vadIn: sharedMetrics.framesIn.get({ operator: 'vad' }),
+      asrIn: sharedMetrics.framesIn.get({ operator: 'asr' }),
+      asrDrops: sharedMetrics.drops.get({ operator: 'asr', policy: 'drop-oldest' }),
+      vadDrops: sharedMetrics.drops.get({ operator: 'vad', policy: 'drop-oldest' }),
     });
     const before = counters();
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { lastValueFrom, toArray } from 'rxjs';
-import { m } from '../../src/core/metrics.js';
+import { sharedMetrics } from '../../src/core/metrics.js';
 import { detectSpeech } from '../../src/pipelines/detect-speech.js';
 import { resample } from '../../operators/resample.js';
 import { vad } from '../../operators/vad.js';
@@ -22,7 +22,7 @@ describe('pipelines/detectSpeech (file -> ffmpeg -> resample -> VAD)', () => {
     writeFileSync(path, encodeWav({ sampleRate: 48000, channels: 1, samples: fx.samples }, 'float32'));
     // Every policy's counter: a 'pause' queue never counts drops (it holds ffmpeg back), so that
     // one alone could not change; a pipeline that fell back to dropping would count elsewhere.
-    const vadDrops = () => (['pause', 'drop-oldest', 'error'] as const).reduce((n, policy) => n + m.drops.get({ operator: 'vad', policy }), 0);
+    const vadDrops = () => (['pause', 'drop-oldest', 'error'] as const).reduce((n, policy) => n + sharedMetrics.drops.get({ operator: 'vad', policy }), 0);
     const dropsBefore = vadDrops();
     const fromFile = await lastValueFrom(detectSpeech(path, { device: 'cpu' }).pipe(toArray()));
     const inMemory = await collect(

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { RTCDataChannel } from 'werift';
 import { JsonChannels } from '../../media/webrtc/data-channel.js';
-import { m } from '../../src/core/metrics.js';
+import { sharedMetrics } from '../../src/core/metrics.js';
 import { until } from '../wait.js';
 
 /** Just the part of werift's RTCDataChannel that JsonChannels uses. */
@@ -76,7 +76,7 @@ describe('media/webrtc JsonChannels', () => {
 
 describe('media/webrtc JsonChannels under a flood', () => {
   it('takes a burst, then maxMessagesPerSec; the rest is dropped unread and counted; oversized messages get one error', async () => {
-    const dropped = () => m.drops.get({ operator: 'webrtc-messages-in', policy: 'rate-limit' });
+    const dropped = () => sharedMetrics.drops.get({ operator: 'webrtc-messages-in', policy: 'rate-limit' });
     const before = dropped();
     let taken = 0;
     const jc = new JsonChannels({ onMessage: () => taken++, maxMessagesPerSec: 50 });

@@ -22,7 +22,7 @@
  * again one by one and each gets its own result or error.
  */
 import * as ort from 'onnxruntime-node';
-import { m } from '../metrics.js';
+import { sharedMetrics } from '../metrics.js';
 import type { ModelContract, TensorSpec } from './contract.js';
 
 export interface BatchOptions {
@@ -207,7 +207,7 @@ export class StepBatcher {
   }
 
   private async runBatch(batch: Pending[]): Promise<void> {
-    m.batchSize.observe({ model: this.modelName }, batch.length);
+    sharedMetrics.batchSize.observe({ model: this.modelName }, batch.length);
     if (batch.length === 1) {
       const p = batch[0];
       try {

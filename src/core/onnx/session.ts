@@ -28,7 +28,7 @@ import * as ort from 'onnxruntime-node';
 import { ModelError } from '../errors.js';
 import type { BatchOptions } from './batcher.js';
 import { logger } from '../log.js';
-import { m } from '../metrics.js';
+import { sharedMetrics } from '../metrics.js';
 
 export type Device = 'auto' | 'cpu' | 'cuda' | 'webgpu';
 export type Provider = 'cpu' | 'cuda' | 'webgpu';
@@ -108,7 +108,7 @@ export async function loadSession(path: string, options: SessionOptions = {}): P
     try {
       const session = await create(path, 'webgpu', threads);
       log.info(`${path}: running on WebGPU`);
-      m.provider.set({ model: path, provider: 'webgpu' }, 1);
+      sharedMetrics.provider.set({ model: path, provider: 'webgpu' }, 1);
       return { session, provider: 'webgpu', path };
     } catch (e) {
       const reason = (e instanceof Error ? e.message : String(e)).split('\n')[0];
@@ -124,7 +124,7 @@ export async function loadSession(path: string, options: SessionOptions = {}): P
     try {
       const session = await tryCuda(path, threads);
       log.info(`${path}: running on CUDA`);
-      m.provider.set({ model: path, provider: 'cuda' }, 1);
+      sharedMetrics.provider.set({ model: path, provider: 'cuda' }, 1);
       return { session, provider: 'cuda', path };
     } catch (e) {
       const reason = (e instanceof Error ? e.message : String(e)).split('\n')[0];
@@ -138,12 +138,12 @@ export async function loadSession(path: string, options: SessionOptions = {}): P
       }
       if (!/cuda|shared library|provider/i.test(reason)) throw loadError(path, e);
       log.info(`${path}: CUDA unavailable (${reason}); falling back to CPU`);
-      m.providerFallbacks.inc({ model: path });
+      sharedMetrics.providerFallbacks.inc({ model: path });
     }
   }
   try {
     const session = await create(path, 'cpu', threads);
-    m.provider.set({ model: path, provider: 'cpu' }, 1);
+    sharedMetrics.provider.set({ model: path, provider: 'cpu' }, 1);
     return { session, provider: 'cpu', path };
   } catch (e) {
     throw loadError(path, e);

@@ -5,7 +5,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { CausewayError, ModelError } from '../errors.js';
-import { m } from '../metrics.js';
+import { sharedMetrics } from '../metrics.js';
 import { nowMs } from '../frames.js';
 import { checkContract, checkFeed, type ModelContract, type TensorSpec } from './contract.js';
 import { logger } from '../log.js';
@@ -174,14 +174,14 @@ export class StepModel {
   private async runOnce(feeds: Record<string, ort.Tensor>, rows: number): Promise<Record<string, ort.Tensor>> {
     const t0 = nowMs();
     const onDevice = this.route !== undefined && rows >= this.route.fromBatch;
-    m.modelRuns.inc({ model: this.contract.name, provider: onDevice ? this.route!.provider : this.provider });
+    sharedMetrics.modelRuns.inc({ model: this.contract.name, provider: onDevice ? this.route!.provider : this.provider });
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
       out = await (onDevice ? this.route!.session : this.session).run(feeds);
     } catch (e) {
       throw new ModelError('model-run-failed', `${this.contract.name} (${this.path}): step failed: ${(e as Error).message.split('\n')[0]}`, { cause: e });
     }
-    m.inferenceMs.observe({ model: this.contract.name }, nowMs() - t0);
+    sharedMetrics.inferenceMs.observe({ model: this.contract.name }, nowMs() - t0);
     return out as Record<string, ort.Tensor>;
   }
 
@@ -224,9 +224,9 @@ async function checkedOnDevice(
     reason = `the check run failed (${(e as Error).message.split('\n')[0]})`;
   }
   log.warn(`${contract.name} (${path}): not run on ${provider}: ${reason}; running on the CPU`);
-  m.deviceCheckFailures.inc({ model: contract.name, provider });
-  m.provider.set({ model: path, provider }, 0);
-  m.provider.set({ model: path, provider: 'cpu' }, 1);
+  sharedMetrics.deviceCheckFailures.inc({ model: contract.name, provider });
+  sharedMetrics.provider.set({ model: path, provider }, 0);
+  sharedMetrics.provider.set({ model: path, provider: 'cpu' }, 1);
   await session.release();
   return { session: cpu, provider: 'cpu' };
 }
@@ -254,7 +254,7 @@ async function loadAuto(path: string, contract: ModelContract, options: SessionO
         const cause = (e as { cause?: unknown }).cause;
         const reason = (cause instanceof Error ? cause : (e as Error)).message.split('\n')[0];
         log.info(`${path}: ${provider === 'cuda' ? 'CUDA' : 'WebGPU'} unavailable (${reason}); falling back to CPU`);
-        m.providerFallbacks.inc({ model: path });
+        sharedMetrics.providerFallbacks.inc({ model: path });
         continue;
       }
       let keep = false;
@@ -266,7 +266,7 @@ async function loadAuto(path: string, contract: ModelContract, options: SessionO
         const check = await checkDevice(device, cpu, contract);
         if (!check.ok) {
           log.warn(`${contract.name} (${path}): not run on ${provider}: its output '${check.output}' differs from the CPU's by ${check.maxDiff.toExponential(2)}; running on the CPU`);
-          m.deviceCheckFailures.inc({ model: contract.name, provider });
+          sharedMetrics.deviceCheckFailures.inc({ model: contract.name, provider });
           continue;
         }
         cpuMs ??= await measureStep(cpu, contract, sizes);
@@ -287,7 +287,7 @@ async function loadAuto(path: string, contract: ModelContract, options: SessionO
       } catch (e) {
         // A device that fails its check or its timing (out of memory at a large batch, a lost device) is not used; the CPU serves.
         log.warn(`${contract.name} (${path}): not run on ${provider}: measuring it failed (${(e as Error).message.split('\n')[0]}); running on the CPU`);
-        m.deviceCheckFailures.inc({ model: contract.name, provider });
+        sharedMetrics.deviceCheckFailures.inc({ model: contract.name, provider });
       } finally {
         if (!keep) await releaseCandidate(device, path, provider);
       }
@@ -297,11 +297,11 @@ async function loadAuto(path: string, contract: ModelContract, options: SessionO
     if (best) await releaseCandidate(best.session, path, best.provider);
     throw e;
   }
-  m.provider.set({ model: path, provider: 'cpu' }, 1);
+  sharedMetrics.provider.set({ model: path, provider: 'cpu' }, 1);
   if (best && best.fromBatch === 1) {
     // The device is faster for every batch, a lone step's included: it is the model's only session.
     await cpu.release();
-    m.provider.set({ model: path, provider: 'cpu' }, 0);
+    sharedMetrics.provider.set({ model: path, provider: 'cpu' }, 0);
     return StepModel.fromSessions(best.session, contract, best.provider, path, options);
   }
   const route = best ? { session: best.session, provider: best.provider, fromBatch: best.fromBatch } : undefined;
@@ -310,6 +310,6 @@ async function loadAuto(path: string, contract: ModelContract, options: SessionO
 
 /** Releases a candidate device session and clears the provider gauge its load set. */
 async function releaseCandidate(session: ort.InferenceSession, path: string, provider: Provider): Promise<void> {
-  m.provider.set({ model: path, provider }, 0);
+  sharedMetrics.provider.set({ model: path, provider }, 0);
   await session.release();
 }
