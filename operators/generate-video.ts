@@ -28,6 +28,7 @@ import { sharedMetrics } from '../src/core/metrics.js';
 import { COMMANDS, COND_DIM, condVector, fromTokens, render, SCENES, toTokens } from '../src/core/models/video-world-scenes.js';
 import { defaultVideoWorldModel, VideoWorldStream } from '../src/core/models/video-world.js';
 import type { SessionOptions } from '../src/core/onnx/session.js';
+import { mulberry32 } from '../kernels/mulberry32.js';
 
 const log = logger('generate-video');
 
@@ -82,14 +83,8 @@ export type AppliedControl =
 /** The object's start for a seed: a mulberry32 draw inside the walls of the scene. */
 export function startPosition(scene: number, size: number, seed?: number): [number, number] {
   if (seed === undefined) return [size / 2, size / 2];
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const draw = mulberry32(seed);
+  const next = () => draw() / 4294967296;
   const lo = SCENES[scene].radius + 1;
   const hi = size - SCENES[scene].radius - 1;
   return [Math.round(lo + next() * (hi - lo)), Math.round(lo + next() * (hi - lo))];

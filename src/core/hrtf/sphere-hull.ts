@@ -10,6 +10,7 @@
  * diagonal of each such quad and leaves everything else as it is (the faces between points a
  * few degrees apart sit ~1e-3 inside the sphere, far beyond the nudge).
  */
+import { mulberry32 } from '../../../kernels/mulberry32.js';
 
 export interface SphereTriangulation {
   /** Vertex indices, three per triangle, counter-clockwise seen from outside. */
@@ -126,13 +127,8 @@ function initialTetrahedron(p: Float64Array, n: number): [number, number, number
 
 /** Each point moved ~1e-6 rad along a seeded random tangent, kept on the unit sphere. */
 function nudged(units: Float64Array): Float64Array {
-  let s = 0x9e3779b9;
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const next = mulberry32(0x9e3779b9);
+  const rand = () => next() / 4294967296 - 0.5;
   const out = new Float64Array(units.length);
   for (let i = 0; i < units.length; i += 3) {
     const x = units[i] + 2e-6 * rand(), y = units[i + 1] + 2e-6 * rand(), z = units[i + 2] + 2e-6 * rand();

@@ -31,6 +31,7 @@ import type { ModelContract } from '../onnx/contract.js';
 import { acquireModel, type ModelLease } from '../onnx/shared-models.js';
 import type { SessionOptions } from '../onnx/session.js';
 import type { StepState } from '../onnx/step-model.js';
+import { mulberry32 } from '../../../kernels/mulberry32.js';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
@@ -135,18 +136,15 @@ export function conditioning(azimuth: number, elevation: number, distance: numbe
 
 /** Seeded standard-normal draws (mulberry32 + Box-Muller), in a fixed order: the flow's start noise. */
 export class FlowNoise {
-  private s: number;
+  private next: () => number;
   private spare: number | undefined;
 
   constructor(private readonly seed = 0) {
-    this.s = seed >>> 0;
+    this.next = mulberry32(seed);
   }
 
   private uniform(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+    return (this.next() + 0.5) / 4294967296;
   }
 
   fill(out: Float32Array): Float32Array {
@@ -165,7 +163,7 @@ export class FlowNoise {
   }
 
   reset(): void {
-    this.s = this.seed >>> 0;
+    this.next = mulberry32(this.seed);
     this.spare = undefined;
   }
 }
