@@ -66,8 +66,12 @@ export function batchAxes(contract: ModelContract): Map<string, number> {
   return axes;
 }
 
-/** Concatenates tensors along `axis` (all other dims equal). */
-export function concatAlong(tensors: readonly ort.Tensor[], axis: number): ort.Tensor {
+/**
+ * Concatenates tensors along `axis` (all other dims equal), into `into` when given (a buffer of
+ * the right type and length, reused between runs: a batch's stacked state is the bulk of what a
+ * loaded process would otherwise allocate).
+ */
+export function concatAlong(tensors: readonly ort.Tensor[], axis: number, into?: Data): ort.Tensor {
   const first = tensors[0];
   const dims = [...first.dims];
   const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
@@ -75,7 +79,7 @@ export function concatAlong(tensors: readonly ort.Tensor[], axis: number): ort.T
   const total = tensors.reduce((n, t) => n + t.dims[axis], 0);
   dims[axis] = total;
   const Ctor = (first.data as Data).constructor as new (n: number) => Data;
-  const out = new Ctor(outer * total * inner);
+  const out = into ?? new Ctor(outer * total * inner);
   let at = 0;
   for (let o = 0; o < outer; o++) {
     for (const t of tensors) {
@@ -88,7 +92,11 @@ export function concatAlong(tensors: readonly ort.Tensor[], axis: number): ort.T
   return new ort.Tensor(first.type as 'float32', out as Float32Array, dims);
 }
 
-/** Splits a tensor along `axis` into pieces of the given sizes (copies: each piece owns its data). */
+/**
+ * Splits a tensor along `axis` into pieces of the given sizes. Along the leading axis each piece
+ * is a view of its rows (no copy: the pieces are disjoint, and the run's output buffer is nobody
+ * else's); along an inner axis each piece is a copy.
+ */
 export function splitAlong(t: ort.Tensor, axis: number, sizes: readonly number[]): ort.Tensor[] {
   const dims = t.dims;
   const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
@@ -99,6 +107,13 @@ export function splitAlong(t: ort.Tensor, axis: number, sizes: readonly number[]
   const pieces: ort.Tensor[] = [];
   let start = 0;
   for (const size of sizes) {
+    if (outer === 1) {
+      const d = [...dims];
+      d[axis] = size;
+      pieces.push(new ort.Tensor(t.type as 'float32', data.subarray(start * inner, (start + size) * inner) as Float32Array, d));
+      start += size;
+      continue;
+    }
     const out = new Ctor(outer * size * inner);
     for (let o = 0; o < outer; o++) {
       const from = (o * total + start) * inner;
@@ -120,6 +135,11 @@ export class StepBatcher {
   private readonly maxBatch: number;
   private readonly maxWaitMs: number;
   private readonly parallel: number;
+  /**
+   * Stacking buffers free for the next run, per input, each sized for maxBatch steps (a smaller
+   * batch uses the front of one). A run takes one per batched input and gives it back when done.
+   */
+  private readonly spare = new Map<string, Data[]>();
 
   constructor(
     private readonly run: Run,
@@ -218,11 +238,27 @@ export class StepBatcher {
       return;
     }
     let out: Outputs;
+    const taken: [string, Data][] = []; // [input, buffer]
     try {
       const feeds: Feeds = {};
       for (const name of Object.keys(batch[0].feeds)) {
         const axis = this.axes.get(name);
-        feeds[name] = axis === undefined ? batch[0].feeds[name] : concatAlong(batch.map((p) => p.feeds[name]), axis);
+        if (axis === undefined) {
+          feeds[name] = batch[0].feeds[name];
+          continue;
+        }
+        const parts = batch.map((p) => p.feeds[name]);
+        const first = parts[0].data as Data;
+        const perRow = first.length / parts[0].dims[axis];
+        const length = perRow * parts.reduce((n, t) => n + t.dims[axis], 0);
+        const list = this.spare.get(name);
+        let buffer = list?.pop();
+        if (!buffer || buffer.length < length || buffer.constructor !== first.constructor) {
+          buffer = new (first.constructor as new (n: number) => Data)(Math.max(length, perRow * this.maxBatch));
+        }
+        taken.push([name, buffer]);
+        const into = buffer.subarray(0, length) as Data;
+        feeds[name] = concatAlong(parts, axis, into);
       }
       out = await this.run(feeds, batch.reduce((a, p) => a + p.rows, 0));
     } catch {
@@ -235,6 +271,13 @@ export class StepBatcher {
         }
       }
       return;
+    } finally {
+      // The run has read its inputs (or failed): the stacking buffers serve the next run.
+      for (const [name, data] of taken) {
+        const list = this.spare.get(name) ?? [];
+        if (list.length < this.parallel) list.push(data);
+        this.spare.set(name, list);
+      }
     }
     const sizes = batch.map((p) => p.rows);
     const pieces: Record<string, ort.Tensor[]> = {};
