@@ -84,14 +84,18 @@ export class Rechunker {
   }
 
   private writeFrom(src: Float32Array, from: number, count: number): void {
-    const ring = this.ring;
     const cap = this.cap;
     let w = this.write;
-    for (let i = from, end = from + count; i < end; i++) {
-      const v = src[i];
-      ring[w] = v;
-      ring[w + cap] = v;
-      if (++w === cap) w = 0;
+    // In runs up to the wrap, each copied twice (block copies: a live server rechunks every stream's audio).
+    while (count > 0) {
+      const n = Math.min(count, cap - w);
+      const part = src.subarray(from, from + n);
+      this.ring.set(part, w);
+      this.ring.set(part, w + cap);
+      w += n;
+      if (w === cap) w = 0;
+      from += n;
+      count -= n;
     }
     this.write = w;
   }

@@ -76,6 +76,8 @@ export interface BinauralOptions {
   batch?: BatchOptions;
   /** Neural engine: ONNX intra-op threads (default 1). */
   threads?: number;
+  /** Neural engine: where its steps run, 'main' (default) or 'worker' (see SessionOptions.thread). */
+  thread?: 'worker' | 'main';
   /** SOFA file; default /usr/share/libmysofa/MIT_KEMAR_normal_pinna.sofa. Ignored when `hrtf` is given. */
   sofa?: string;
   /** An HRTF set already loaded (`await loadHrtf(path)`): no loading delay, no queue. */
@@ -238,7 +240,7 @@ export function binaural(o: BinauralOptions = {}): StreamOperator<AudioFrame, Au
 
 /** The neural engine's model as binaural() opens it for a stream (preloadBinaural the same way). */
 function openNeural(modelPath: string, o: BinauralOptions): Promise<BinauralFlowStream> {
-  return BinauralFlowStream.open(modelPath, { device: o.device, threads: o.threads, batch: o.batch, seed: o.seed });
+  return BinauralFlowStream.open(modelPath, { device: o.device, threads: o.threads, thread: o.thread, batch: o.batch, seed: o.seed });
 }
 
 /**

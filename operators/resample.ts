@@ -42,9 +42,12 @@ export function resample(o: ResampleOptions): StreamOperator<AudioFrame, AudioFr
       n = Math.min(n - skip, limit);
       if (n <= 0) return;
       const data = new Float32Array(n * ch);
-      for (let c = 0; c < ch; c++) {
-        const src = outs[c];
-        for (let i = 0; i < n; i++) data[i * ch + c] = src[i + skip];
+      if (ch === 1) data.set(outs[0].subarray(skip, skip + n));
+      else {
+        for (let c = 0; c < ch; c++) {
+          const src = outs[c];
+          for (let i = 0; i < n; i++) data[i * ch + c] = src[i + skip];
+        }
       }
       emit(audioFrame(samplePts(first!.pts, produced, o.toRate), o.toRate, ch, data, wall));
       produced += n;
@@ -77,11 +80,16 @@ export function resample(o: ResampleOptions): StreamOperator<AudioFrame, AudioFr
         consumed += n;
         if (planar.length < n) planar = new Float32Array(n);
         const outs: Float32Array[] = [];
-        for (let c = 0; c < ch; c++) {
-          const p = planar.subarray(0, n);
-          for (let i = 0; i < n; i++) p[i] = frame.data[i * ch + c];
-          // Each kernel returns a view into its own buffer, valid until its next push: copy now.
-          outs.push(kernels[c].push(p).slice());
+        if (ch === 1) {
+          // Mono needs no de-interleaving, and interleave() copies the kernel's view before its next push.
+          outs.push(kernels[0].push(frame.data));
+        } else {
+          for (let c = 0; c < ch; c++) {
+            const p = planar.subarray(0, n);
+            for (let i = 0; i < n; i++) p[i] = frame.data[i * ch + c];
+            // Each kernel returns a view into its own buffer, valid until its next push: copy now.
+            outs.push(kernels[c].push(p).slice());
+          }
         }
         interleave(outs, emit);
       },

@@ -41,7 +41,7 @@ const USAGE = `usage:
   causeway doctor [--json]
       which execution providers start here (cpu, cuda, webgpu) and, for each shipped model on each,
       whether its outputs match the CPU's and a step's time at batch 1 and 32
-  causeway loadtest [--sessions 8] [--seconds 10] [--pipeline captions|binaural|default] [--no-batch] [--json] [--device D]
+  causeway loadtest [--sessions 8] [--seconds 10] [--pipeline captions|binaural|default] [--no-batch] [--thread worker|main] [--json] [--device D]
       N live sessions in this process (the demo clip at real-time pace, no browser) through the
       server's pipeline: whether all kept up (no drops, frame age p99 < 200 ms), CPU per session,
       steps per model run
@@ -130,6 +130,7 @@ const OPTIONS = {
   seconds: { type: 'string', default: '10' },
   pipeline: { type: 'string', default: 'captions' },
   'no-batch': { type: 'boolean', default: false },
+  thread: { type: 'string' },
   frames: { type: 'string' },
   fps: { type: 'string', default: '15' },
   prompt: { type: 'string' },
@@ -178,8 +179,10 @@ async function main(argv: string[]): Promise<void> {
       if (!(seconds > 0)) throw new UsageError(`--seconds must be a positive number, got '${values.seconds}'`);
       const kind = values.pipeline!;
       if (kind !== 'captions' && kind !== 'binaural' && kind !== 'default') throw new UsageError(`--pipeline must be captions, binaural or default, got '${kind}'`);
+      const thread = values.thread;
+      if (thread !== undefined && thread !== 'worker' && thread !== 'main') throw new UsageError(`--thread must be worker or main, got '${thread}'`);
       const { loadtest } = await import('./pipelines/loadtest.js');
-      const r = await loadtest({ sessions, seconds, pipeline: kind, clip: demoClipPath(), device, batch: values['no-batch'] ? { maxBatch: 1 } : undefined });
+      const r = await loadtest({ sessions, seconds, pipeline: kind, clip: demoClipPath(), device, batch: values['no-batch'] ? { maxBatch: 1 } : undefined, thread });
       cli.out(
         values.json
           ? JSON.stringify(r) + '\n'

@@ -157,6 +157,7 @@ export const sharedMetrics = {
   frameAgeMs: metrics.histogram('causeway_frame_age_ms', 'Age of frames (now - source wall clock) at an operator output', MS_BUCKETS),
   inferenceMs: metrics.histogram('causeway_inference_ms', 'Duration of one model run (one step, or one batch of steps)', MS_BUCKETS),
   controlToFrameMs: metrics.histogram('causeway_control_to_frame_ms', 'From a control message arriving to the first generated frame it steered leaving the generator', MS_BUCKETS),
+  batchRetries: metrics.counter('causeway_batch_retries_total', 'Batched model runs that failed and were run again step by step (a bad step, or a batch the model cannot take)'),
   batchSize: metrics.histogram('causeway_batch_size', 'Streams whose steps ran together in one model run', [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]),
   provider: metrics.gauge('causeway_model_provider', 'Execution provider in use per loaded model (value 1)'),
   providerFallbacks: metrics.counter('causeway_provider_fallbacks_total', 'device=auto: a candidate device (CUDA, WebGPU) could not start, so the model runs on the CPU'),

@@ -71,6 +71,8 @@ export interface DefaultPipelineOptions {
   device?: Device;
   /** Batching of model steps across sessions (docs/devices.md; default: on, up to 32, no waiting). */
   batch?: BatchOptions;
+  /** Where the models' CPU steps run (docs/devices.md; default: each model's own, a worker thread for the captions models). */
+  thread?: 'worker' | 'main';
   /**
    * The speech recogniser behind the captions (`asr`, engine 'conformer'): a NeMo-contract
    * cache-aware CTC step graph with `tokens.txt` (and its `.json` settings, unless the graph's
@@ -113,6 +115,7 @@ export interface DefaultPipelineOptions {
 export function defaultPipeline(options: DefaultPipelineOptions = {}): SessionPipeline {
   const device = options.device ?? 'auto';
   const batch = options.batch;
+  const thread = options.thread;
   const asrModel = options.asrModel ?? defaultCommandModel();
   // Live audio: a step that falls behind drops the oldest waiting frames (counted), never buffers without bound.
   const live = { policy: 'drop-oldest' as const, capacity: 50 };
@@ -131,7 +134,7 @@ export function defaultPipeline(options: DefaultPipelineOptions = {}): SessionPi
     const mic$ = audio$.pipe(mono, share());
     const captions = chain(
       resample({ toRate: 16000, fromRate: 48000 }),
-      parallel<AudioFrame, OutEvent>(vad({ device, batch, queue: live }), asr({ engine: 'conformer', model: asrModel, device, batch, queue: live })),
+      parallel<AudioFrame, OutEvent>(vad({ device, batch, thread, queue: live }), asr({ engine: 'conformer', model: asrModel, device, batch, thread, queue: live })),
     );
     const events$ = mic$.pipe(captions);
     let back: StreamOperator<AudioFrame, AudioFrame>;
@@ -147,7 +150,7 @@ export function defaultPipeline(options: DefaultPipelineOptions = {}): SessionPi
       );
       back =
         binauralEngine === 'neural'
-          ? binaural({ engine: 'neural', position$, sampleRate: 48000, device, batch, queue: live })
+          ? binaural({ engine: 'neural', position$, sampleRate: 48000, device, batch, thread, queue: live })
           : binaural({ engine: 'hrtf', ...(hrtf !== undefined ? { hrtf } : {}), position$, sampleRate: 48000 });
     } else {
       const spectral = { nFft: 1024, hop: 256, window: 'sqrt-hann' as const, sampleRate: 48000 };
@@ -178,9 +181,9 @@ export function defaultPipeline(options: DefaultPipelineOptions = {}): SessionPi
     // Each operator preloads through the code it opens with, so sessions find these loaded.
     const releases: (() => void)[] = [];
     try {
-      releases.push(await preloadVad({ device, batch }));
-      releases.push(await preloadAsr({ engine: 'conformer', model: asrModel, device, batch }));
-      if (returnAudio === 'binaural' && binauralEngine === 'neural') releases.push(await preloadBinaural({ engine: 'neural', sampleRate: 48000, device, batch }));
+      releases.push(await preloadVad({ device, batch, thread }));
+      releases.push(await preloadAsr({ engine: 'conformer', model: asrModel, device, batch, thread }));
+      if (returnAudio === 'binaural' && binauralEngine === 'neural') releases.push(await preloadBinaural({ engine: 'neural', sampleRate: 48000, device, batch, thread }));
       return () => releases.forEach((r) => r());
     } catch (e) {
       releases.forEach((r) => r());

@@ -17,7 +17,8 @@ import type { BenchRow } from './row.js';
 const STREAMS = 32;
 
 async function throughput(path: string, contract: ModelContract, maxBatch: number, seconds: number): Promise<{ stepsPerS: number; meanBatch: number; batched: boolean }> {
-  const model = await StepModel.load(path, contract, { device: 'cpu', batch: { maxBatch } });
+  // Both sides on the main thread: this row is what batching alone does (bench load shows the worker threads).
+  const model = await StepModel.load(path, contract, { device: 'cpu', batch: { maxBatch }, thread: 'main' });
   const states = Array.from({ length: STREAMS }, () => model.newState());
   const all = probeFeeds(contract);
   const feeds = Object.fromEntries(Object.entries(all).filter(([k]) => !contract.state.some((p) => p.input === k)));

@@ -109,7 +109,7 @@ describe("core/onnx device 'auto': by measured cost, per batch size", function (
 
   it('with a route, batches of fromBatch steps and more run on the device and lone steps on the CPU; each stream gets what it gets alone', async () => {
     const device = await loadSession(tiny, { device: 'webgpu' });
-    const routed = StepModel.fromSessions(await cpuSession(tiny), contract, 'cpu', tiny, {}, { session: device.session, provider: 'webgpu', fromBatch: 2 });
+    const routed = await StepModel.fromSessions(await cpuSession(tiny), contract, 'cpu', tiny, {}, { session: device.session, provider: 'webgpu', fromBatch: 2 });
     const alone = await StepModel.load(tiny, contract, { device: 'cpu', batch: { maxBatch: 1 } });
     const states: StepState[] = [];
     try {

@@ -180,8 +180,10 @@ describe('core/onnx/batcher (steps of many streams in one run)', () => {
     };
     const b = new StepBatcher(run, new Map([['x', 0], ['y', 0]]), 'test');
     const feed = (v: number) => ({ x: new ort.Tensor('float32', Float32Array.from([v, v]), [1, 2]) });
+    const retries = sharedMetrics.batchRetries.get({ model: 'test' });
     const results = await Promise.allSettled([1, 2, -1, 4].map((v) => b.submit(feed(v))));
     assert.deepEqual(calls, [8, 2, 2, 2, 2], 'one batch of 4, then each step alone');
+    assert.equal(sharedMetrics.batchRetries.get({ model: 'test' }), retries + 1, 'the retry is counted, not silent');
     assert.deepEqual(results.map((r) => (r.status === 'fulfilled' ? Array.from(r.value.y.data as Float32Array) : (r.reason as Error).message)), [[2, 2], [4, 4], 'poisoned', [8, 8]]);
   });
 

@@ -202,7 +202,7 @@ export class BinauralFlowStream {
 
   static async open(modelPath: string = defaultBinauralFlowModel(), options: BinauralFlowStreamOptions = {}): Promise<BinauralFlowStream> {
     const config = readBinauralFlowConfig(modelPath);
-    const lease = await acquireModel(modelPath, binauralFlowContract(config), { device: options.device, threads: options.threads, batch: options.batch });
+    const lease = await acquireModel(modelPath, binauralFlowContract(config), { device: options.device, threads: options.threads, batch: options.batch, thread: options.thread });
     return new BinauralFlowStream(lease, config, options.seed ?? 0);
   }
 

@@ -107,6 +107,8 @@ export function cacheAwareContract(c: CacheAwareConfig): ModelContract {
       { input: 'cache_last_channel_len', output: 'cache_last_channel_next_len', initialShape: [1] },
     ],
     batchDim: 'B',
+    // Shared by every live caption stream, with feeds small next to its compute (~100 KB of cache a step for the command model): its runs go to a worker thread.
+    thread: 'worker',
     // One full chunk after a full attention cache.
     probe: { dims: { B: 1, T: c.preEncode + c.chunk }, ints: { length: c.preEncode + c.chunk, cache_last_channel_len: c.leftContext } },
   };

@@ -28,6 +28,8 @@ export const sileroVadContract: ModelContract = {
   ],
   state: [{ input: 'state', output: 'stateN', initialShape: [2, 1, 128] }],
   batchDim: 'batch',
+  // Shared by every live caption stream, with feeds of a few KB: its runs go to a worker thread.
+  thread: 'worker',
   // A 16 kHz window with its 64 samples of context.
   probe: { dims: { batch: 1, samples: 576 }, ints: { sr: 16000 } },
 };

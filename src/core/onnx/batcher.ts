@@ -7,12 +7,14 @@
  * along it, so each stream gets exactly the rows it fed. Streams join and leave at any time: a
  * batch is whatever is waiting when a run slot frees up.
  *
- * Why one run at a time is enough: onnxruntime-node runs a session synchronously on the main
- * thread (its async `run()` only defers the call with setImmediate), so one process never had
- * two runs overlapping; a batch is the only way many streams' steps share one run's overhead.
+ * Runs in flight: onnxruntime-node computes a run synchronously on the thread that calls it. On
+ * the main thread (SessionOptions.thread 'main') one run at a time is all there can be, and a
+ * batch is the only way many streams' steps share one run's overhead. On a model's worker thread
+ * (worker-session.ts) two batches are in flight (`parallel` 2): the worker computes one while
+ * the main thread takes the results of the one before and stacks the next.
  *
  * When: with `maxWaitMs` 0 (the default) a step never waits for company. It runs as soon as a
- * run slot is free (`parallel` runs in flight, default 1), together with whatever else was
+ * run slot is free (`parallel` runs in flight), together with whatever else was
  * submitted in the same turn of the event loop; while a run is in flight, new steps queue and
  * go together in the next one. So an idle model adds no latency, and a loaded one batches by
  * itself. `maxWaitMs` > 0 holds a batch that is not full yet for up to that long, trading
@@ -22,6 +24,7 @@
  * again one by one and each gets its own result or error.
  */
 import * as ort from 'onnxruntime-node';
+import { logger } from '../log.js';
 import { sharedMetrics } from '../metrics.js';
 import type { ModelContract, TensorSpec } from './contract.js';
 
@@ -30,14 +33,17 @@ export interface BatchOptions {
   maxBatch?: number;
   /** How long a batch that is not full may wait for more steps (default 0: never). */
   maxWaitMs?: number;
-  /** Runs in flight at once (default 1). */
+  /** Runs in flight at once (default 1 on the main thread, 2 for a model on a worker thread). */
   parallel?: number;
 }
 
 type Feeds = Record<string, ort.Tensor>;
 type Outputs = Record<string, ort.Tensor>;
-/** One run of `rows` steps stacked along the batch axes. */
-type Run = (feeds: Feeds, rows: number) => Promise<Outputs>;
+/**
+ * One run of `rows` steps stacked along the batch axes. `handed` names the feeds whose buffers
+ * the batcher made for this run alone: the run may take them (a worker thread's, by transfer).
+ */
+type Run = (feeds: Feeds, rows: number, handed?: ReadonlySet<string>) => Promise<Outputs>;
 
 interface Pending {
   feeds: Feeds;
@@ -49,6 +55,8 @@ interface Pending {
   resolve: (out: Outputs) => void;
   reject: (e: unknown) => void;
 }
+
+const log = logger('batch');
 
 type Data = Float32Array | BigInt64Array | Int32Array | Int8Array | Uint8Array | Uint16Array;
 
@@ -140,12 +148,18 @@ export class StepBatcher {
    * batch uses the front of one). A run takes one per batched input and gives it back when done.
    */
   private readonly spare = new Map<string, Data[]>();
+  private warnedRetry = false;
 
   constructor(
     private readonly run: Run,
     private readonly axes: Map<string, number>,
     private readonly modelName: string,
     options: BatchOptions = {},
+    /**
+     * Stack each batch into buffers of its own, handed to the run (a worker thread takes them
+     * without a copy), instead of buffers reused from run to run.
+     */
+    private readonly handOver = false,
   ) {
     this.maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 32));
     this.maxWaitMs = Math.max(0, options.maxWaitMs ?? 0);
@@ -239,6 +253,7 @@ export class StepBatcher {
     }
     let out: Outputs;
     const taken: [string, Data][] = []; // [input, buffer]
+    const handed = new Set<string>();
     try {
       const feeds: Feeds = {};
       for (const name of Object.keys(batch[0].feeds)) {
@@ -251,18 +266,26 @@ export class StepBatcher {
         const first = parts[0].data as Data;
         const perRow = first.length / parts[0].dims[axis];
         const length = perRow * parts.reduce((n, t) => n + t.dims[axis], 0);
-        const list = this.spare.get(name);
-        let buffer = list?.pop();
-        if (!buffer || buffer.length < length || buffer.constructor !== first.constructor) {
-          buffer = new (first.constructor as new (n: number) => Data)(Math.max(length, perRow * this.maxBatch));
+        const Ctor = first.constructor as new (n: number) => Data;
+        if (this.handOver) {
+          feeds[name] = concatAlong(parts, axis, new Ctor(length));
+          handed.add(name);
+          continue;
         }
+        let buffer = this.spare.get(name)?.pop();
+        if (!buffer || buffer.length < length || buffer.constructor !== first.constructor) buffer = new Ctor(Math.max(length, perRow * this.maxBatch));
         taken.push([name, buffer]);
-        const into = buffer.subarray(0, length) as Data;
-        feeds[name] = concatAlong(parts, axis, into);
+        feeds[name] = concatAlong(parts, axis, buffer.subarray(0, length) as Data);
       }
-      out = await this.run(feeds, batch.reduce((a, p) => a + p.rows, 0));
-    } catch {
-      // Someone's step is bad (or the batch is): each step alone, each its own result.
+      out = await this.run(feeds, batch.reduce((a, p) => a + p.rows, 0), handed);
+    } catch (e) {
+      // Someone's step is bad (or the batch is): each step alone, each its own result. Said once
+      // per model and counted, so a model that can never batch does not pass for one that does.
+      sharedMetrics.batchRetries.inc({ model: this.modelName });
+      if (!this.warnedRetry) {
+        this.warnedRetry = true;
+        log.warn(`${this.modelName}: a batch of ${batch.length} steps failed (${(e as Error).message.split('\n')[0]}); running them one by one (further retries are counted in causeway_batch_retries_total)`);
+      }
       for (const p of batch) {
         try {
           p.resolve(await this.run(p.feeds, p.rows));

@@ -41,6 +41,13 @@ export interface ModelContract {
    */
   readonly batchDim?: string;
   /**
+   * Where the model's CPU steps run unless the caller says (SessionOptions.thread): 'worker' for
+   * models many live streams share whose feeds are small next to their compute (a step's feeds
+   * are copied to the worker); 'main' (the default) for the rest, such as a model that carries
+   * megabytes of cache in its feeds for one stream.
+   */
+  readonly thread?: 'worker' | 'main';
+  /**
    * A valid input for the device check (device-check.ts): the size of each symbolic dim and the
    * value of each integer input. Absent: the model is not checked, and runs on the CPU only
    * when a device is asked for.

@@ -40,6 +40,14 @@ export interface SessionOptions {
   batch?: BatchOptions;
   /** Intra-op threads (default 1: streams scale across cores by running side by side, not by splitting one small step). */
   threads?: number;
+  /**
+   * Where a step model's CPU runs compute: 'worker', a worker thread per model, so model runs
+   * and the JavaScript around them use two cores; 'main', on the calling thread, as
+   * onnxruntime-node does by itself. Default: the model contract's `thread` (the captions
+   * models, Silero VAD and the cache-aware recogniser, say 'worker'), else 'main'. Device
+   * sessions (CUDA, WebGPU) always run on the main thread.
+   */
+  thread?: 'worker' | 'main';
 }
 
 export interface LoadedSession {

@@ -23,7 +23,7 @@ export interface ModelLease {
 }
 
 export async function acquireModel(path: string, contract: ModelContract, options: SessionOptions = {}): Promise<ModelLease> {
-  const key = JSON.stringify([path, contract.name, options.device ?? 'auto', options.threads ?? 1, options.batch ?? {}]);
+  const key = JSON.stringify([path, contract.name, options.device ?? 'auto', options.threads ?? 1, options.batch ?? {}, options.thread ?? contract.thread ?? 'main']);
   acquisitions++;
   let entry = cache.get(key);
   if (!entry) {

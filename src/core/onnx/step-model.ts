@@ -13,6 +13,7 @@ import { batchAxes, batchIsFree, StepBatcher } from './batcher.js';
 import { checkDevice } from './device-check.js';
 import { autoBatchSizes, autoCandidates, describeCosts, deviceFromBatch, measureStep, type DeviceProvider } from './auto-device.js';
 import { cpuSession, loadSession, type Provider, type SessionOptions } from './session.js';
+import { WorkerSession } from './worker-session.js';
 
 const log = logger('onnx');
 
@@ -108,11 +109,15 @@ export class StepModel {
     readonly path: string,
     options: SessionOptions,
     readonly route?: DeviceRoute,
+    /** Runs the CPU session's steps on a worker thread (options.thread 'worker'); `session` then only answers metadata. */
+    readonly worker?: WorkerSession,
   ) {
     const axes = batchAxes(contract);
     const maxBatch = options.batch?.maxBatch ?? 32;
     if (axes.size > 0 && maxBatch > 1 && batchIsFree(session, axes)) {
-      this.batcher = new StepBatcher((feeds, rows) => this.runOnce(feeds, rows), axes, contract.name, options.batch);
+      // On a worker, a second batch in flight lets the main thread take one batch's results while the worker computes the next.
+      const batch = { parallel: worker ? 2 : 1, ...options.batch };
+      this.batcher = new StepBatcher((feeds, rows, handed) => this.runOnce(feeds, rows, handed), axes, contract.name, batch, worker !== undefined);
     }
   }
 
@@ -127,12 +132,28 @@ export class StepModel {
       await session.release();
       throw e;
     }
-    return new StepModel(session, contract, provider, path, options);
+    return StepModel.fromSessions(session, contract, provider, path, options);
   }
 
-  /** @internal loadAuto's constructor call */
-  static fromSessions(session: ort.InferenceSession, contract: ModelContract, provider: Provider, path: string, options: SessionOptions, route?: DeviceRoute): StepModel {
-    return new StepModel(session, contract, provider, path, options, route);
+  /** @internal load's and loadAuto's constructor call: starts the worker a CPU session runs on. */
+  static async fromSessions(session: ort.InferenceSession, contract: ModelContract, provider: Provider, path: string, options: SessionOptions, route?: DeviceRoute): Promise<StepModel> {
+    const thread = options.thread ?? contract.thread ?? 'main';
+    if (thread !== 'worker' && thread !== 'main') {
+      await session.release();
+      if (route) await route.session.release();
+      throw new CausewayError('invalid-argument', `${contract.name}: thread must be 'worker' or 'main', got '${String(thread)}'`);
+    }
+    let worker: WorkerSession | undefined;
+    if (provider === 'cpu' && thread === 'worker') {
+      try {
+        worker = await WorkerSession.start(path, options.threads ?? 1);
+      } catch (e) {
+        await session.release();
+        if (route) await route.session.release();
+        throw e;
+      }
+    }
+    return new StepModel(session, contract, provider, path, options, route, worker);
   }
 
   newState(): StepState {
@@ -171,13 +192,15 @@ export class StepModel {
   }
 
   /** One ONNX run (one step, or a batch of `rows` of them), on the device when the route takes batches that large. */
-  private async runOnce(feeds: Record<string, ort.Tensor>, rows: number): Promise<Record<string, ort.Tensor>> {
+  private async runOnce(feeds: Record<string, ort.Tensor>, rows: number, handed?: ReadonlySet<string>): Promise<Record<string, ort.Tensor>> {
     const t0 = nowMs();
     const onDevice = this.route !== undefined && rows >= this.route.fromBatch;
     sharedMetrics.modelRuns.inc({ model: this.contract.name, provider: onDevice ? this.route!.provider : this.provider });
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
-      out = await (onDevice ? this.route!.session : this.session).run(feeds);
+      if (onDevice) out = await this.route!.session.run(feeds);
+      else if (this.worker) out = await this.worker.run(feeds, handed);
+      else out = await this.session.run(feeds);
     } catch (e) {
       throw new ModelError('model-run-failed', `${this.contract.name} (${this.path}): step failed: ${(e as Error).message.split('\n')[0]}`, { cause: e });
     }
@@ -190,6 +213,7 @@ export class StepModel {
     this.disposed = true;
     await this.session.release();
     if (this.route) await this.route.session.release();
+    if (this.worker) await this.worker.release();
   }
 }
 

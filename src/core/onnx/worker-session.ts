@@ -1,0 +1,120 @@
+/**
+ * A CPU session that runs on a worker thread of its own (session-worker.ts).
+ *
+ * Why: onnxruntime-node computes a run synchronously on the calling thread, so in one process
+ * every model run and all the JavaScript around it (features, resampling, RxJS, WebRTC) share
+ * the one main thread, and a second core sits idle. A model on its own worker computes while
+ * the main thread prepares the next batch. Feeds are copied to the worker (each stream's state
+ * stays its own); outputs come back as transferred buffers, without a copy.
+ */
+import { Worker } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import { ModelError } from '../errors.js';
+
+type Data = Float32Array | BigInt64Array | Int32Array | Int8Array | Uint8Array | Uint16Array;
+
+/** @internal the messages between the two threads */
+export interface WireTensor {
+  type: string;
+  data: Data;
+  dims: number[];
+}
+/** @internal */
+export interface WorkerStart {
+  path: string;
+  threads: number;
+}
+/** @internal */
+export type WorkerRequest = { id: number; feeds: Record<string, WireTensor>; release?: undefined } | { release: true; id?: undefined; feeds?: undefined };
+/** @internal */
+export type WorkerReply = { id: number; outputs: Record<string, WireTensor>; error?: undefined } | { id: number; error: string; outputs?: undefined };
+
+interface Waiting {
+  resolve: (out: Record<string, ort.Tensor>) => void;
+  reject: (e: unknown) => void;
+}
+
+export class WorkerSession {
+  private readonly waiting = new Map<number, Waiting>();
+  private nextId = 1;
+  /** Set when the worker is gone: every later run fails with it. */
+  private failure: Error | undefined;
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly path: string,
+  ) {
+    worker.on('message', (m: WorkerReply) => {
+      const w = this.waiting.get(m.id);
+      if (!w) return;
+      this.waiting.delete(m.id);
+      if (this.waiting.size === 0) worker.unref();
+      if (m.error !== undefined) w.reject(new Error(m.error));
+      else w.resolve(fromWire(m.outputs));
+    });
+    const gone = (why: string) => {
+      this.failure ??= new ModelError('model-run-failed', `${path}: its worker thread ${why}`);
+      for (const w of this.waiting.values()) w.reject(this.failure);
+      this.waiting.clear();
+    };
+    worker.on('error', (e) => gone(`failed (${e.message.split('\n')[0]})`));
+    worker.on('exit', (code) => gone(`exited (code ${code})`));
+  }
+
+  /** Starts the worker and loads `path` there (the caller has checked the graph on this thread already). */
+  static async start(path: string, threads = 1): Promise<WorkerSession> {
+    const worker = new Worker(new URL('./session-worker.js', import.meta.url), { workerData: { path, threads } satisfies WorkerStart });
+    await new Promise<void>((resolve, reject) => {
+      const fail = (e: Error) => reject(new ModelError('model-invalid', `cannot load ONNX model ${path} on a worker thread: ${e.message.split('\n')[0]}`, { cause: e }));
+      worker.once('error', fail);
+      worker.once('message', (m: WorkerReply) => {
+        worker.off('error', fail);
+        if (m.error !== undefined) {
+          void worker.terminate();
+          fail(new Error(m.error));
+        } else resolve();
+      });
+    });
+    // Idle workers do not keep the process alive; one with a run in flight does (run() refs it).
+    worker.unref();
+    return new WorkerSession(worker, path);
+  }
+
+  /**
+   * Runs `feeds` on the worker. Each feed is copied there, except those named in `handed`: their
+   * buffers (whole, the caller's to give away) move to the worker and are gone from this thread.
+   */
+  run(feeds: Record<string, ort.Tensor>, handed?: ReadonlySet<string>): Promise<Record<string, ort.Tensor>> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    const wire: Record<string, WireTensor> = {};
+    const transfer: ArrayBuffer[] = [];
+    for (const [k, t] of Object.entries(feeds)) {
+      let data = t.data as Data;
+      const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+      // Otherwise a copy of exactly the tensor's bytes (a view would send its whole buffer), handed over without a second copy.
+      if (!(handed?.has(k) && whole)) data = data.slice() as Data;
+      wire[k] = { type: t.type, data, dims: [...t.dims] };
+      transfer.push(data.buffer as ArrayBuffer);
+    }
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      if (this.waiting.size === 1) this.worker.ref();
+      this.worker.postMessage({ id, feeds: wire } satisfies WorkerRequest, transfer);
+    });
+  }
+
+  async release(): Promise<void> {
+    if (this.failure) return;
+    this.failure = new ModelError('disposed', `${this.path}: its session was released`);
+    for (const w of this.waiting.values()) w.reject(this.failure);
+    this.waiting.clear();
+    await this.worker.terminate();
+  }
+}
+
+function fromWire(outputs: Record<string, WireTensor>): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  for (const [k, v] of Object.entries(outputs)) out[k] = new ort.Tensor(v.type as 'float32', v.data as Float32Array, v.dims);
+  return out;
+}
