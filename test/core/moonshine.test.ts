@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import llamaTokenizer from 'llama-tokenizer-js';
 import { ModelError } from '../../src/core/errors.js';
 import { nowMs } from '../../src/core/frames.js';
-import { Moonshine, MOONSHINE_BOS, MOONSHINE_EOS, moonshineFiles, type MoonshineTranscript } from '../../src/core/models/moonshine.js';
+import * as ort from 'onnxruntime-node';
+import { Moonshine, MOONSHINE_BOS, MOONSHINE_EOS, moonshineEncoderContract, moonshineFiles, type MoonshineTranscript } from '../../src/core/models/moonshine.js';
 import { defaultSileroVadPath } from '../../src/core/models/silero-vad.js';
 import { loadedModelCount } from '../../src/core/onnx/shared-models.js';
 import { rng } from '../helpers-random.js';
@@ -84,6 +85,31 @@ describe('core/models/moonshine (Moonshine tiny from the moonshine-js npm tarbal
     assert.deepEqual(words.flatMap((w) => w.tokens), ids);
     // Moonshine's own specials past the LLaMA range are not text.
     assert.equal(tk.decode([...ids.slice(0, 2), 32000, 32767]), 'He was');
+  });
+
+  it("its encoder does not batch segments: the int8 graph scales activations over the whole batch, so a segment beside another encodes differently; its contract names no batch dim", async () => {
+    // Why Moonshine stays one run per segment (docs/devices.md): batching would make one
+    // stream's transcript depend on another stream's audio.
+    assert.equal(moonshineEncoderContract().batchDim, undefined);
+    const session = await ort.InferenceSession.create(moonshineFiles().encoder);
+    try {
+      const n = 16000 * 2;
+      const rand = rng(4);
+      const a = clips[0].samples.slice(0, n);
+      const b = Float32Array.from({ length: n }, () => 0.5 * (rand() * 2 - 1));
+      const encode = async (x: Float32Array, rows: number) => (await session.run({ input_values: new ort.Tensor('float32', x, [rows, n]) })).last_hidden_state.data as Float32Array;
+      const alone = await encode(a, 1);
+      const both = new Float32Array(2 * n);
+      both.set(a);
+      both.set(b, n);
+      const beside = (await encode(both, 2)).subarray(0, alone.length);
+      let worst = 0;
+      for (let i = 0; i < alone.length; i++) worst = Math.max(worst, Math.abs(alone[i] - beside[i]));
+      console.log(`      clip 0's first 2 s encoded beside noise vs alone: max abs difference ${worst.toFixed(3)}`);
+      assert.ok(worst > 1e-3, `the encoder now batches exactly (difference ${worst}): give its contract a batch dim`);
+    } finally {
+      await session.release();
+    }
   });
 
   it('refuses a wrong file passed as the model with an error naming the file and what is wrong', async () => {
