@@ -2,7 +2,7 @@
  * WAV (RIFF) reading and writing for PCM 16-bit and IEEE float 32-bit, the two formats tests,
  * fixtures and tools exchange. Anything else (compressed, 24-bit, ...) goes through ffmpeg.
  */
-import { MediaError } from '../src/core/errors.js';
+import { MediaError } from '../core/errors.js';
 
 export interface WavData {
   sampleRate: number;

@@ -42,14 +42,14 @@
  * serialMap, off the source's hot path; ONNX Runtime runs it on its own threads.
  */
 import { VadSegmenter, type SegmentEvent } from '../kernels/vad-segmenter.js';
-import { CausewayError } from '../src/core/errors.js';
-import type { AsrEvent, AudioFrame } from '../src/core/frames.js';
-import { Moonshine, MOONSHINE_SAMPLE_RATE, type MoonshineOptions, type MoonshineTranscript } from '../src/core/models/moonshine.js';
-import { SileroStream } from '../src/core/models/silero-vad.js';
-import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
+import { CausewayError } from '../core/errors.js';
+import type { AsrEvent, AudioFrame } from '../core/frames.js';
+import { Moonshine, MOONSHINE_SAMPLE_RATE, type MoonshineOptions, type MoonshineTranscript } from '../core/models/moonshine.js';
+import { SileroStream } from '../core/models/silero-vad.js';
+import { withInfo, type StreamOperator } from '../core/operator-info.js';
 import { BlockFiller } from '../kernels/rechunker.js';
-import { SampleClock } from '../src/core/sample-clock.js';
-import { serialMap, type QueueOptions } from '../src/core/serial-queue.js';
+import { SampleClock } from '../core/sample-clock.js';
+import { serialMap, type QueueOptions } from '../core/serial-queue.js';
 import { checkAudio } from './audio-checks.js';
 import { resolveVad, type VadOptions } from './vad.js';
 

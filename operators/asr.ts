@@ -16,7 +16,7 @@
  * by VAD segments and the LocalAgreement policy, for real-speech dictation: operators/asr-moonshine.ts.
  *
  * Engine 'zipformer': an icefall/sherpa-onnx streaming zipformer2 transducer (encoder, decoder,
- * joiner; src/core/models/zipformer2.ts). Audio -> streaming Kaldi fbank (80 bins, povey, 25/10 ms,
+ * joiner; core/models/zipformer2.ts). Audio -> streaming Kaldi fbank (80 bins, povey, 25/10 ms,
  * as sherpa-onnx) -> encoder windows with all states -> greedy or modified beam search. Events as
  * above: partials when the hypothesis changes (greedy ones only grow; beam search may revise),
  * finals after `endpointMs` of frames without a token and at the end of the stream, where the last
@@ -27,18 +27,18 @@ import { dirname, join } from 'node:path';
 import { CtcGreedyDecoder, piecesToText } from '../kernels/ctc.js';
 import { StreamingKaldiFbank } from '../kernels/fbank.js';
 import { StreamingLogMel, StreamingNemoMel } from '../kernels/mel.js';
-import { CausewayError, ModelError } from '../src/core/errors.js';
-import type { AsrEvent, AudioFrame } from '../src/core/frames.js';
-import { CacheAwareStream, readCacheAwareConfig, type CacheAwareConfig } from '../src/core/models/nemo-cache-aware.js';
-import { readZipformerConfig, resolveZipformerFiles, ZipformerStream, ZIPFORMER_SUBSAMPLING, type ZipformerFiles } from '../src/core/models/zipformer2.js';
-import type { SessionOptions } from '../src/core/onnx/session.js';
-import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
-import { SampleClock } from '../src/core/sample-clock.js';
-import { serialMap, type QueueOptions } from '../src/core/serial-queue.js';
+import { CausewayError, ModelError } from '../core/errors.js';
+import type { AsrEvent, AudioFrame } from '../core/frames.js';
+import { CacheAwareStream, readCacheAwareConfig, type CacheAwareConfig } from '../core/models/nemo-cache-aware.js';
+import { readZipformerConfig, resolveZipformerFiles, ZipformerStream, ZIPFORMER_SUBSAMPLING, type ZipformerFiles } from '../core/models/zipformer2.js';
+import type { SessionOptions } from '../core/onnx/session.js';
+import { withInfo, type StreamOperator } from '../core/operator-info.js';
+import { SampleClock } from '../core/sample-clock.js';
+import { serialMap, type QueueOptions } from '../core/serial-queue.js';
 import { moonshineAsr, preloadMoonshineAsr, type MoonshineAsrOptions } from './asr-moonshine.js';
 import { checkAudio } from './audio-checks.js';
 
-export type { AsrEvent } from '../src/core/frames.js';
+export type { AsrEvent } from '../core/frames.js';
 
 export interface AsrOptions extends SessionOptions {
   engine: 'conformer' | 'zipformer';

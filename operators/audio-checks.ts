@@ -1,5 +1,5 @@
-import { CausewayError } from '../src/core/errors.js';
-import type { AudioFrame } from '../src/core/frames.js';
+import { CausewayError } from '../core/errors.js';
+import type { AudioFrame } from '../core/frames.js';
 
 /**
  * Operators fix their format from the first frame; a later frame with another rate or channel

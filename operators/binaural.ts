@@ -5,11 +5,11 @@
  * rate.
  *
  * Engine 'hrtf' (default): measured HRIRs from a SOFA file (default: Debian's libmysofa1 MIT
- * KEMAR set), interpolated for any direction (kernels/binaural-renderer and src/core/hrtf say
+ * KEMAR set), interpolated for any direction (kernels/binaural-renderer and core/hrtf say
  * how), partitioned FFT convolution in blocks of `blockSize` samples.
  *
  * Engine 'neural': Causeway's BinauralFlow-style renderer (models/binaural-flow; the model,
- * src/core/models/binaural-flow the contract): mono frames -> StreamingStft (nFft 512, hop 256)
+ * core/models/binaural-flow the contract): mono frames -> StreamingStft (nFft 512, hop 256)
  * -> one step of the ONNX graph per hop (a midpoint ODE solve of a causal U-Net, its buffer bank
  * carried as state) conditioned on the current position and `room` -> two StreamingIstfts ->
  * stereo. Frames must be at the model's rate (48 kHz for the shipped model). Deterministic for a
@@ -22,12 +22,12 @@
  * apply to it.
  *
  * Positions: `azimuth` / `elevation` / `distance` set where the source starts; `position$`
- * moves it. Both have the meaning of src/core/position.ts, the same as the server's `position`
+ * moves it. Both have the meaning of core/position.ts, the same as the server's `position`
  * message: a field that is not a finite number errors the stream (the options: throw) with
  * 'invalid-argument'; azimuth is wrapped into [0, 360), elevation clamped to [-90, 90], distance
  * to [0.25, 10] m. The operator subscribes to `position$` once per subscription (so each stream
  * has its own) and unsubscribes on teardown. Each update is stamped with the source time of the
- * input that had arrived when it came (src/core/stamped-controls.ts) and applied before the
+ * input that had arrived when it came (core/stamped-controls.ts) and applied before the
  * first frame after it (the hrtf engine; the neural engine: the first hop ending after it), so it
  * lands at the same place in the sound whether the renderer is ready or frames wait in its
  * queue. Updates are targets: the source glides there (time constant `smoothingMs`) and every
@@ -42,23 +42,23 @@
  *
  * Loading: with `hrtf` (a set from `loadHrtf`) everything is synchronous. Otherwise the SOFA file is read on subscription
  * and frames wait in a bounded queue meanwhile (`queue`, default 256 frames; it pauses a file
- * input and drops the oldest frames of a live one, see src/core/serial-queue.ts).
+ * input and drops the oldest frames of a live one, see core/serial-queue.ts).
  */
 import { Observable, tap, type OperatorFunction, type Subscriber } from 'rxjs';
 import { BinauralRenderer, PositionGlide, type SourcePosition } from '../kernels/binaural-renderer.js';
 import { StreamingIstft, StreamingStft } from '../kernels/stft.js';
-import { BinauralFlowStream, conditioning, defaultBinauralFlowModel, readBinauralFlowConfig, type BinauralFlowConfig } from '../src/core/models/binaural-flow.js';
-import type { BatchOptions } from '../src/core/onnx/batcher.js';
-import type { Device } from '../src/core/onnx/session.js';
-import { CausewayError } from '../src/core/errors.js';
-import { normalizePosition, type PositionUpdate } from '../src/core/position.js';
-import { StampedControls } from '../src/core/stamped-controls.js';
-import { SampleClock } from '../src/core/sample-clock.js';
-import { audioFrame, samplePts, type AudioFrame } from '../src/core/frames.js';
-import { DEFAULT_SOFA, sharedHrtfSet, sharedLookup, type HrirInterpolation, type HrtfSet } from '../src/core/hrtf/index.js';
-import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
-import { serialMap, type QueueOptions, type SerialWorker } from '../src/core/serial-queue.js';
-import { syncMap, type SyncWorker } from '../src/core/sync-operator.js';
+import { BinauralFlowStream, conditioning, defaultBinauralFlowModel, readBinauralFlowConfig, type BinauralFlowConfig } from '../core/models/binaural-flow.js';
+import type { BatchOptions } from '../core/onnx/batcher.js';
+import type { Device } from '../core/onnx/session.js';
+import { CausewayError } from '../core/errors.js';
+import { normalizePosition, type PositionUpdate } from '../core/position.js';
+import { StampedControls } from '../core/stamped-controls.js';
+import { SampleClock } from '../core/sample-clock.js';
+import { audioFrame, samplePts, type AudioFrame } from '../core/frames.js';
+import { DEFAULT_SOFA, sharedHrtfSet, sharedLookup, type HrirInterpolation, type HrtfSet } from '../core/hrtf/index.js';
+import { withInfo, type StreamOperator } from '../core/operator-info.js';
+import { serialMap, type QueueOptions, type SerialWorker } from '../core/serial-queue.js';
+import { syncMap, type SyncWorker } from '../core/sync-operator.js';
 import { checkAudio } from './audio-checks.js';
 
 export interface BinauralOptions {
@@ -108,7 +108,7 @@ function invalid(message: string): CausewayError {
   return new CausewayError('invalid-argument', `${NAME}: ${message}`);
 }
 
-/** The starting position of the options, in range (src/core/position.ts); a non-number is refused. */
+/** The starting position of the options, in range (core/position.ts); a non-number is refused. */
 function startOf(o: BinauralOptions): SourcePosition {
   const start = { azimuth: 0, elevation: 0, distance: 1 };
   const given: PositionUpdate = {};
@@ -121,7 +121,7 @@ function startOf(o: BinauralOptions): SourcePosition {
 
 /**
  * Per subscription, both engines: position$ updates brought into range and stamped against the
- * input that had arrived (src/core/stamped-controls.ts), so each lands between the same two
+ * input that had arrived (core/stamped-controls.ts), so each lands between the same two
  * samples however the work queue runs; a refused update errors the stream.
  */
 function positionControls(o: BinauralOptions, source: Observable<AudioFrame>, subscriber: Subscriber<AudioFrame>): { controls: StampedControls<PositionUpdate>; stamped: Observable<AudioFrame>; unsubscribe(): void } {

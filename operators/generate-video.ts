@@ -20,14 +20,14 @@
  *   this operator).
  */
 import { Observable, type Subscription } from 'rxjs';
-import { FlowControl, tagFlow } from '../src/core/flow.js';
-import { nowMs, type VideoFrame } from '../src/core/frames.js';
-import { CausewayError } from '../src/core/errors.js';
-import { logger } from '../src/core/log.js';
-import { sharedMetrics } from '../src/core/metrics.js';
-import { COMMANDS, COND_DIM, condVector, fromTokens, render, SCENES, toTokens } from '../src/core/models/video-world-scenes.js';
-import { defaultVideoWorldModel, VideoWorldStream } from '../src/core/models/video-world.js';
-import type { SessionOptions } from '../src/core/onnx/session.js';
+import { FlowControl, tagFlow } from '../core/flow.js';
+import { nowMs, type VideoFrame } from '../core/frames.js';
+import { CausewayError } from '../core/errors.js';
+import { logger } from '../core/log.js';
+import { sharedMetrics } from '../core/metrics.js';
+import { COMMANDS, COND_DIM, condVector, fromTokens, render, SCENES, toTokens } from '../core/models/video-world-scenes.js';
+import { defaultVideoWorldModel, VideoWorldStream } from '../core/models/video-world.js';
+import type { SessionOptions } from '../core/onnx/session.js';
 import { mulberry32 } from '../kernels/mulberry32.js';
 
 const log = logger('generate-video');
@@ -44,7 +44,7 @@ export interface VideoControl {
 }
 
 export interface VideoPrompt {
-  /** A scene by index or name (SCENES in src/core/models/video-world-scenes.ts). */
+  /** A scene by index or name (SCENES in core/models/video-world-scenes.ts). */
   scene: number | string;
   atUs?: number;
 }

@@ -5,10 +5,10 @@
  * drops it instead, for consumers that need full frames only).
  */
 import { Rechunker } from '../kernels/rechunker.js';
-import { CausewayError } from '../src/core/errors.js';
-import { audioFrame, samplePts, type AudioFrame } from '../src/core/frames.js';
-import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
-import { syncMap } from '../src/core/sync-operator.js';
+import { CausewayError } from '../core/errors.js';
+import { audioFrame, samplePts, type AudioFrame } from '../core/frames.js';
+import { withInfo, type StreamOperator } from '../core/operator-info.js';
+import { syncMap } from '../core/sync-operator.js';
 import { checkAudio } from './audio-checks.js';
 
 export interface RechunkOptions {

@@ -6,11 +6,11 @@
  * after resampling.
  */
 import { Resampler, resamplerDelay } from '../kernels/resample.js';
-import { CausewayError } from '../src/core/errors.js';
-import { audioFrame, samplePts, type AudioFrame } from '../src/core/frames.js';
-import { logger } from '../src/core/log.js';
-import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
-import { syncMap } from '../src/core/sync-operator.js';
+import { CausewayError } from '../core/errors.js';
+import { audioFrame, samplePts, type AudioFrame } from '../core/frames.js';
+import { logger } from '../core/log.js';
+import { withInfo, type StreamOperator } from '../core/operator-info.js';
+import { syncMap } from '../core/sync-operator.js';
 import { checkAudio } from './audio-checks.js';
 
 const log = logger('resample');

@@ -11,11 +11,11 @@
  */
 import { StreamingLogMel, type LogMelOptions } from '../kernels/mel.js';
 import { StreamingIstft, StreamingStft, type StftOptions } from '../kernels/stft.js';
-import { CausewayError } from '../src/core/errors.js';
+import { CausewayError } from '../core/errors.js';
 import type { OperatorFunction } from 'rxjs';
-import { audioFrame, samplePts, type AudioFrame, type SpectrumFrame } from '../src/core/frames.js';
-import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
-import { syncMap } from '../src/core/sync-operator.js';
+import { audioFrame, samplePts, type AudioFrame, type SpectrumFrame } from '../core/frames.js';
+import { withInfo, type StreamOperator } from '../core/operator-info.js';
+import { syncMap } from '../core/sync-operator.js';
 import { checkAudio } from './audio-checks.js';
 
 function spectrum(pts: number, sampleRate: number, data: Float32Array, wallMs: number): SpectrumFrame {

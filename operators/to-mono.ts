@@ -2,9 +2,9 @@
  * `toMono`: interleaved multi-channel audio -> mono by averaging the channels (mono passes
  * through untouched). Averaging, not summing, keeps full-scale input inside [-1, 1].
  */
-import { audioFrame, type AudioFrame } from '../src/core/frames.js';
-import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
-import { syncMap } from '../src/core/sync-operator.js';
+import { audioFrame, type AudioFrame } from '../core/frames.js';
+import { withInfo, type StreamOperator } from '../core/operator-info.js';
+import { syncMap } from '../core/sync-operator.js';
 import { checkAudio } from './audio-checks.js';
 
 export function toMono(): StreamOperator<AudioFrame, AudioFrame> {

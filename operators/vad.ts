@@ -6,13 +6,13 @@
 import type { OperatorFunction } from 'rxjs';
 import { BlockFiller } from '../kernels/rechunker.js';
 import { VadSegmenter, type SegmentEvent } from '../kernels/vad-segmenter.js';
-import { SampleClock } from '../src/core/sample-clock.js';
-import { CausewayError } from '../src/core/errors.js';
-import { type AudioFrame, type VadEvent } from '../src/core/frames.js';
-import { SileroStream, sileroGeometry } from '../src/core/models/silero-vad.js';
-import type { SessionOptions } from '../src/core/onnx/session.js';
-import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
-import { serialMap, type QueueOptions } from '../src/core/serial-queue.js';
+import { SampleClock } from '../core/sample-clock.js';
+import { CausewayError } from '../core/errors.js';
+import { type AudioFrame, type VadEvent } from '../core/frames.js';
+import { SileroStream, sileroGeometry } from '../core/models/silero-vad.js';
+import type { SessionOptions } from '../core/onnx/session.js';
+import { withInfo, type StreamOperator } from '../core/operator-info.js';
+import { serialMap, type QueueOptions } from '../core/serial-queue.js';
 
 export interface VadOptions extends SessionOptions {
   /** Sample rate of the incoming frames: 16000 (default) or 8000. */

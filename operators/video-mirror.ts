@@ -3,10 +3,10 @@
  * pixel format we carry (rgb24, rgba, gray, yuv420p: each plane flipped on its own), keeps pts
  * and wallMs, and allocates only the output frame.
  */
-import { CausewayError } from '../src/core/errors.js';
-import type { VideoFrame } from '../src/core/frames.js';
-import { withInfo, type StreamOperator } from '../src/core/operator-info.js';
-import { syncMap } from '../src/core/sync-operator.js';
+import { CausewayError } from '../core/errors.js';
+import type { VideoFrame } from '../core/frames.js';
+import { withInfo, type StreamOperator } from '../core/operator-info.js';
+import { syncMap } from '../core/sync-operator.js';
 
 /** Copies `rows` rows of `width` pixels of `bpp` bytes from src to dst (both at `off`), mirrored. */
 function flipPlane(src: Uint8Array, dst: Uint8Array, off: number, width: number, rows: number, bpp: number): void {

@@ -9,8 +9,8 @@
  * - an unhandled rejection: the same, except while serving, where one stream's forgotten promise
  *   must not end everyone's sessions: it is logged as one line and the server goes on.
  */
-import { isCausewayError } from './core/errors.js';
-import { logger } from './core/log.js';
+import { isCausewayError } from '../core/errors.js';
+import { logger } from '../core/log.js';
 
 const log = logger('cli');
 

@@ -8,11 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { lastValueFrom, Subject, takeUntil, tap } from 'rxjs';
 import { glueNegativeValues } from './cli-args.js';
 import { CliProcess, reportError } from './cli-process.js';
-import { nowMs, type VadEvent } from './core/frames.js';
-import { logger, setLogLevel } from './core/log.js';
-import { sharedMetrics } from './core/metrics.js';
-import { DEVICES, type Device } from './core/onnx/session.js';
-import { defaultCommandModel } from './core/models/default-models.js';
+import { nowMs, type VadEvent } from '../core/frames.js';
+import { logger, setLogLevel } from '../core/log.js';
+import { sharedMetrics } from '../core/metrics.js';
+import { DEVICES, type Device } from '../core/onnx/session.js';
+import { defaultCommandModel } from '../core/models/default-models.js';
 import { detectSpeech } from './pipelines/detect-speech.js';
 import { probeMedia } from '../media/ffmpeg/index.js';
 

@@ -1,25 +1,25 @@
 /** Causeway's public entry: operators, media edges, ready-made pipelines and the model runtime. */
 
 // Frames, errors, runtime
-export * from './core/frames.js';
-export * from './core/errors.js';
-export { FlowControl } from './core/flow.js';
-export { logger, setLogLevel, setLogSink, type LogLevel, type LogSink } from './core/log.js';
-export { metrics, Registry, Counter, Gauge, Histogram } from './core/metrics.js';
-export { withInfo, pipelineLatency, chain, parallel, type OperatorInfo, type StreamOperator } from './core/operator-info.js';
-export { serialMap, type OverflowPolicy, type QueueOptions, type SerialWorker } from './core/serial-queue.js';
-export { syncMap, type SyncWorker } from './core/sync-operator.js';
-export { loadSession, cudaProviderInstalled, type Device, type Provider, type SessionOptions, type LoadedSession } from './core/onnx/session.js';
-export { StepModel, StepState } from './core/onnx/step-model.js';
-export { acquireModel, loadedModelCount, type ModelLease } from './core/onnx/shared-models.js';
-export { checkContract, type ModelContract, type TensorSpec, type StatePair, type DType, type Dim } from './core/onnx/contract.js';
-export { SileroStream, sileroVadContract, defaultSileroVadPath } from './core/models/silero-vad.js';
-export { CacheAwareStream, cacheAwareContract, readCacheAwareConfig, type CacheAwareConfig } from './core/models/nemo-cache-aware.js';
-export { BinauralFlowStream, FlowNoise, binauralFlowContract, conditioning as binauralFlowConditioning, defaultBinauralFlowModel, readBinauralFlowConfig, type BinauralFlowConfig, type BinauralFlowStreamOptions } from './core/models/binaural-flow.js';
-export { ZipformerStream, ZipformerEncoderStream, readZipformerConfig, resolveZipformerFiles, type ZipformerFiles, type ZipformerConfig, type ZipformerOptions } from './core/models/zipformer2.js';
-export { Moonshine, MoonshineTokenizer, defaultMoonshineDir, moonshineFiles, type MoonshineOptions, type MoonshineTranscript } from './core/models/moonshine.js';
-export { readOnnxMetadata } from './core/onnx/metadata.js';
-export { loadSofa, resampleHrtf, HrirLookup, DEFAULT_SOFA, relativeDirection, type HrtfSet, type Direction, type HrirInterpolation, type LoadSofaOptions, type Scene, type ListenerPose, type Point } from './core/hrtf/index.js';
+export * from '../core/frames.js';
+export * from '../core/errors.js';
+export { FlowControl } from '../core/flow.js';
+export { logger, setLogLevel, setLogSink, type LogLevel, type LogSink } from '../core/log.js';
+export { metrics, Registry, Counter, Gauge, Histogram } from '../core/metrics.js';
+export { withInfo, pipelineLatency, chain, parallel, type OperatorInfo, type StreamOperator } from '../core/operator-info.js';
+export { serialMap, type OverflowPolicy, type QueueOptions, type SerialWorker } from '../core/serial-queue.js';
+export { syncMap, type SyncWorker } from '../core/sync-operator.js';
+export { loadSession, cudaProviderInstalled, type Device, type Provider, type SessionOptions, type LoadedSession } from '../core/onnx/session.js';
+export { StepModel, StepState } from '../core/onnx/step-model.js';
+export { acquireModel, loadedModelCount, type ModelLease } from '../core/onnx/shared-models.js';
+export { checkContract, type ModelContract, type TensorSpec, type StatePair, type DType, type Dim } from '../core/onnx/contract.js';
+export { SileroStream, sileroVadContract, defaultSileroVadPath } from '../core/models/silero-vad.js';
+export { CacheAwareStream, cacheAwareContract, readCacheAwareConfig, type CacheAwareConfig } from '../core/models/nemo-cache-aware.js';
+export { BinauralFlowStream, FlowNoise, binauralFlowContract, conditioning as binauralFlowConditioning, defaultBinauralFlowModel, readBinauralFlowConfig, type BinauralFlowConfig, type BinauralFlowStreamOptions } from '../core/models/binaural-flow.js';
+export { ZipformerStream, ZipformerEncoderStream, readZipformerConfig, resolveZipformerFiles, type ZipformerFiles, type ZipformerConfig, type ZipformerOptions } from '../core/models/zipformer2.js';
+export { Moonshine, MoonshineTokenizer, defaultMoonshineDir, moonshineFiles, type MoonshineOptions, type MoonshineTranscript } from '../core/models/moonshine.js';
+export { readOnnxMetadata } from '../core/onnx/metadata.js';
+export { loadSofa, resampleHrtf, HrirLookup, DEFAULT_SOFA, relativeDirection, type HrtfSet, type Direction, type HrirInterpolation, type LoadSofaOptions, type Scene, type ListenerPose, type Point } from '../core/hrtf/index.js';
 
 // Operators
 export { rechunk, type RechunkOptions } from '../operators/rechunk.js';

@@ -57,12 +57,11 @@ export function cycles(graph: Graph): string[] {
 }
 
 /**
- * The floor of a file, bottom up: kernels/ 0, src/core/ 1, operators/ and media/ 2, the rest of
- * src/ (the app: pipelines, server, CLI, public entry) 3, examples/ 4; undefined outside them.
+ * The floor of a file, bottom up: kernels/ 0, core/ 1, operators/ and media/ 2, src/ (the app: pipelines, server, CLI, public entry) 3, examples/ 4; undefined outside them.
  */
 export function floorOf(path: string): number | undefined {
   if (path.startsWith('kernels/')) return 0;
-  if (path.startsWith('src/core/')) return 1;
+  if (path.startsWith('core/')) return 1;
   if (path.startsWith('operators/') || path.startsWith('media/')) return 2;
   if (path.startsWith('src/')) return 3;
   if (path.startsWith('examples/')) return 4;

@@ -1,7 +1,7 @@
 import { endianness } from 'node:os';
 import type { Observable } from 'rxjs';
-import { invalidArgument } from '../../src/core/errors.js';
-import { audioFrame, nowMs, samplePts, type AudioFrame } from '../../src/core/frames.js';
+import { invalidArgument } from '../../core/errors.js';
+import { audioFrame, nowMs, samplePts, type AudioFrame } from '../../core/frames.js';
 import { ffmpegInput, type FfmpegInputCommonOptions } from './input.js';
 
 export interface FfmpegAudioInputOptions extends FfmpegInputCommonOptions {

@@ -19,7 +19,7 @@
  * | output side (encoder, path, ...)  | e.g. `Unknown encoder 'x'`, `<target>: No such file or directory`    | output-failed     |
  * |                                   | (unknown extension, missing directory, permission: said plainly)     |                   |
  */
-import { MediaError, type ErrorCode } from '../../src/core/errors.js';
+import { MediaError, type ErrorCode } from '../../core/errors.js';
 
 /** Bounded tail of a child's stderr: the last `maxLines` lines, each cut to `maxLineChars`. */
 export class StderrTail {

@@ -11,15 +11,15 @@
  * Backpressure: a source that is not live (a file, a lavfi graph, an HTTP download) is decoded as
  * fast as the consumer takes it: every frame carries the subscription's FlowControl (`tagFlow`),
  * so the bounded queue of a model operator downstream pauses ffmpeg by default instead of
- * dropping (src/core/serial-queue.ts). A live source (realtime pacing, a streaming protocol, a
+ * dropping (core/serial-queue.ts). A live source (realtime pacing, a streaming protocol, a
  * capture device, `-re`, or `live: true`) emits untagged frames: queues drop the oldest.
  *
  * If the subscriber unsubscribes while ffprobe runs (files only, a few tens of ms), that ffprobe
  * is left to finish on its own (fluent-ffmpeg gives no handle to kill it); ffmpeg is never started.
  */
 import { Observable, type Subscriber } from 'rxjs';
-import { isCausewayError, MediaError } from '../../src/core/errors.js';
-import { FlowControl, tagFlow } from '../../src/core/flow.js';
+import { isCausewayError, MediaError } from '../../core/errors.js';
+import { FlowControl, tagFlow } from '../../core/flow.js';
 import {
   classifyFailure,
   corruptInput,

@@ -13,7 +13,7 @@
  *    never yields decodable media.
  * Local files, pipes, lavfi graphs and devices get none of these: they have no server to wait for.
  */
-import { MediaError } from '../../src/core/errors.js';
+import { MediaError } from '../../core/errors.js';
 import { corruptInput, describeSource, oneLine } from './errors.js';
 import type { SourceInfo } from './source.js';
 

@@ -13,7 +13,7 @@
  *
  * Backpressure: bytes go to stdin with `write()`; once it returns false nothing more is written
  * until 'drain'. Frames arriving meanwhile wait in a queue. A frame from a source that can pause
- * (it carries the source's FlowControl, src/core/flow.ts: a file input, generateVideo at 'asap',
+ * (it carries the source's FlowControl, core/flow.ts: a file input, generateVideo at 'asap',
  * and what syncMap/serialMap operators make of them) pauses that source until the queue is
  * written out, like an operator's bounded queue does: a file -> file run loses nothing and holds
  * little, however slow the encoder. A source that cannot pause (live, or behind an operator that
@@ -29,9 +29,9 @@
  */
 import { Observable, Subject, takeUntil, type OperatorFunction, type Subscription } from 'rxjs';
 import { endianness } from 'node:os';
-import { CausewayError, invalidArgument, MediaError } from '../../src/core/errors.js';
-import { flowOf, type FlowControl } from '../../src/core/flow.js';
-import type { AudioFrame, PixelFormat, VideoFrame } from '../../src/core/frames.js';
+import { CausewayError, invalidArgument, MediaError } from '../../core/errors.js';
+import { flowOf, type FlowControl } from '../../core/flow.js';
+import type { AudioFrame, PixelFormat, VideoFrame } from '../../core/frames.js';
 import { classifyFailure, describeExit, describeSource, ffmpegMissing, isSpawnEnoent } from './errors.js';
 import { QUIET_ARGS, resolveFfmpegPath, spawnFfmpeg } from './process.js';
 import { videoFrameBytes } from './video-input.js';

@@ -4,7 +4,7 @@
  * This file and process.ts are the only places that know how ffmpeg is run.
  */
 import ffmpeg from 'fluent-ffmpeg';
-import type { MediaError } from '../../src/core/errors.js';
+import type { MediaError } from '../../core/errors.js';
 import {
   classifyFailure,
   corruptInput,

@@ -16,7 +16,7 @@
  * its work synchronously inside `next` holds the stream back (Node does not read the next chunk
  * until the handler returns, and ffmpeg blocks on the full pipe). A consumer that goes async
  * (mergeMap to a promise, observeOn) cannot hold back a plain Observable: its own buffer grows.
- * For those, `setPaused()` (wired to a shared FlowControl, see src/core/flow.ts) stops emission
+ * For those, `setPaused()` (wired to a shared FlowControl, see core/flow.ts) stops emission
  * at the next frame boundary and stops reading stdout, so ffmpeg blocks on the full pipe: memory
  * stays bounded by one pipe chunk plus the consumer's queue.
  *
@@ -26,7 +26,7 @@
  * we asked for is not the server's.
  */
 import type { Readable } from 'node:stream';
-import { nowMs } from '../../src/core/frames.js';
+import { nowMs } from '../../core/frames.js';
 
 export interface FrameReaderOptions {
   readonly frameBytes: number;

@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
-import { invalidArgument, MediaError } from '../../src/core/errors.js';
-import { nowMs, type PixelFormat, type VideoFrame } from '../../src/core/frames.js';
+import { invalidArgument, MediaError } from '../../core/errors.js';
+import { nowMs, type PixelFormat, type VideoFrame } from '../../core/frames.js';
 import { describeSource, noStream } from './errors.js';
 import { ffmpegInput, type FfmpegInputCommonOptions } from './input.js';
 

@@ -20,8 +20,8 @@
  * slower than real time costs frames, not latency; `maxInFlight` bounds memory at any time,
  * including the ~100-300 ms ffmpeg takes to start, when frames simply wait.
  */
-import type { PixelFormat } from '../../src/core/frames.js';
-import { logger } from '../../src/core/log.js';
+import type { PixelFormat } from '../../core/frames.js';
+import { logger } from '../../core/log.js';
 import { describeExit, isSpawnEnoent, lastMeaningful } from './errors.js';
 import { ivfFileHeader, ivfFrameHeader } from './ivf.js';
 import { QUIET_ARGS, resolveFfmpegPath, spawnFfmpeg, type FfmpegExit, type FfmpegProcess } from './process.js';

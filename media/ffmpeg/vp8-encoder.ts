@@ -19,9 +19,9 @@
  * `maxQueue`, oldest dropped first (counted), so a slow encoder drops frames instead of growing
  * memory or latency. A change of frame size or pixel format restarts the encoder.
  */
-import { CausewayError } from '../../src/core/errors.js';
-import type { PixelFormat, VideoFrame } from '../../src/core/frames.js';
-import { logger } from '../../src/core/log.js';
+import { CausewayError } from '../../core/errors.js';
+import type { PixelFormat, VideoFrame } from '../../core/frames.js';
+import { logger } from '../../core/log.js';
 import { describeExit, isSpawnEnoent, lastMeaningful } from './errors.js';
 import { IvfReader } from './ivf.js';
 import { QUIET_ARGS, resolveFfmpegPath, spawnFfmpeg, type FfmpegExit, type FfmpegProcess } from './process.js';

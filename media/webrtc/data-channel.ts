@@ -10,8 +10,8 @@
  * nor memory; one larger than `maxMessageBytes` is refused with an error reply.
  */
 import type { RTCDataChannel } from 'werift';
-import { invalidArgument } from '../../src/core/errors.js';
-import { sharedMetrics } from '../../src/core/metrics.js';
+import { invalidArgument } from '../../core/errors.js';
+import { sharedMetrics } from '../../core/metrics.js';
 
 export interface JsonChannelsOptions {
   readonly onMessage: (message: unknown) => void;

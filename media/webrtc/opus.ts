@@ -3,7 +3,7 @@
  * its JavaScript wrapper is not used): float32 in and out, 48 kHz only, because WebRTC's Opus
  * RTP clock is always 48 kHz and resampling belongs to the pipeline.
  */
-import { CausewayError, invalidArgument } from '../../src/core/errors.js';
+import { CausewayError, invalidArgument } from '../../core/errors.js';
 import { NativeOpus } from './opus-wasm.js';
 
 export const OPUS_RATE = 48000;

@@ -20,10 +20,10 @@ import {
   type RTCRtpTransceiver,
   type RtpPacket,
 } from 'werift';
-import { CausewayError, invalidArgument } from '../../src/core/errors.js';
-import { nowMs, type AudioFrame, type PixelFormat, type VideoFrame } from '../../src/core/frames.js';
-import { logger } from '../../src/core/log.js';
-import { sharedMetrics, metrics } from '../../src/core/metrics.js';
+import { CausewayError, invalidArgument } from '../../core/errors.js';
+import { nowMs, type AudioFrame, type PixelFormat, type VideoFrame } from '../../core/frames.js';
+import { logger } from '../../core/log.js';
+import { sharedMetrics, metrics } from '../../core/metrics.js';
 import { JsonChannels } from './data-channel.js';
 import { RtpAudioReceiver } from './rtp-audio-receiver.js';
 import { RtpAudioSender } from './rtp-audio-sender.js';

@@ -13,7 +13,7 @@
  * packet's, so pts = t / 48 kHz and a gap keeps its place. A new SSRC (sender restarted)
  * continues where the old stream ended rather than jumping.
  */
-import { audioFrame, samplePts, type AudioFrame } from '../../src/core/frames.js';
+import { audioFrame, samplePts, type AudioFrame } from '../../core/frames.js';
 import { OPUS_FRAME_SAMPLES, OPUS_RATE, OpusDecoder, opusPacketSamples } from './opus.js';
 import { Unwrapper } from './rtp-unwrap.js';
 

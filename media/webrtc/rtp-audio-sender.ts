@@ -6,8 +6,8 @@
  */
 import { randomInt } from 'node:crypto';
 import { RtpHeader, RtpPacket } from 'werift';
-import { CausewayError } from '../../src/core/errors.js';
-import type { AudioFrame } from '../../src/core/frames.js';
+import { CausewayError } from '../../core/errors.js';
+import type { AudioFrame } from '../../core/frames.js';
 import { OPUS_FRAME_SAMPLES, OPUS_RATE, OpusEncoder } from './opus.js';
 
 export interface RtpAudioSenderOptions {

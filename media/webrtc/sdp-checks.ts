@@ -3,7 +3,7 @@
  * 'bad-offer' line instead of a werift stack trace or, worse, an answer that can never carry
  * audio. Only what we rely on is checked; werift parses the rest.
  */
-import { MediaError } from '../../src/core/errors.js';
+import { MediaError } from '../../core/errors.js';
 
 /** Larger than any browser offer (Chrome's with audio, video and data is ~6 kB). */
 const MAX_OFFER_CHARS = 64 * 1024;

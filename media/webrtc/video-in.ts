@@ -3,7 +3,7 @@
  * key frame request) -> ffmpeg VP8 decoder (fixed output size) -> VideoFrames. ffmpeg starts on
  * the first video packet, so audio-only sessions never run one; close() kills it.
  */
-import { nowMs, type PixelFormat, type VideoFrame } from '../../src/core/frames.js';
+import { nowMs, type PixelFormat, type VideoFrame } from '../../core/frames.js';
 import { FfmpegVp8Decoder } from '../ffmpeg/vp8-decoder.js';
 import { RtpVideoReceiver, type RtpVideoPacket } from './rtp-video-receiver.js';
 import { VIDEO_CLOCK, isVp8Shown } from './vp8-rtp.js';

@@ -4,7 +4,7 @@
  * restart, rate-limited: see vp8-encoder.ts). ffmpeg starts on the first frame; close() kills it.
  */
 import { PictureLossIndication, RtcpPayloadSpecificFeedback, type RtcpPacket, type RtpPacket } from 'werift';
-import type { VideoFrame } from '../../src/core/frames.js';
+import type { VideoFrame } from '../../core/frames.js';
 import { FfmpegVp8Encoder, checkVideoFrame, type Vp8EncoderOptions } from '../ffmpeg/vp8-encoder.js';
 import { RtpVideoSender } from './rtp-video-sender.js';
 

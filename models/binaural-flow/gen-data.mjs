@@ -33,7 +33,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BinauralRenderer } from '../../dist/kernels/binaural-renderer.js';
 import { RealFft, Resampler } from '../../dist/kernels/index.js';
-import { DEFAULT_SOFA, loadSofa, sharedHrtfSet, sharedLookup } from '../../dist/src/core/hrtf/index.js';
+import { DEFAULT_SOFA, loadSofa, sharedHrtfSet, sharedLookup } from '../../dist/core/hrtf/index.js';
 import { parseWav } from '../../dist/media/wav.js';
 import { checkVariantsDiffer, voicesFor } from '../command-asr/voices.mjs';
 

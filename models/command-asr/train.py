@@ -174,7 +174,7 @@ def freeze_step_shapes(model, c):
     """The step graph with a full chunk as fixed input sizes: with fewer dynamic dims onnxruntime
     folds most shape computations away (the graph is small; its cost is mostly per-node
     dispatch: fixing every dim took a step from 2.0 to 0.8 ms). The batch dim B stays free, so
-    the steps of many streams run as one batch (src/core/onnx/batcher.ts). The runner only ever
+    the steps of many streams run as one batch (core/onnx/batcher.ts). The runner only ever
     feeds full chunks (a last partial one is zero-padded: the encoder is causal)."""
     fixed = {"T": c.pre + c.chunk, "T_out": c.chunk // c.stride}
     for v in list(model.graph.input) + list(model.graph.output):

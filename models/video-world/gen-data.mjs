@@ -1,5 +1,5 @@
 // Training episodes for the video-world model, rendered by Causeway's own synthetic world
-// (src/core/models/video-world-scenes.ts, through dist/: run `npm run build` first):
+// (core/models/video-world-scenes.ts, through dist/: run `npm run build` first):
 //   node models/video-world/gen-data.mjs <outDir> <episodes> [frames per episode, 40] [seed, 1]
 // Writes frames.u8 ([episodes, frames + 1, 64, 64, 3] RGB bytes), cond.f32 ([episodes, frames, C]:
 // cond n turns frame n into frame n + 1) and meta.json. Each episode: a random scene and start,
@@ -8,7 +8,7 @@
 // look and speed): the model learns the switch from the conditioning. Deterministic for its seed.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { COND_DIM, condVector, move, render, SCENES } from '../../dist/src/core/models/video-world-scenes.js';
+import { COND_DIM, condVector, move, render, SCENES } from '../../dist/core/models/video-world-scenes.js';
 
 const [outDir, episodesArg, framesArg = '40', seedArg = '1'] = process.argv.slice(2);
 if (!outDir || !episodesArg) {

@@ -13,7 +13,7 @@ threads="${2:-2}"
 steps="${3:-4500}"
 mkdir -p "$work" "$here/model"
 cd "$root"
-[ -f dist/src/core/models/video-world-scenes.js ] || npm run build
+[ -f dist/core/models/video-world-scenes.js ] || npm run build
 node "$here/gen-data.mjs" "$work/train" 800 40 1
 node "$here/gen-data.mjs" "$work/eval" 40 40 2
 (cd "$work" && sha256sum train/* eval/*) > "$here/model/data.sha256"

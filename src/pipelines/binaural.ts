@@ -16,16 +16,16 @@
  * to the input (only a byte bound), and a slow encoder (mp3, opus) writing a long file falls
  * behind the decoder. The bound is the whole rendered file plus 10% when its duration is known.
  */
-import type { Device } from '../core/onnx/session.js';
+import type { Device } from '../../core/onnx/session.js';
 import { Subject, tap } from 'rxjs';
 import type { SourcePosition } from '../../kernels/binaural-renderer.js';
 import { ffmpegAudioInput, ffmpegAudioOutput, probeMedia, writeDone } from '../../media/ffmpeg/index.js';
 import { binaural } from '../../operators/binaural.js';
-import { CausewayError, MediaError } from '../core/errors.js';
-import { defaultBinauralFlowModel, readBinauralFlowConfig } from '../core/models/binaural-flow.js';
-import { nowMs } from '../core/frames.js';
-import { sharedHrtfSet, type HrirInterpolation } from '../core/hrtf/index.js';
-import { logger } from '../core/log.js';
+import { CausewayError, MediaError } from '../../core/errors.js';
+import { defaultBinauralFlowModel, readBinauralFlowConfig } from '../../core/models/binaural-flow.js';
+import { nowMs } from '../../core/frames.js';
+import { sharedHrtfSet, type HrirInterpolation } from '../../core/hrtf/index.js';
+import { logger } from '../../core/log.js';
 
 export interface PathKey {
   /** Seconds on the input's timeline. */

@@ -4,7 +4,7 @@
  */
 import type { Observable } from 'rxjs';
 import { vad, type VadOptions } from '../../operators/vad.js';
-import type { VadEvent } from '../core/frames.js';
+import type { VadEvent } from '../../core/frames.js';
 import { fileAudio16k, type FileAudioOptions } from './file-audio.js';
 
 export interface DetectSpeechOptions extends Omit<VadOptions, 'queue' | 'sampleRate'>, FileAudioOptions {}

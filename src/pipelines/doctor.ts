@@ -4,15 +4,15 @@
  * device check that guards every model load) and what a step costs at batch 1 and batch 32.
  */
 import * as ort from 'onnxruntime-node';
-import { binauralFlowContract, defaultBinauralFlowModel, readBinauralFlowConfig } from '../core/models/binaural-flow.js';
-import { defaultCommandModel } from '../core/models/default-models.js';
-import { cacheAwareContract, readCacheAwareConfig } from '../core/models/nemo-cache-aware.js';
-import { defaultSileroVadPath, sileroVadContract } from '../core/models/silero-vad.js';
-import { probeBatch } from '../core/onnx/auto-device.js';
-import { batchAxes, batchIsFree } from '../core/onnx/batcher.js';
-import type { ModelContract } from '../core/onnx/contract.js';
-import { checkDevice, probeFeeds } from '../core/onnx/device-check.js';
-import { cpuSession, cudaProviderInstalled, loadSession, type Provider } from '../core/onnx/session.js';
+import { binauralFlowContract, defaultBinauralFlowModel, readBinauralFlowConfig } from '../../core/models/binaural-flow.js';
+import { defaultCommandModel } from '../../core/models/default-models.js';
+import { cacheAwareContract, readCacheAwareConfig } from '../../core/models/nemo-cache-aware.js';
+import { defaultSileroVadPath, sileroVadContract } from '../../core/models/silero-vad.js';
+import { probeBatch } from '../../core/onnx/auto-device.js';
+import { batchAxes, batchIsFree } from '../../core/onnx/batcher.js';
+import type { ModelContract } from '../../core/onnx/contract.js';
+import { checkDevice, probeFeeds } from '../../core/onnx/device-check.js';
+import { cpuSession, cudaProviderInstalled, loadSession, type Provider } from '../../core/onnx/session.js';
 import { cpuAdapter, cudaAdapter, webgpuAdapter } from './gpu-adapters.js';
 
 export interface ProviderReport {

@@ -7,9 +7,9 @@
 import { defer, switchMap, type Observable, type OperatorFunction } from 'rxjs';
 import { ffmpegAudioInput, probeMedia, type MediaInfo } from '../../media/ffmpeg/index.js';
 import { resample } from '../../operators/resample.js';
-import { MediaError } from '../core/errors.js';
-import type { AudioFrame } from '../core/frames.js';
-import type { QueueOptions } from '../core/serial-queue.js';
+import { MediaError } from '../../core/errors.js';
+import type { AudioFrame } from '../../core/frames.js';
+import type { QueueOptions } from '../../core/serial-queue.js';
 
 export interface FileAudioOptions {
   realtime?: boolean;

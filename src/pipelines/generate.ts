@@ -4,11 +4,11 @@
  */
 import { from, lastValueFrom } from 'rxjs';
 import { ffmpegVideoOutput } from '../../media/ffmpeg/index.js';
-import { nowMs } from '../core/frames.js';
-import { CausewayError } from '../core/errors.js';
-import { COMMANDS } from '../core/models/video-world-scenes.js';
-import { readVideoWorldConfig, defaultVideoWorldModel } from '../core/models/video-world.js';
-import type { Device } from '../core/onnx/session.js';
+import { nowMs } from '../../core/frames.js';
+import { CausewayError } from '../../core/errors.js';
+import { COMMANDS } from '../../core/models/video-world-scenes.js';
+import { readVideoWorldConfig, defaultVideoWorldModel } from '../../core/models/video-world.js';
+import type { Device } from '../../core/onnx/session.js';
 import { generateVideo, sceneIndex, type VideoCommand, type VideoControl, type VideoPrompt } from '../../operators/generate-video.js';
 
 export interface GenerateFileOptions {

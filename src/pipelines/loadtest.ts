@@ -10,11 +10,11 @@
  */
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import { ffmpegAudioInput } from '../../media/ffmpeg/index.js';
-import { CausewayError } from '../core/errors.js';
-import { audioFrame, nowMs, type AudioFrame } from '../core/frames.js';
-import { sharedMetrics } from '../core/metrics.js';
-import type { BatchOptions } from '../core/onnx/batcher.js';
-import type { Device } from '../core/onnx/session.js';
+import { CausewayError } from '../../core/errors.js';
+import { audioFrame, nowMs, type AudioFrame } from '../../core/frames.js';
+import { sharedMetrics } from '../../core/metrics.js';
+import type { BatchOptions } from '../../core/onnx/batcher.js';
+import type { Device } from '../../core/onnx/session.js';
 import { defaultPipeline } from '../server/session-pipeline.js';
 
 export type LoadPipeline = 'captions' | 'binaural' | 'default';

@@ -15,10 +15,10 @@
  */
 import { Observable, Subject } from 'rxjs';
 import { generateVideo, sceneIndex, type VideoCommand, type VideoControl, type VideoPrompt } from '../../operators/generate-video.js';
-import { CausewayError } from '../core/errors.js';
-import { COMMANDS, SCENES } from '../core/models/video-world-scenes.js';
-import { defaultVideoWorldModel, readVideoWorldConfig, VideoWorldStream } from '../core/models/video-world.js';
-import type { Device } from '../core/onnx/session.js';
+import { CausewayError } from '../../core/errors.js';
+import { COMMANDS, SCENES } from '../../core/models/video-world-scenes.js';
+import { defaultVideoWorldModel, readVideoWorldConfig, VideoWorldStream } from '../../core/models/video-world.js';
+import type { Device } from '../../core/onnx/session.js';
 import type { OutEvent, SessionPipeline } from './session-pipeline.js';
 
 export interface GeneratePipelineOptions {

@@ -8,9 +8,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { createWhepPeer, createWhipPeer, type WhepPeer, type WhipPeerOptions } from '../../media/webrtc/index.js';
-import { invalidArgument, isCausewayError } from '../core/errors.js';
-import { logger } from '../core/log.js';
-import { metrics } from '../core/metrics.js';
+import { invalidArgument, isCausewayError } from '../../core/errors.js';
+import { logger } from '../../core/log.js';
+import { metrics } from '../../core/metrics.js';
 import { Session } from './session.js';
 import { defaultPipeline, type SessionPipeline } from './session-pipeline.js';
 import { isStaticPath, serveStatic } from './static-files.js';

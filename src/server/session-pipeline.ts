@@ -12,14 +12,14 @@ import { toMono } from '../../operators/to-mono.js';
 import { istft, stft } from '../../operators/stft.js';
 import { preloadVad, vad } from '../../operators/vad.js';
 import { videoMirror } from '../../operators/video-mirror.js';
-import { CausewayError } from '../core/errors.js';
-import type { HrtfSet } from '../core/hrtf/index.js';
-import type { AudioFrame, VideoFrame } from '../core/frames.js';
-import type { BatchOptions } from '../core/onnx/batcher.js';
-import type { Device } from '../core/onnx/session.js';
-import { chain, parallel, type StreamOperator } from '../core/operator-info.js';
-import { checkConformerModelFiles, defaultCommandModel } from '../core/models/default-models.js';
-import { readCacheAwareConfig } from '../core/models/nemo-cache-aware.js';
+import { CausewayError } from '../../core/errors.js';
+import type { HrtfSet } from '../../core/hrtf/index.js';
+import type { AudioFrame, VideoFrame } from '../../core/frames.js';
+import type { BatchOptions } from '../../core/onnx/batcher.js';
+import type { Device } from '../../core/onnx/session.js';
+import { chain, parallel, type StreamOperator } from '../../core/operator-info.js';
+import { checkConformerModelFiles, defaultCommandModel } from '../../core/models/default-models.js';
+import { readCacheAwareConfig } from '../../core/models/nemo-cache-aware.js';
 
 /** Anything JSON-serialisable with a `type`, e.g. VadEvent. */
 export interface OutEvent {
@@ -37,7 +37,7 @@ export interface SessionInputs {
   /**
    * Control messages from the client (parsed JSON objects with a string `type`). `ping` is
    * answered by the session and not passed on; `position` messages arrive checked and in range
-   * (src/core/position.ts: numbers only, azimuth in [0, 360), elevation in [-90, 90], distance in
+   * (core/position.ts: numbers only, azimuth in [0, 360), elevation in [-90, 90], distance in
    * [0.25, 10] m); refused ones got an error reply and do not arrive.
    */
   readonly control$: Observable<{ type: string; [k: string]: unknown }>;
@@ -139,7 +139,7 @@ export function defaultPipeline(options: DefaultPipelineOptions = {}): SessionPi
     const events$ = mic$.pipe(captions);
     let back: StreamOperator<AudioFrame, AudioFrame>;
     if (returnAudio === 'binaural') {
-      // Checked and clamped by the session (src/core/position.ts): valid for the renderer.
+      // Checked and clamped by the session (core/position.ts): valid for the renderer.
       const position$ = control$.pipe(
         filter((c) => c.type === 'position'),
         map((c) => {

@@ -13,11 +13,11 @@ import { randomUUID } from 'node:crypto';
 import { Subject, Subscription, filter, mergeMap } from 'rxjs';
 import type { WebSocket } from 'ws';
 import type { WhepPeer, WhipPeer } from '../../media/webrtc/index.js';
-import { isCausewayError } from '../core/errors.js';
-import type { AudioFrame, VideoFrame } from '../core/frames.js';
-import { logger } from '../core/log.js';
-import { metrics } from '../core/metrics.js';
-import { normalizePosition } from '../core/position.js';
+import { isCausewayError } from '../../core/errors.js';
+import type { AudioFrame, VideoFrame } from '../../core/frames.js';
+import { logger } from '../../core/log.js';
+import { metrics } from '../../core/metrics.js';
+import { normalizePosition } from '../../core/position.js';
 import type { SessionPipeline } from './session-pipeline.js';
 
 const log = logger('session');

@@ -1,17 +1,17 @@
 /**
- * Batched steps (src/core/onnx/batcher.ts): 32 streams stepping one shared model at once, each
+ * Batched steps (core/onnx/batcher.ts): 32 streams stepping one shared model at once, each
  * with its own state, through the real StepModel, with batching on (steps that wait while a run
  * is in flight go together) beside batching off (every step its own run), in the same run.
  * Throughput in stream-steps per second; ratio = on / off.
  */
-import { binauralFlowContract, defaultBinauralFlowModel, readBinauralFlowConfig } from '../../src/core/models/binaural-flow.js';
-import { defaultCommandModel } from '../../src/core/models/default-models.js';
-import { cacheAwareContract, readCacheAwareConfig } from '../../src/core/models/nemo-cache-aware.js';
-import { defaultSileroVadPath, sileroVadContract } from '../../src/core/models/silero-vad.js';
-import type { ModelContract } from '../../src/core/onnx/contract.js';
-import { probeFeeds } from '../../src/core/onnx/device-check.js';
-import { StepModel } from '../../src/core/onnx/step-model.js';
-import { sharedMetrics } from '../../src/core/metrics.js';
+import { binauralFlowContract, defaultBinauralFlowModel, readBinauralFlowConfig } from '../../core/models/binaural-flow.js';
+import { defaultCommandModel } from '../../core/models/default-models.js';
+import { cacheAwareContract, readCacheAwareConfig } from '../../core/models/nemo-cache-aware.js';
+import { defaultSileroVadPath, sileroVadContract } from '../../core/models/silero-vad.js';
+import type { ModelContract } from '../../core/onnx/contract.js';
+import { probeFeeds } from '../../core/onnx/device-check.js';
+import { StepModel } from '../../core/onnx/step-model.js';
+import { sharedMetrics } from '../../core/metrics.js';
 import type { BenchRow } from './row.js';
 
 const STREAMS = 32;

@@ -7,7 +7,7 @@
  * The largest N is found by doubling, then bisecting, 10 s a trial.
  */
 import { fileURLToPath } from 'node:url';
-import { setLogLevel } from '../../src/core/log.js';
+import { setLogLevel } from '../../core/log.js';
 import { loadtest, type LoadtestReport } from '../../src/pipelines/loadtest.js';
 import type { BenchRow } from './row.js';
 

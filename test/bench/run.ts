@@ -14,7 +14,7 @@ import { benchBatch } from './batch.bench.js';
 import { benchLoad } from './load.bench.js';
 import { benchSoak } from './soak.bench.js';
 import { benchVideo } from './video.bench.js';
-import { setLogLevel } from '../../src/core/log.js';
+import { setLogLevel } from '../../core/log.js';
 
 function table(rows: BenchRow[]): string {
   const cols: (keyof BenchRow)[] = ['name', 'value', 'baseline', 'ratio', 'bound'];

@@ -7,8 +7,8 @@
 import { lastValueFrom, toArray } from 'rxjs';
 import { fileURLToPath } from 'node:url';
 import { ffmpegAudioInput } from '../../media/ffmpeg/index.js';
-import { SileroStream } from '../../src/core/models/silero-vad.js';
-import { audioFrame } from '../../src/core/frames.js';
+import { SileroStream } from '../../core/models/silero-vad.js';
+import { audioFrame } from '../../core/frames.js';
 import { vad } from '../../operators/vad.js';
 import type { BenchRow } from './row.js';
 import { peakRssMb, quantile } from './stats.js';

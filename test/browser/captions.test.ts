@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import WebSocket from 'ws';
-import { defaultCommandModel } from '../../src/core/models/default-models.js';
+import { defaultCommandModel } from '../../core/models/default-models.js';
 import type { CausewayServer } from '../../src/server/http-server.js';
 import { defaultPipeline, type SessionInputs, type SessionPipeline } from '../../src/server/session-pipeline.js';
 import type { BrowserHarness } from '../browser-harness.js';
@@ -216,7 +216,7 @@ describe('live captions in chromium: fake microphone -> WHIP -> default pipeline
     const latencies = `speech end -> caption on the page: ${lat.map((x) => x.toFixed(0)).join(', ')} ms`;
     for (const l of lat) assert.ok(l > 200 && l < 10_000, latencies);
     assert.ok(quantile(lat, 0.5) < 2500, latencies);
-    const { sharedMetrics: m } = await import('../../src/core/metrics.js');
+    const { sharedMetrics: m } = await import('../../core/metrics.js');
     console.log(
       `      captions: ${lat.length} finals, speech end -> page p50 ${quantile(lat, 0.5).toFixed(0)} ms, max ${Math.max(...lat).toFixed(0)} ms; ` +
         `trigger frame age p50 ${quantile(shown.captions.map((c) => c.latencyMs ?? NaN), 0.5).toFixed(0)} ms; ` +

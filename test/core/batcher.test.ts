@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { sharedMetrics } from '../../src/core/metrics.js';
-import { BinauralFlowStream, conditioning } from '../../src/core/models/binaural-flow.js';
-import { CacheAwareStream } from '../../src/core/models/nemo-cache-aware.js';
-import { SileroStream } from '../../src/core/models/silero-vad.js';
-import { concatAlong, splitAlong, StepBatcher } from '../../src/core/onnx/batcher.js';
-import { loadedModelCount } from '../../src/core/onnx/shared-models.js';
+import { sharedMetrics } from '../../core/metrics.js';
+import { BinauralFlowStream, conditioning } from '../../core/models/binaural-flow.js';
+import { CacheAwareStream } from '../../core/models/nemo-cache-aware.js';
+import { SileroStream } from '../../core/models/silero-vad.js';
+import { concatAlong, splitAlong, StepBatcher } from '../../core/onnx/batcher.js';
+import { loadedModelCount } from '../../core/onnx/shared-models.js';
 import { rng } from '../helpers-random.js';
 
 const tinyBinauralFlow = fileURLToPath(new URL('../../../models/binaural-flow/tiny/step.onnx', import.meta.url));

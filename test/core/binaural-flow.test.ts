@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { BinauralFlowStream, FlowNoise, conditioning, defaultBinauralFlowModel, readBinauralFlowConfig } from '../../src/core/models/binaural-flow.js';
-import { loadedModelCount } from '../../src/core/onnx/shared-models.js';
+import { BinauralFlowStream, FlowNoise, conditioning, defaultBinauralFlowModel, readBinauralFlowConfig } from '../../core/models/binaural-flow.js';
+import { loadedModelCount } from '../../core/onnx/shared-models.js';
 import { rng } from '../helpers-random.js';
 
 const tinyDir = fileURLToPath(new URL('../../../models/binaural-flow/tiny/', import.meta.url));

@@ -6,15 +6,15 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { setLogSink } from '../../src/core/log.js';
-import { sharedMetrics } from '../../src/core/metrics.js';
-import { BinauralFlowStream, binauralFlowContract, conditioning } from '../../src/core/models/binaural-flow.js';
-import { CacheAwareStream } from '../../src/core/models/nemo-cache-aware.js';
-import { defaultSileroVadPath, sileroVadContract } from '../../src/core/models/silero-vad.js';
-import { checkDevice } from '../../src/core/onnx/device-check.js';
-import { cpuSession, loadSession } from '../../src/core/onnx/session.js';
-import { loadedModelCount } from '../../src/core/onnx/shared-models.js';
-import { StepModel } from '../../src/core/onnx/step-model.js';
+import { setLogSink } from '../../core/log.js';
+import { sharedMetrics } from '../../core/metrics.js';
+import { BinauralFlowStream, binauralFlowContract, conditioning } from '../../core/models/binaural-flow.js';
+import { CacheAwareStream } from '../../core/models/nemo-cache-aware.js';
+import { defaultSileroVadPath, sileroVadContract } from '../../core/models/silero-vad.js';
+import { checkDevice } from '../../core/onnx/device-check.js';
+import { cpuSession, loadSession } from '../../core/onnx/session.js';
+import { loadedModelCount } from '../../core/onnx/shared-models.js';
+import { StepModel } from '../../core/onnx/step-model.js';
 import { rng } from '../helpers-random.js';
 
 const tinyBinauralFlow = fileURLToPath(new URL('../../../models/binaural-flow/tiny/step.onnx', import.meta.url));

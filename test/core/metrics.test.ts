@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Registry } from '../../src/core/metrics.js';
+import { Registry } from '../../core/metrics.js';
 
 describe('core/metrics', () => {
   it('renders counters, gauges and histograms in the Prometheus text format, with escaped labels', () => {

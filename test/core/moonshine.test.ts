@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import llamaTokenizer from 'llama-tokenizer-js';
-import { ModelError } from '../../src/core/errors.js';
-import { nowMs } from '../../src/core/frames.js';
+import { ModelError } from '../../core/errors.js';
+import { nowMs } from '../../core/frames.js';
 import * as ort from 'onnxruntime-node';
-import { Moonshine, MOONSHINE_BOS, MOONSHINE_EOS, moonshineEncoderContract, moonshineFiles, type MoonshineTranscript } from '../../src/core/models/moonshine.js';
-import { defaultSileroVadPath } from '../../src/core/models/silero-vad.js';
-import { loadedModelCount } from '../../src/core/onnx/shared-models.js';
+import { Moonshine, MOONSHINE_BOS, MOONSHINE_EOS, moonshineEncoderContract, moonshineFiles, type MoonshineTranscript } from '../../core/models/moonshine.js';
+import { defaultSileroVadPath } from '../../core/models/silero-vad.js';
+import { loadedModelCount } from '../../core/onnx/shared-models.js';
 import { rng } from '../helpers-random.js';
 import { corpusWer, librivoxUtterances, wer, type Utterance } from '../wer.js';
 

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { CausewayError } from '../../src/core/errors.js';
-import { CacheAwareStream, readCacheAwareConfig } from '../../src/core/models/nemo-cache-aware.js';
-import { defaultSileroVadPath } from '../../src/core/models/silero-vad.js';
-import { loadedModelCount } from '../../src/core/onnx/shared-models.js';
+import { CausewayError } from '../../core/errors.js';
+import { CacheAwareStream, readCacheAwareConfig } from '../../core/models/nemo-cache-aware.js';
+import { defaultSileroVadPath } from '../../core/models/silero-vad.js';
+import { loadedModelCount } from '../../core/onnx/shared-models.js';
 import { rng } from '../helpers-random.js';
 
 const dir = fileURLToPath(new URL('../../../models/tiny-cache-aware/', import.meta.url));

@@ -3,8 +3,8 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CausewayError } from '../../src/core/errors.js';
-import { readOnnxMetadata } from '../../src/core/onnx/metadata.js';
+import { CausewayError } from '../../core/errors.js';
+import { readOnnxMetadata } from '../../core/onnx/metadata.js';
 
 const models = fileURLToPath(new URL('../../../models/', import.meta.url));
 const step = join(models, 'tiny-cache-aware/step.onnx');

@@ -3,13 +3,13 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { CausewayError } from '../../src/core/errors.js';
-import { setLogSink } from '../../src/core/log.js';
-import { sharedMetrics } from '../../src/core/metrics.js';
-import { defaultSileroVadPath, sileroVadContract, SileroStream } from '../../src/core/models/silero-vad.js';
-import { loadSession, cudaProviderInstalled } from '../../src/core/onnx/session.js';
-import { StepModel } from '../../src/core/onnx/step-model.js';
-import { acquireModel, loadedModelCount } from '../../src/core/onnx/shared-models.js';
+import { CausewayError } from '../../core/errors.js';
+import { setLogSink } from '../../core/log.js';
+import { sharedMetrics } from '../../core/metrics.js';
+import { defaultSileroVadPath, sileroVadContract, SileroStream } from '../../core/models/silero-vad.js';
+import { loadSession, cudaProviderInstalled } from '../../core/onnx/session.js';
+import { StepModel } from '../../core/onnx/step-model.js';
+import { acquireModel, loadedModelCount } from '../../core/onnx/shared-models.js';
 import { rng, randomSignal } from '../helpers-random.js';
 
 async function rejectsWith(p: Promise<unknown>, code: string, re: RegExp): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { from, lastValueFrom, map, toArray } from 'rxjs';
-import { chain, parallel, withInfo } from '../../src/core/operator-info.js';
+import { chain, parallel, withInfo } from '../../core/operator-info.js';
 
 const delayed = (name: string, latencyUs: number, lookaheadUs: number, f: (x: number) => number) => withInfo(map(f), { name, latencyUs, lookaheadUs });
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { map, of } from 'rxjs';
 import { binaural, loadHrtf } from '../../operators/binaural.js';
-import { relativeDirection } from '../../src/core/hrtf/index.js';
+import { relativeDirection } from '../../core/hrtf/index.js';
 import { randomSignal, rng } from '../helpers-random.js';
 import { collect, concat, framesOf, from } from '../operators/frames-helpers.js';
 

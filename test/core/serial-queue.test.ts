@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { Subject, lastValueFrom, toArray } from 'rxjs';
-import { CausewayError } from '../../src/core/errors.js';
-import { FlowControl, flowOf, tagFlow } from '../../src/core/flow.js';
-import { setLogSink } from '../../src/core/log.js';
-import { sharedMetrics } from '../../src/core/metrics.js';
-import { serialMap, type SerialWorker } from '../../src/core/serial-queue.js';
-import { syncMap } from '../../src/core/sync-operator.js';
+import { CausewayError } from '../../core/errors.js';
+import { FlowControl, flowOf, tagFlow } from '../../core/flow.js';
+import { setLogSink } from '../../core/log.js';
+import { sharedMetrics } from '../../core/metrics.js';
+import { serialMap, type SerialWorker } from '../../core/serial-queue.js';
+import { syncMap } from '../../core/sync-operator.js';
 
 /** A worker whose steps wait until released, to hold items in the queue. */
 function gated() {

@@ -11,8 +11,8 @@
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { condVector, fromTokens, move, render, SCENES, toTokens, track } from '../../src/core/models/video-world-scenes.js';
-import { VideoWorldStream } from '../../src/core/models/video-world.js';
+import { condVector, fromTokens, move, render, SCENES, toTokens, track } from '../../core/models/video-world-scenes.js';
+import { VideoWorldStream } from '../../core/models/video-world.js';
 import { rng } from '../helpers-random.js';
 
 const shipped = fileURLToPath(new URL('../../../models/video-world/model/step.onnx', import.meta.url));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { condVector, COND_DIM, fromTokens, move, render, SCENES, toTokens, track } from '../../src/core/models/video-world-scenes.js';
+import { condVector, COND_DIM, fromTokens, move, render, SCENES, toTokens, track } from '../../core/models/video-world-scenes.js';
 
 const lum = (c: readonly number[]) => 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
 

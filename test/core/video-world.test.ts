@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { sinkWindowFrames } from '../../kernels/sink-kv-cache.js';
-import { ModelError } from '../../src/core/errors.js';
-import { distanceMatrix, readVideoWorldConfig, VideoWorldStream, type VideoWorldConfig } from '../../src/core/models/video-world.js';
-import { cpuSession } from '../../src/core/onnx/session.js';
-import { loadedModelCount } from '../../src/core/onnx/shared-models.js';
+import { ModelError } from '../../core/errors.js';
+import { distanceMatrix, readVideoWorldConfig, VideoWorldStream, type VideoWorldConfig } from '../../core/models/video-world.js';
+import { cpuSession } from '../../core/onnx/session.js';
+import { loadedModelCount } from '../../core/onnx/shared-models.js';
 import { rng } from '../helpers-random.js';
 
 const tiny = fileURLToPath(new URL('../../../models/video-world/tiny/step.onnx', import.meta.url));

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { CausewayError } from '../../src/core/errors.js';
-import { cacheAwareContract, readCacheAwareConfig } from '../../src/core/models/nemo-cache-aware.js';
-import { probeFeeds } from '../../src/core/onnx/device-check.js';
-import { StepModel, type StepState } from '../../src/core/onnx/step-model.js';
-import { WorkerSession } from '../../src/core/onnx/worker-session.js';
+import { CausewayError } from '../../core/errors.js';
+import { cacheAwareContract, readCacheAwareConfig } from '../../core/models/nemo-cache-aware.js';
+import { probeFeeds } from '../../core/onnx/device-check.js';
+import { StepModel, type StepState } from '../../core/onnx/step-model.js';
+import { WorkerSession } from '../../core/onnx/worker-session.js';
 
 const tiny = join(fileURLToPath(new URL('../../../models/tiny-cache-aware/', import.meta.url)), 'step.onnx');
 const contract = cacheAwareContract(readCacheAwareConfig(tiny));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { GreedyTransducerSearch, ModifiedBeamSearch } from '../../kernels/transducer.js';
-import { CausewayError } from '../../src/core/errors.js';
+import { CausewayError } from '../../core/errors.js';
 import {
   FBANK_SILENCE,
   readZipformerConfig,
@@ -13,9 +13,9 @@ import {
   ZipformerEncoderStream,
   ZipformerStream,
   type ZipformerOptions,
-} from '../../src/core/models/zipformer2.js';
-import { readOnnxMetadata } from '../../src/core/onnx/metadata.js';
-import { loadedModelCount } from '../../src/core/onnx/shared-models.js';
+} from '../../core/models/zipformer2.js';
+import { readOnnxMetadata } from '../../core/onnx/metadata.js';
+import { loadedModelCount } from '../../core/onnx/shared-models.js';
 import { maxAbsDiff, rng } from '../helpers-random.js';
 
 const models = fileURLToPath(new URL('../../../models/', import.meta.url));

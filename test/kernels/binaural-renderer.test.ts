@@ -8,7 +8,7 @@ import {
   type PositionChange,
 } from '../../kernels/binaural-renderer.js';
 import { convolveOffline } from '../../kernels/partitioned-conv.js';
-import { HrirLookup, loadSofa, type HrtfSet } from '../../src/core/hrtf/index.js';
+import { HrirLookup, loadSofa, type HrtfSet } from '../../core/hrtf/index.js';
 import { maxAbsDiff, randomSignal, rng } from '../helpers-random.js';
 import { chunkings, concat, tone } from './chunking.js';
 

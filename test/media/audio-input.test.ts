@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FlowControl, flowOf } from '../../src/core/flow.js';
-import { nowMs, samplePts, type AudioFrame } from '../../src/core/frames.js';
-import { setLogSink } from '../../src/core/log.js';
-import { sharedMetrics } from '../../src/core/metrics.js';
-import { serialMap } from '../../src/core/serial-queue.js';
+import { FlowControl, flowOf } from '../../core/flow.js';
+import { nowMs, samplePts, type AudioFrame } from '../../core/frames.js';
+import { setLogSink } from '../../core/log.js';
+import { sharedMetrics } from '../../core/metrics.js';
+import { serialMap } from '../../core/serial-queue.js';
 import { ffmpegAudioInput } from '../../media/ffmpeg/index.js';
 import { isLiveInput } from '../../media/ffmpeg/input.js';
 import { until } from '../wait.js';

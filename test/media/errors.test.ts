@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isCausewayError } from '../../src/core/errors.js';
-import type { AudioFrame } from '../../src/core/frames.js';
+import { isCausewayError } from '../../core/errors.js';
+import type { AudioFrame } from '../../core/frames.js';
 import { ffmpegAudioInput, ffmpegVideoInput, probeMedia } from '../../media/ffmpeg/index.js';
 import { StderrTail, lastMeaningful, redactSource } from '../../media/ffmpeg/errors.js';
 import { oggCheck, parseWavHeader } from '../../media/ffmpeg/truncation.js';

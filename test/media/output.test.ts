@@ -3,9 +3,9 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { from, interval, map, Observable } from 'rxjs';
 import { spawnSync } from 'node:child_process';
-import { isCausewayError } from '../../src/core/errors.js';
-import { FlowControl, tagFlow } from '../../src/core/flow.js';
-import { audioFrame, type AudioFrame, type VideoFrame } from '../../src/core/frames.js';
+import { isCausewayError } from '../../core/errors.js';
+import { FlowControl, tagFlow } from '../../core/flow.js';
+import { audioFrame, type AudioFrame, type VideoFrame } from '../../core/frames.js';
 import {
   ffmpegAudioInput,
   ffmpegAudioOutput,

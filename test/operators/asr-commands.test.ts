@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { StreamingLogMel } from '../../kernels/mel.js';
 import { asr } from '../../operators/asr.js';
-import { CacheAwareStream } from '../../src/core/models/nemo-cache-aware.js';
+import { CacheAwareStream } from '../../core/models/nemo-cache-aware.js';
 import { speechFixture } from '../fixtures-speech.js';
 import { wordErrors } from '../wer.js';
 import { collect, framesOf, from } from './frames-helpers.js';

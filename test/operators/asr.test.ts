@@ -8,7 +8,7 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CausewayError } from '../../src/core/errors.js';
+import { CausewayError } from '../../core/errors.js';
 import { asr, type AsrEvent } from '../../operators/asr.js';
 import { randomChunking, rng } from '../helpers-random.js';
 import { assertEventSequence, burstSignal, stripAsrEvents } from './asr-helpers.js';

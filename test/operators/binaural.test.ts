@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { Subject, map } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { BinauralRenderer } from '../../kernels/binaural-renderer.js';
-import { CausewayError } from '../../src/core/errors.js';
-import { audioFrame, type AudioFrame } from '../../src/core/frames.js';
-import { DEFAULT_SOFA, sharedLookup, type HrtfSet } from '../../src/core/hrtf/index.js';
+import { CausewayError } from '../../core/errors.js';
+import { audioFrame, type AudioFrame } from '../../core/frames.js';
+import { DEFAULT_SOFA, sharedLookup, type HrtfSet } from '../../core/hrtf/index.js';
 import { binaural, loadHrtf } from '../../operators/binaural.js';
 import { ffmpegSync, makeTempDir, removeDir } from '../fixtures-media.js';
 import { randomChunking, randomSignal, rng } from '../helpers-random.js';
@@ -180,7 +180,7 @@ describe('operators/binaural', () => {
     assert.ok(a.every((v, i) => v === b[i]));
   });
 
-  it('positions out of range are brought into range as the server does (src/core/position.ts): elevation 120 renders as 90, distance 0 as 0.25 m, azimuth -90 as 270', async () => {
+  it('positions out of range are brought into range as the server does (core/position.ts): elevation 120 renders as 90, distance 0 as 0.25 m, azimuth -90 as 270', async () => {
     const x = randomSignal(RATE / 5, rng(83));
     const frames = framesOf(x, RATE, new Array(10).fill(RATE / 50));
     const run = async (o: { azimuth?: number; elevation?: number; distance?: number }) => concat(await collect(from(frames).pipe(binaural({ hrtf, ...o }))));

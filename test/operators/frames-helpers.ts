@@ -1,5 +1,5 @@
 import { from, lastValueFrom, toArray, type Observable } from 'rxjs';
-import { audioFrame, samplePts, type AudioFrame } from '../../src/core/frames.js';
+import { audioFrame, samplePts, type AudioFrame } from '../../core/frames.js';
 
 /** Cuts interleaved samples into AudioFrames of the given sizes (in sample frames), pts from the sample count. */
 export function framesOf(x: Float32Array, sampleRate: number, sizes: number[], channels = 1, startPts = 0): AudioFrame[] {

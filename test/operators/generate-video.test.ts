@@ -8,12 +8,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { lastValueFrom, Subject, take, toArray } from 'rxjs';
 import { generateVideo, type VideoControl, type VideoPrompt } from '../../operators/generate-video.js';
-import type { VideoFrame } from '../../src/core/frames.js';
-import { sharedMetrics } from '../../src/core/metrics.js';
-import { condVector, fromTokens, render, SCENES, toTokens } from '../../src/core/models/video-world-scenes.js';
-import { VideoWorldStream } from '../../src/core/models/video-world.js';
-import { loadedModelCount } from '../../src/core/onnx/shared-models.js';
-import { serialMap } from '../../src/core/serial-queue.js';
+import type { VideoFrame } from '../../core/frames.js';
+import { sharedMetrics } from '../../core/metrics.js';
+import { condVector, fromTokens, render, SCENES, toTokens } from '../../core/models/video-world-scenes.js';
+import { VideoWorldStream } from '../../core/models/video-world.js';
+import { loadedModelCount } from '../../core/onnx/shared-models.js';
+import { serialMap } from '../../core/serial-queue.js';
 import { until } from '../wait.js';
 
 const tiny = fileURLToPath(new URL('../../../models/video-world/tiny/step.onnx', import.meta.url));

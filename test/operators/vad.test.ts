@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { Subject } from 'rxjs';
-import { CausewayError } from '../../src/core/errors.js';
-import { audioFrame, type AudioFrame, type VadEvent } from '../../src/core/frames.js';
-import { loadedModelCount } from '../../src/core/onnx/shared-models.js';
+import { CausewayError } from '../../core/errors.js';
+import { audioFrame, type AudioFrame, type VadEvent } from '../../core/frames.js';
+import { loadedModelCount } from '../../core/onnx/shared-models.js';
 import { vad } from '../../operators/vad.js';
 import { randomChunking, rng } from '../helpers-random.js';
 import { speechFixture, type SpeechFixture } from '../fixtures-speech.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { CausewayError } from '../../src/core/errors.js';
-import type { PixelFormat, VideoFrame } from '../../src/core/frames.js';
+import { CausewayError } from '../../core/errors.js';
+import type { PixelFormat, VideoFrame } from '../../core/frames.js';
 import { mirrorFrame, videoMirror } from '../../operators/video-mirror.js';
 import { collect, from } from './frames-helpers.js';
 

@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { EMPTY, Subject, type Subscription } from 'rxjs';
-import type { VideoFrame } from '../../src/core/frames.js';
-import { loadedModelCount } from '../../src/core/onnx/shared-models.js';
+import type { VideoFrame } from '../../core/frames.js';
+import { loadedModelCount } from '../../core/onnx/shared-models.js';
 import { generatePipeline } from '../../src/server/generate-pipeline.js';
 import { until } from '../wait.js';
 

@@ -3,14 +3,14 @@
  * a werift client (test/webrtc/fake-client.ts) that offers stereo sends white noise as Opus RTP
  * and position messages; the audio that comes back, decoded as stereo, is louder in the ear the
  * voice was moved to. Malformed position messages get an error reply, change nothing, and the
- * session goes on. Also: the message's checks and clamps (src/core/position.ts) on their own.
+ * session goes on. Also: the message's checks and clamps (core/position.ts) on their own.
  */
 import assert from 'node:assert/strict';
 import { until } from '../wait.js';
 import { fileURLToPath } from 'node:url';
 import { OpusDecoder, OpusEncoder } from '../../media/webrtc/index.js';
 import { startServer, type CausewayServer } from '../../src/server/http-server.js';
-import { normalizePosition } from '../../src/core/position.js';
+import { normalizePosition } from '../../core/position.js';
 import { defaultPipeline } from '../../src/server/session-pipeline.js';
 import { rng } from '../helpers-random.js';
 import { FakeClient, waitFor } from '../webrtc/fake-client.js';

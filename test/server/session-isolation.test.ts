@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { EMPTY, map } from 'rxjs';
 import { startServer, type CausewayServer } from '../../src/server/http-server.js';
-import { loadedModelCount } from '../../src/core/onnx/shared-models.js';
+import { loadedModelCount } from '../../core/onnx/shared-models.js';
 import { defaultPipeline, type SessionPipeline } from '../../src/server/session-pipeline.js';
 import { FakeClient, waitFor } from '../webrtc/fake-client.js';
 

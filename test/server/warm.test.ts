@@ -11,7 +11,7 @@ import { binaural } from '../../operators/binaural.js';
 import { toMono } from '../../operators/to-mono.js';
 import { preloadVad, vad } from '../../operators/vad.js';
 import { resample } from '../../operators/resample.js';
-import { modelLoadCounts } from '../../src/core/onnx/shared-models.js';
+import { modelLoadCounts } from '../../core/onnx/shared-models.js';
 import { startServer, type CausewayServer } from '../../src/server/http-server.js';
 import { generatePipeline } from '../../src/server/generate-pipeline.js';
 import { defaultPipeline, type SessionPipeline } from '../../src/server/session-pipeline.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { lastValueFrom, toArray } from 'rxjs';
-import { sharedMetrics } from '../../src/core/metrics.js';
+import { sharedMetrics } from '../../core/metrics.js';
 import { detectSpeech } from '../../src/pipelines/detect-speech.js';
 import { resample } from '../../operators/resample.js';
 import { vad } from '../../operators/vad.js';

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { track } from '../../src/core/models/video-world-scenes.js';
+import { track } from '../../core/models/video-world-scenes.js';
 import { parseControls } from '../../src/pipelines/generate.js';
 import { runCli } from '../run-cli.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { RTCDataChannel } from 'werift';
 import { JsonChannels } from '../../media/webrtc/data-channel.js';
-import { sharedMetrics } from '../../src/core/metrics.js';
+import { sharedMetrics } from '../../core/metrics.js';
 import { until } from '../wait.js';
 
 /** Just the part of werift's RTCDataChannel that JsonChannels uses. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { isCausewayError } from '../../src/core/errors.js';
+import { isCausewayError } from '../../core/errors.js';
 import { OPUS_FRAME_SAMPLES, OpusDecoder, OpusEncoder, opusPacketSamples } from '../../media/webrtc/index.js';
 import { rng } from '../helpers-random.js';
 import { channel, rms, sine, toneFit } from './tone.js';

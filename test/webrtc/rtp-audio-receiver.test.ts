@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { until } from '../wait.js';
-import type { AudioFrame } from '../../src/core/frames.js';
+import type { AudioFrame } from '../../core/frames.js';
 import { OpusEncoder } from '../../media/webrtc/index.js';
 import { RtpAudioReceiver, type RtpAudioPacket } from '../../media/webrtc/rtp-audio-receiver.js';
 import { sine, toneFit } from './tone.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { isCausewayError } from '../../src/core/errors.js';
+import { isCausewayError } from '../../core/errors.js';
 import { createWhipPeer } from '../../media/webrtc/index.js';
 import { checkOffer } from '../../media/webrtc/sdp-checks.js';
 import { FakeClient, baseline, settleResources } from './fake-client.js';

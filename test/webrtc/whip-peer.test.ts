@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { firstValueFrom, filter, lastValueFrom, toArray, timeout } from 'rxjs';
-import { isCausewayError } from '../../src/core/errors.js';
-import { audioFrame, type AudioFrame } from '../../src/core/frames.js';
-import { setLogSink, type LogSink } from '../../src/core/log.js';
+import { isCausewayError } from '../../core/errors.js';
+import { audioFrame, type AudioFrame } from '../../core/frames.js';
+import { setLogSink, type LogSink } from '../../core/log.js';
 import { peerConnectionOf } from '../../media/webrtc/peer.js';
 import { createWhipPeer, OpusDecoder, OpusEncoder, type PeerState, type WhipPeer, type WhipPeerOptions } from '../../media/webrtc/index.js';
 import { FakeClient, OPUS_PT, baseline, settleResources, waitFor, type FakeClientOptions } from './fake-client.js';

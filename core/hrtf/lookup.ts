@@ -23,7 +23,7 @@
  * kept); a set measured at several distances is reduced to its most common distance (distance
  * is a gain in Causeway, see kernels/binaural-renderer).
  */
-import type { HrirSource } from '../../../kernels/binaural-renderer.js';
+import type { HrirSource } from '../../kernels/binaural-renderer.js';
 import { CausewayError } from '../errors.js';
 import type { HrtfSet } from './sofa.js';
 import { triangulateSphere } from './sphere-hull.js';

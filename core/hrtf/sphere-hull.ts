@@ -10,7 +10,7 @@
  * diagonal of each such quad and leaves everything else as it is (the faces between points a
  * few degrees apart sit ~1e-3 inside the sphere, far beyond the nudge).
  */
-import { mulberry32 } from '../../../kernels/mulberry32.js';
+import { mulberry32 } from '../../kernels/mulberry32.js';
 
 export interface SphereTriangulation {
   /** Vertex indices, three per triangle, counter-clockwise seen from outside. */

@@ -21,8 +21,8 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { RealFft } from '../../../kernels/fft.js';
-import { Resampler, upfirdn } from '../../../kernels/resample.js';
+import { RealFft } from '../../kernels/fft.js';
+import { Resampler, upfirdn } from '../../kernels/resample.js';
 import { CausewayError } from '../errors.js';
 
 /** The file Debian's libmysofa1 package installs: MIT's KEMAR, normal pinna, 710 directions at 1.4 m, 44.1 kHz. */

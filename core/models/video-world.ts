@@ -26,14 +26,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { readSidecar } from './sidecar.js';
-import { SinkKvCache, sinkWindowFrames } from '../../../kernels/sink-kv-cache.js';
+import { SinkKvCache, sinkWindowFrames } from '../../kernels/sink-kv-cache.js';
 import { CausewayError, ModelError } from '../errors.js';
 import type { ModelContract } from '../onnx/contract.js';
 import { acquireModel, type ModelLease } from '../onnx/shared-models.js';
 import type { SessionOptions } from '../onnx/session.js';
 import type { StepState } from '../onnx/step-model.js';
 
-const PACKAGE_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** The trained model Causeway ships (models/video-world/model). */
 export function defaultVideoWorldModel(): string {

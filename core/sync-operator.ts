@@ -3,7 +3,7 @@
  * created per subscription by `open`, outputs are emitted as they are produced, `flush` runs when
  * the source completes or errors (before the error is passed on: nothing delivered is lost), and `teardown` runs once however the subscription ends. No queue is
  * needed: the work is done inside the source's `next`. Outputs carry their input's FlowControl
- * (src/core/flow.ts), so a queue after this operator can still pause the source.
+ * (core/flow.ts), so a queue after this operator can still pause the source.
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import { flowOf, tagFlow, type FlowControl } from './flow.js';

@@ -1,6 +1,6 @@
 /**
  * Where the models Causeway ships live, in one place. Paths resolve against this file's place in
- * the package (dist/src/core/models/ -> the package root), the way the CLI finds its demo clip
+ * the package (dist/core/models/ -> the package root), the way the CLI finds its demo clip
  * and the server its web page, so they hold wherever the package is installed.
  */
 import { existsSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelError } from '../errors.js';
 
-const PACKAGE_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /**
  * The speech recogniser the server's captions run by default (the `asr` operator's 'conformer'

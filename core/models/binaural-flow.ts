@@ -31,9 +31,9 @@ import type { ModelContract } from '../onnx/contract.js';
 import { acquireModel, type ModelLease } from '../onnx/shared-models.js';
 import type { SessionOptions } from '../onnx/session.js';
 import type { StepState } from '../onnx/step-model.js';
-import { mulberry32 } from '../../../kernels/mulberry32.js';
+import { mulberry32 } from '../../kernels/mulberry32.js';
 
-const PACKAGE_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** The trained model Causeway ships (models/binaural-flow/model). */
 export function defaultBinauralFlowModel(): string {

@@ -20,7 +20,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { GreedyTransducerSearch, ModifiedBeamSearch, type TransducerResult, type TransducerSearch } from '../../../kernels/transducer.js';
+import { GreedyTransducerSearch, ModifiedBeamSearch, type TransducerResult, type TransducerSearch } from '../../kernels/transducer.js';
 import { CausewayError, ModelError } from '../errors.js';
 import type { ModelContract, TensorSpec, StatePair } from '../onnx/contract.js';
 import { readOnnxMetadata } from '../onnx/metadata.js';

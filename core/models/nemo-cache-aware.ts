@@ -9,7 +9,7 @@
  * Settings are the keys sherpa-onnx reads from NeMo models' metadata (window_size, chunk_shift,
  * pre_encode_cache_size, cache_last_channel_dim1..3, cache_last_time_dim1..3, vocab_size, ...),
  * from a sidecar JSON beside the model (`model.onnx` -> `model.json`) when there is one, else
- * from the ONNX file's own metadata_props (read by src/core/onnx/metadata.ts: the ONNX Runtime JS
+ * from the ONNX file's own metadata_props (read by core/onnx/metadata.ts: the ONNX Runtime JS
  * API does not expose custom metadata). The key `frontend` says which features the model wants:
  * 'causeway' (Causeway's own log-mel, kernels/mel.ts StreamingLogMel: what models/command-asr is
  * trained on) or 'nemo' (NeMo's featurizer, StreamingNemoMel), the default, since real NeMo
