@@ -37,7 +37,7 @@
  * L - 120 - H/2 = 200 samples (12.5 ms).
  */
 import { RealFft } from './fft.js';
-import { CentredFramer, edgeIndex } from './mel.js';
+import { CentredFramer, edgeIndex } from './centred-framer.js';
 
 export type KaldiWindow = 'povey' | 'hann' | 'hamming' | 'rectangular';
 

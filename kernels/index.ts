@@ -19,15 +19,9 @@ export {
   logMelOffline,
   type LogMelOptions,
   type MelScale,
-  CentredFramer,
-  edgeIndex,
-  type EdgeMode,
-  StreamingNemoMel,
-  nemoMelOffline,
-  nemoMelFrameCount,
-  nemoNormalizePerFeature,
-  type NemoMelOptions,
 } from './mel.js';
+export { CentredFramer, edgeIndex, type EdgeMode } from './centred-framer.js';
+export { StreamingNemoMel, nemoMelOffline, nemoMelFrameCount, nemoNormalizePerFeature, type NemoMelOptions } from './nemo-mel.js';
 export {
   StreamingKaldiFbank,
   kaldiFbankOffline,

@@ -10,15 +10,8 @@ import {
   kaldiMelScale,
   type KaldiFbankOptions,
 } from '../../kernels/fbank.js';
-import {
-  CentredFramer,
-  StreamingNemoMel,
-  edgeIndex,
-  nemoMelFrameCount,
-  nemoMelOffline,
-  nemoNormalizePerFeature,
-  type NemoMelOptions,
-} from '../../kernels/mel.js';
+import { CentredFramer, edgeIndex } from '../../kernels/centred-framer.js';
+import { StreamingNemoMel, nemoMelFrameCount, nemoMelOffline, nemoNormalizePerFeature, type NemoMelOptions } from '../../kernels/nemo-mel.js';
 import { randomSignal, rng } from '../helpers-random.js';
 import { chunkings, concat, feed } from './chunking.js';
 
