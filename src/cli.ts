@@ -99,8 +99,13 @@ async function runVad(input: string, opts: { json: boolean; realtime: boolean; d
   return { segments, seconds: info.durationSec ?? NaN, wallSeconds: (nowMs() - t0) / 1000 };
 }
 
+/** The example files the CLI hands to the app: the demo clip and the page `serve` shows. */
 export function demoClipPath(): string {
   return fileURLToPath(new URL('../../examples/assets/speech.ogg', import.meta.url));
+}
+
+export function examplePageDir(): string {
+  return fileURLToPath(new URL('../../examples/web/', import.meta.url));
 }
 
 const OPTIONS = {
@@ -293,6 +298,7 @@ async function main(argv: string[]): Promise<void> {
         maxSessions,
         pipeline: defaultPipeline({ device, asrModel: values['asr-model'], binauralEngine }),
         pipelines: { generate: generatePipeline({ device }) },
+        page: examplePageDir(),
       });
       cli.serving = true;
       cli.out(`Causeway is serving on ${server.url}/  (open it in a browser; WHIP endpoint ${server.url}/whip)\n`);

@@ -3,6 +3,7 @@ import type { Page } from 'playwright-core';
 import { startServer, type CausewayServer, type ServerOptions } from '../src/server/http-server.js';
 import { launchBrowser, writeWav, type BrowserHarness } from './browser-harness.js';
 import { makeTempDir, removeDir } from './fixtures-media.js';
+import { EXAMPLE_PAGE } from './example-page.js';
 
 /** A real server and a real chromium whose fake microphone plays `mic`, with the example page open on the server. */
 export interface BrowserSession {
@@ -31,7 +32,7 @@ export async function startBrowserSession(prefix: string, mic: Float32Array, ser
   try {
     const wav = join(dir, 'mic.wav');
     writeWav(wav, [mic], 48000);
-    server = await startServer({ port: 0, ...serverOptions });
+    server = await startServer({ port: 0, page: EXAMPLE_PAGE, ...serverOptions });
     browser = await launchBrowser({ fakeAudioWav: wav, fakeVideo: false });
     const page = await browser.page(`${server.url}/`);
     return { dir, server, browser, page, close };

@@ -42,6 +42,11 @@ export interface ServerOptions {
    */
   pipelines?: Readonly<Record<string, SessionPipeline>>;
   peer?: WhipPeerOptions;
+  /**
+   * A folder served at `/`: its index.html and the plain files beside it, by exact name. Absent:
+   * no page, the HTTP API only. `causeway serve` passes Causeway's example page (examples/web).
+   */
+  page?: string;
 }
 
 export interface CausewayServer {
@@ -313,7 +318,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
       res.end(metrics.render());
       return;
     }
-    if (method === 'GET' && (await serveStatic(path, res))) return;
+    if (method === 'GET' && options.page !== undefined && (await serveStatic(options.page, path, res))) return;
     throw new HttpError(404, `not found: ${method} ${path}`);
   }
 

@@ -1,13 +1,12 @@
 /**
- * Serves the example web page from examples/web in the source tree (no build step for it).
- * Only plain files directly inside that folder, by exact name: no path walking.
+ * Serves a web page's folder (`ServerOptions.page`; `causeway serve` passes the example page,
+ * examples/web, which has no build step). Only plain files directly inside that folder, by
+ * exact name: no path walking.
  */
 import { readFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { basename, extname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('../../../examples/web/', import.meta.url));
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -26,13 +25,13 @@ export function isStaticPath(pathname: string): boolean {
   return fileName(pathname) !== undefined;
 }
 
-/** Returns false when there is no such file (the caller answers 404). */
-export async function serveStatic(pathname: string, res: ServerResponse): Promise<boolean> {
+/** Serves `pathname` from the folder `root`; returns false when there is no such file (the caller answers 404). */
+export async function serveStatic(root: string, pathname: string, res: ServerResponse): Promise<boolean> {
   const name = fileName(pathname);
   if (name === undefined) return false;
   let body: Buffer;
   try {
-    body = await readFile(join(ROOT, name));
+    body = await readFile(join(root, name));
   } catch {
     return false;
   }

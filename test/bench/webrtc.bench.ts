@@ -45,6 +45,7 @@ import { launchBrowser, writeWav, type BrowserHarness } from '../browser-harness
 import { makeTempDir, removeDir } from '../fixtures-media.js';
 import type { BenchRow } from './row.js';
 import { quantile } from './stats.js';
+import { EXAMPLE_PAGE } from '../example-page.js';
 
 const clip = fileURLToPath(new URL('../../../examples/assets/speech.ogg', import.meta.url));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -622,7 +623,7 @@ export async function benchWebrtc(): Promise<BenchRow[]> {
     writeWav(wav, [speech], 48000);
 
     const start = async (pipeline: SessionPipeline) => {
-      const s = await startServer({ port: 0, pipeline });
+      const s = await startServer({ port: 0, pipeline, page: EXAMPLE_PAGE });
       servers.push(s);
       return s;
     };

@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import { startServer, type CausewayServer } from '../../src/server/http-server.js';
 import type { SessionPipeline } from '../../src/server/session-pipeline.js';
 import { FakeClient, waitFor } from '../webrtc/fake-client.js';
+import { EXAMPLE_PAGE } from '../example-page.js';
 
 const TOKEN = 's3cret';
 /** No model here: these tests are about the HTTP contract, and the pipeline must not matter. */
@@ -39,7 +40,7 @@ describe('server HTTP API (WHIP, /events, /healthz, /metrics)', function () {
   };
 
   before(async () => {
-    server = await startServer({ port: 0, token: TOKEN, maxSessions: 2, pipeline: nullPipeline });
+    server = await startServer({ port: 0, token: TOKEN, maxSessions: 2, pipeline: nullPipeline, page: EXAMPLE_PAGE });
   });
   after(async () => {
     for (const c of clients) await c.close();
@@ -178,6 +179,13 @@ describe('server: pipelines chosen by name (POST /whip?pipeline=)', function () 
     await server.close();
     server = undefined;
     assert.deepEqual(warmed, [], 'closing the server releases what every pipeline warmed');
+  });
+
+  it('serves a page only from the folder it is given: without `page`, / and the page files are 404 and the API still answers', async () => {
+    server = await startServer({ port: 0, pipeline: nullPipeline });
+    assert.equal((await fetch(`${server.url}/`)).status, 404);
+    assert.equal((await fetch(`${server.url}/app.js`)).status, 404);
+    assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
   });
 
   it("refuses a pipeline named 'default' or with a name that is not a lower-case word", async () => {

@@ -10,6 +10,7 @@ import type { SessionPipeline } from '../../src/server/session-pipeline.js';
 import { FakeClient } from '../webrtc/fake-client.js';
 import { until } from '../wait.js';
 import { getLiteral, rawConnect, type RawConnection } from './raw-http.js';
+import { EXAMPLE_PAGE } from '../example-page.js';
 
 const nullPipeline: SessionPipeline = () => ({ events$: EMPTY });
 
@@ -26,7 +27,7 @@ describe('server HTTP limits', function () {
   });
 
   it('2,000 distinct unknown paths do not grow /metrics (bounded route labels)', async () => {
-    server = await startServer({ port: 0, pipeline: nullPipeline });
+    server = await startServer({ port: 0, pipeline: nullPipeline, page: EXAMPLE_PAGE });
     const url = server.url;
     const size = async () => (await (await fetch(`${url}/metrics`)).text()).length;
     // One error of each kind first, so that the series the walk may legitimately add exist already.
@@ -82,7 +83,7 @@ describe('server HTTP limits', function () {
   });
 
   it('`..` sent literally, plain or percent-encoded, never reaches a file outside the page folder', async () => {
-    server = await startServer({ port: 0, pipeline: nullPipeline });
+    server = await startServer({ port: 0, pipeline: nullPipeline, page: EXAMPLE_PAGE });
     // Files outside examples/web with extensions the static server serves, and one it does not.
     const outside = [
       { rel: '../../dist/src/index.js', text: readFileSync(new URL('../../src/index.js', import.meta.url), 'latin1') },
