@@ -16,43 +16,7 @@ import { defaultCommandModel } from '../core/models/default-models.js';
 import { detectSpeech } from './pipelines/detect-speech.js';
 import { probeMedia } from '../media/ffmpeg/index.js';
 
-const USAGE = `usage:
-  causeway vad <input> [--json] [--realtime] [--timeout S] [--device D] [--threads N] [--debug]
-      speech segments of any media file or URL ffmpeg reads, one line each
-  causeway transcribe <input> [--engine conformer|zipformer|moonshine] [--model path] [--format text|json|srt|vtt] [--realtime] [--timeout S] [--device D]
-      speech recognition: partial hypotheses live on a terminal, finals only when piped.
-      conformer (default): a NeMo-contract cache-aware CTC step graph; without --model, Causeway's
-        own command recogniser (digits and 30 command words)
-      moonshine: Moonshine tiny, English dictation (the model comes with the npm package)
-      zipformer: an icefall/sherpa-onnx streaming zipformer2 transducer; --model is its directory
-  causeway binaural <input> <output> [--azimuth A] [--elevation E] [--distance D] [--path "t:az,el[,d];..."] [--engine hrtf|neural] [--sofa file] [--room R] [--model step.onnx] [--device D]
-      the input's voice (downmixed to mono) placed around the listener, for headphones: stereo at 48 kHz,
-      the output format following its extension. Azimuth in degrees counter-clockwise from the front
-      (90 = left, 270 = right; negative values as they are: --azimuth -90), elevation up, distance in metres
-      (gain 1/distance); --path moves it through keyframes at t seconds, interpolated in between.
-      The HRTFs come from a SOFA file, by default Debian's libmysofa1 MIT KEMAR set; --engine neural
-      renders with Causeway's BinauralFlow-style model instead (models/binaural-flow; --room 0..1 adds
-      its learned room, default 0)
-  causeway generate <out.mp4|out.webm|out.y4m> --frames N [--fps 15] [--prompt SCENE] [--controls "t:action;..."] [--seed S] [--model step.onnx] [--device D]
-      video generated frame by frame by the video-world model (models/video-world), each frame from the
-      one before it; SCENE is stripes, checker, gradient or dots (or 0-3); actions at t seconds are
-      stop, left, right, up, down or scene=SCENE (a scene switch re-caches the model's memory);
-      --seed starts the object at a place drawn from S (default: the centre)
-  causeway doctor [--json]
-      which execution providers start here (cpu, cuda, webgpu) and, for each shipped model on each,
-      whether its outputs match the CPU's and a step's time at batch 1 and 32
-  causeway loadtest [--sessions 8] [--seconds 10] [--pipeline captions|binaural|default] [--no-batch] [--thread worker|main] [--json] [--device D]
-      N live sessions in this process (the demo clip at real-time pace, no browser) through the
-      server's pipeline: whether all kept up (no drops, frame age p99 < 200 ms), CPU per session,
-      steps per model run
-  causeway demo [--json]
-      the VAD pipeline on the speech clip shipped with Causeway, with its real-time factor
-  causeway serve [--host 127.0.0.1] [--port 8080] [--token T] [--max-sessions 8] [--device D] [--asr-model step.onnx] [--binaural-engine hrtf|neural]
-      the WebRTC server (WHIP ingest, /events, /metrics, /healthz) and the example page; live
-      captions use --asr-model (a conformer-engine model; default: the embedded command recogniser);
-      the microphone returns binaurally, --binaural-engine hrtf (default) or neural; the page's
-      Generate mode (POST /whip?pipeline=generate) streams the video-world model, steered live
-options:
+const OPTIONS_USAGE = `options:
   --json        one JSON object per segment
   --realtime    read the input at 1x speed, like a live source
   --timeout     seconds a network input (rtsp, http, tcp, ...) may send nothing before it fails (default 10; 0: wait forever)
@@ -144,80 +108,52 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args: glueNegativeValues(argv, OPTIONS), allowPositionals: true, options: OPTIONS });
-  if (values.quiet) setLogLevel('silent');
-  if (values.debug) setLogLevel('debug');
-  const [command, ...rest] = positionals;
-  if (values.help || !command) {
-    cli.out(USAGE + '\n');
-    if (!command && !values.help) process.exitCode = 2;
-    return;
-  }
-  const device = values.device as Device;
-  if (!DEVICES.includes(device)) throw new UsageError(`--device must be ${DEVICES.join(', ')}, got '${values.device}'`);
-  const threads = Number(values.threads);
-  if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads must be a positive integer, got '${values.threads}'`);
-  const timeout = Number(values.timeout);
-  if (values.timeout!.trim() === '' || !(timeout >= 0) || !Number.isFinite(timeout)) throw new UsageError(`--timeout must be a number of seconds >= 0, got '${values.timeout}'`);
-  const timeoutMs = timeout * 1000;
-  const common = { json: values.json!, realtime: values.realtime!, device, threads, timeoutMs };
-  switch (command) {
-    case 'vad': {
-      if (rest.length !== 1) throw new UsageError('vad takes exactly one input (a file path or URL)');
+function parseCommandLine(argv: string[]) {
+  return parseArgs({ args: glueNegativeValues(argv, OPTIONS), allowPositionals: true, options: OPTIONS });
+}
+type Values = ReturnType<typeof parseCommandLine>['values'];
+
+interface CommandContext {
+  values: Values;
+  /** The positional arguments after the command's name. */
+  rest: string[];
+  device: Device;
+  threads: number;
+  timeoutMs: number;
+  common: { json: boolean; realtime: boolean; device: Device; threads: number; timeoutMs: number };
+}
+
+interface Command {
+  /** Its lines in the usage text. */
+  usage: string;
+  /** Positional arguments it takes ('any': it checks them itself, or takes none it reads). */
+  args: number | 'any';
+  argsError?: string;
+  run(ctx: CommandContext): Promise<void>;
+}
+
+/** Every command, in the order the usage text lists them. */
+const COMMANDS: Record<string, Command> = {
+  vad: {
+    usage: `  causeway vad <input> [--json] [--realtime] [--timeout S] [--device D] [--threads N] [--debug]
+      speech segments of any media file or URL ffmpeg reads, one line each`,
+    args: 1,
+    argsError: 'vad takes exactly one input (a file path or URL)',
+    async run({ rest, common }) {
       const r = await runVad(rest[0], common);
       if (!cli.stdoutClosed) process.stderr.write(`${r.segments} segment(s) in ${r.seconds.toFixed(2)} s of audio, processed in ${r.wallSeconds.toFixed(2)} s (real-time factor ${(r.wallSeconds / r.seconds).toFixed(4)})\n`);
-      return;
-    }
-    case 'doctor': {
-      if (rest.length !== 0) throw new UsageError('doctor takes no arguments');
-      const { doctor, formatDoctor } = await import('./pipelines/doctor.js');
-      const r = await doctor();
-      cli.out(values.json ? JSON.stringify(r) + '\n' : formatDoctor(r));
-      return;
-    }
-    case 'loadtest': {
-      if (rest.length !== 0) throw new UsageError('loadtest takes no arguments');
-      const sessions = Number(values.sessions);
-      if (!Number.isInteger(sessions) || sessions < 1) throw new UsageError(`--sessions must be a positive integer, got '${values.sessions}'`);
-      const seconds = Number(values.seconds);
-      if (!(seconds > 0)) throw new UsageError(`--seconds must be a positive number, got '${values.seconds}'`);
-      const kind = values.pipeline!;
-      if (kind !== 'captions' && kind !== 'binaural' && kind !== 'default') throw new UsageError(`--pipeline must be captions, binaural or default, got '${kind}'`);
-      const thread = values.thread;
-      if (thread !== undefined && thread !== 'worker' && thread !== 'main') throw new UsageError(`--thread must be worker or main, got '${thread}'`);
-      const { loadtest } = await import('./pipelines/loadtest.js');
-      const r = await loadtest({ sessions, seconds, pipeline: kind, clip: demoClipPath(), device, batch: values['no-batch'] ? { maxBatch: 1 } : undefined, thread });
-      cli.out(
-        values.json
-          ? JSON.stringify(r) + '\n'
-          : `${r.sessions} ${r.pipeline} session(s) for ${r.seconds} s: ${r.realtime ? 'real time' : 'NOT real time'} (frame age p99 ${r.frameAgeP99Ms.toFixed(0)} ms, ${r.dropped} frame(s) dropped); ` +
-              `${r.cpuMsPerSecondPerSession.toFixed(1)} ms of CPU per second per session; ${r.batchSizeMean.toFixed(1)} steps per model run\n`,
-      );
-      return;
-    }
-    case 'generate': {
-      if (rest.length !== 1) throw new UsageError('generate takes exactly one output (a file; the format follows its extension)');
-      const frames = Number(values.frames);
-      if (values.frames === undefined || !Number.isInteger(frames) || frames < 1) throw new UsageError(`--frames must be a positive integer, got '${values.frames ?? ''}'`);
-      const fps = Number(values.fps);
-      if (!(fps > 0 && fps <= 240)) throw new UsageError(`--fps must be in (0, 240], got '${values.fps}'`);
-      const { generateFile } = await import('./pipelines/generate.js');
-      const seed = values.seed === undefined ? undefined : Number(values.seed);
-      if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got '${values.seed}'`);
-      const r = await generateFile(rest[0], { frames, fps, prompt: values.prompt, controls: values.controls, seed, model: values.model, device, threads });
-      if (!values.quiet) process.stderr.write(`${rest[0]}: ${r.frames} frames (${r.size}x${r.size}, ${r.seconds.toFixed(2)} s at ${fps} fps) generated in ${r.wallSeconds.toFixed(2)} s (${(r.frames / r.wallSeconds).toFixed(1)} frames/s)\n`);
-      return;
-    }
-    case 'demo': {
-      const clip = demoClipPath();
-      cli.out(`Causeway demo: Silero VAD v5 (ONNX) on ${clip}\n`);
-      const r = await runVad(clip, common);
-      cli.out(`${r.segments} speech segment(s) in ${r.seconds.toFixed(2)} s of audio; processed in ${r.wallSeconds.toFixed(2)} s, real-time factor ${(r.wallSeconds / r.seconds).toFixed(4)} (${(r.seconds / r.wallSeconds).toFixed(0)}x faster than real time)\n`);
-      return;
-    }
-    case 'transcribe': {
-      if (rest.length !== 1) throw new UsageError('transcribe takes exactly one input (a file path or URL)');
+    },
+  },
+  transcribe: {
+    usage: `  causeway transcribe <input> [--engine conformer|zipformer|moonshine] [--model path] [--format text|json|srt|vtt] [--realtime] [--timeout S] [--device D]
+      speech recognition: partial hypotheses live on a terminal, finals only when piped.
+      conformer (default): a NeMo-contract cache-aware CTC step graph; without --model, Causeway's
+        own command recogniser (digits and 30 command words)
+      moonshine: Moonshine tiny, English dictation (the model comes with the npm package)
+      zipformer: an icefall/sherpa-onnx streaming zipformer2 transducer; --model is its directory`,
+    args: 1,
+    argsError: 'transcribe takes exactly one input (a file path or URL)',
+    async run({ values, rest, device, threads, timeoutMs }) {
       const engine = values.engine ?? 'conformer';
       if (engine !== 'conformer' && engine !== 'zipformer' && engine !== 'moonshine') throw new UsageError(`--engine must be conformer, zipformer or moonshine, got '${engine}'`);
       if (engine === 'zipformer' && !values.model) throw new UsageError('--engine zipformer needs --model <dir> (encoder, decoder, joiner and tokens.txt)');
@@ -251,10 +187,20 @@ async function main(argv: string[]): Promise<void> {
         ),
         { defaultValue: undefined },
       );
-      return;
-    }
-    case 'binaural': {
-      if (rest.length !== 2) throw new UsageError('binaural takes an input and an output (files or URLs; the output format follows its extension)');
+    },
+  },
+  binaural: {
+    usage: `  causeway binaural <input> <output> [--azimuth A] [--elevation E] [--distance D] [--path "t:az,el[,d];..."] [--engine hrtf|neural] [--sofa file] [--room R] [--model step.onnx] [--device D]
+      the input's voice (downmixed to mono) placed around the listener, for headphones: stereo at 48 kHz,
+      the output format following its extension. Azimuth in degrees counter-clockwise from the front
+      (90 = left, 270 = right; negative values as they are: --azimuth -90), elevation up, distance in metres
+      (gain 1/distance); --path moves it through keyframes at t seconds, interpolated in between.
+      The HRTFs come from a SOFA file, by default Debian's libmysofa1 MIT KEMAR set; --engine neural
+      renders with Causeway's BinauralFlow-style model instead (models/binaural-flow; --room 0..1 adds
+      its learned room, default 0)`,
+    args: 2,
+    argsError: 'binaural takes an input and an output (files or URLs; the output format follows its extension)',
+    async run({ values, rest, device, threads }) {
       const engine = values.engine ?? 'hrtf';
       if (engine !== 'hrtf' && engine !== 'neural') throw new UsageError(`--engine must be hrtf (measured HRTFs) or neural (the binaural-flow model) for binaural, got '${engine}'`);
       const room = values.room === undefined ? undefined : Number(values.room);
@@ -279,9 +225,85 @@ async function main(argv: string[]): Promise<void> {
       if (!values.quiet) {
         process.stderr.write(`${rest[1]}: ${r.seconds.toFixed(2)} s rendered binaurally (${r.hrtf}) in ${r.wallSeconds.toFixed(2)} s (real-time factor ${(r.wallSeconds / r.seconds).toFixed(4)})\n`);
       }
-      return;
-    }
-    case 'serve': {
+    },
+  },
+  generate: {
+    usage: `  causeway generate <out.mp4|out.webm|out.y4m> --frames N [--fps 15] [--prompt SCENE] [--controls "t:action;..."] [--seed S] [--model step.onnx] [--device D]
+      video generated frame by frame by the video-world model (models/video-world), each frame from the
+      one before it; SCENE is stripes, checker, gradient or dots (or 0-3); actions at t seconds are
+      stop, left, right, up, down or scene=SCENE (a scene switch re-caches the model's memory);
+      --seed starts the object at a place drawn from S (default: the centre)`,
+    args: 1,
+    argsError: 'generate takes exactly one output (a file; the format follows its extension)',
+    async run({ values, rest, device, threads }) {
+      const frames = Number(values.frames);
+      if (values.frames === undefined || !Number.isInteger(frames) || frames < 1) throw new UsageError(`--frames must be a positive integer, got '${values.frames ?? ''}'`);
+      const fps = Number(values.fps);
+      if (!(fps > 0 && fps <= 240)) throw new UsageError(`--fps must be in (0, 240], got '${values.fps}'`);
+      const { generateFile } = await import('./pipelines/generate.js');
+      const seed = values.seed === undefined ? undefined : Number(values.seed);
+      if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got '${values.seed}'`);
+      const r = await generateFile(rest[0], { frames, fps, prompt: values.prompt, controls: values.controls, seed, model: values.model, device, threads });
+      if (!values.quiet) process.stderr.write(`${rest[0]}: ${r.frames} frames (${r.size}x${r.size}, ${r.seconds.toFixed(2)} s at ${fps} fps) generated in ${r.wallSeconds.toFixed(2)} s (${(r.frames / r.wallSeconds).toFixed(1)} frames/s)\n`);
+    },
+  },
+  doctor: {
+    usage: `  causeway doctor [--json]
+      which execution providers start here (cpu, cuda, webgpu) and, for each shipped model on each,
+      whether its outputs match the CPU's and a step's time at batch 1 and 32`,
+    args: 0,
+    argsError: 'doctor takes no arguments',
+    async run({ values }) {
+      const { doctor, formatDoctor } = await import('./pipelines/doctor.js');
+      const r = await doctor();
+      cli.out(values.json ? JSON.stringify(r) + '\n' : formatDoctor(r));
+    },
+  },
+  loadtest: {
+    usage: `  causeway loadtest [--sessions 8] [--seconds 10] [--pipeline captions|binaural|default] [--no-batch] [--thread worker|main] [--json] [--device D]
+      N live sessions in this process (the demo clip at real-time pace, no browser) through the
+      server's pipeline: whether all kept up (no drops, frame age p99 < 200 ms), CPU per session,
+      steps per model run`,
+    args: 0,
+    argsError: 'loadtest takes no arguments',
+    async run({ values, device }) {
+      const sessions = Number(values.sessions);
+      if (!Number.isInteger(sessions) || sessions < 1) throw new UsageError(`--sessions must be a positive integer, got '${values.sessions}'`);
+      const seconds = Number(values.seconds);
+      if (!(seconds > 0)) throw new UsageError(`--seconds must be a positive number, got '${values.seconds}'`);
+      const kind = values.pipeline!;
+      if (kind !== 'captions' && kind !== 'binaural' && kind !== 'default') throw new UsageError(`--pipeline must be captions, binaural or default, got '${kind}'`);
+      const thread = values.thread;
+      if (thread !== undefined && thread !== 'worker' && thread !== 'main') throw new UsageError(`--thread must be worker or main, got '${thread}'`);
+      const { loadtest } = await import('./pipelines/loadtest.js');
+      const r = await loadtest({ sessions, seconds, pipeline: kind, clip: demoClipPath(), device, batch: values['no-batch'] ? { maxBatch: 1 } : undefined, thread });
+      cli.out(
+        values.json
+          ? JSON.stringify(r) + '\n'
+          : `${r.sessions} ${r.pipeline} session(s) for ${r.seconds} s: ${r.realtime ? 'real time' : 'NOT real time'} (frame age p99 ${r.frameAgeP99Ms.toFixed(0)} ms, ${r.dropped} frame(s) dropped); ` +
+              `${r.cpuMsPerSecondPerSession.toFixed(1)} ms of CPU per second per session; ${r.batchSizeMean.toFixed(1)} steps per model run\n`,
+      );
+    },
+  },
+  demo: {
+    usage: `  causeway demo [--json]
+      the VAD pipeline on the speech clip shipped with Causeway, with its real-time factor`,
+    args: 'any',
+    async run({ common }) {
+      const clip = demoClipPath();
+      cli.out(`Causeway demo: Silero VAD v5 (ONNX) on ${clip}\n`);
+      const r = await runVad(clip, common);
+      cli.out(`${r.segments} speech segment(s) in ${r.seconds.toFixed(2)} s of audio; processed in ${r.wallSeconds.toFixed(2)} s, real-time factor ${(r.wallSeconds / r.seconds).toFixed(4)} (${(r.seconds / r.wallSeconds).toFixed(0)}x faster than real time)\n`);
+    },
+  },
+  serve: {
+    usage: `  causeway serve [--host 127.0.0.1] [--port 8080] [--token T] [--max-sessions 8] [--device D] [--asr-model step.onnx] [--binaural-engine hrtf|neural]
+      the WebRTC server (WHIP ingest, /events, /metrics, /healthz) and the example page; live
+      captions use --asr-model (a conformer-engine model; default: the embedded command recogniser);
+      the microphone returns binaurally, --binaural-engine hrtf (default) or neural; the page's
+      Generate mode (POST /whip?pipeline=generate) streams the video-world model, steered live`,
+    args: 'any',
+    async run({ values, device }) {
       const port = Number(values.port);
       const maxSessions = Number(values['max-sessions']);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got '${values.port}'`);
@@ -308,11 +330,34 @@ async function main(argv: string[]): Promise<void> {
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
-      return;
-    }
-    default:
-      throw new UsageError(`unknown command '${command}'`);
+    },
+  },
+};
+
+const USAGE = `usage:\n${Object.values(COMMANDS).map((c) => c.usage).join('\n')}\n${OPTIONS_USAGE}`;
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseCommandLine(argv);
+  if (values.quiet) setLogLevel('silent');
+  if (values.debug) setLogLevel('debug');
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    cli.out(USAGE + '\n');
+    if (!command && !values.help) process.exitCode = 2;
+    return;
   }
+  const device = values.device as Device;
+  if (!DEVICES.includes(device)) throw new UsageError(`--device must be ${DEVICES.join(', ')}, got '${values.device}'`);
+  const threads = Number(values.threads);
+  if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads must be a positive integer, got '${values.threads}'`);
+  const timeout = Number(values.timeout);
+  if (values.timeout!.trim() === '' || !(timeout >= 0) || !Number.isFinite(timeout)) throw new UsageError(`--timeout must be a number of seconds >= 0, got '${values.timeout}'`);
+  const timeoutMs = timeout * 1000;
+  const common = { json: values.json!, realtime: values.realtime!, device, threads, timeoutMs };
+  const cmd = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!cmd) throw new UsageError(`unknown command '${command}'`);
+  if (cmd.args !== 'any' && rest.length !== cmd.args) throw new UsageError(cmd.argsError!);
+  await cmd.run({ values, rest, device, threads, timeoutMs, common });
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {

@@ -17,6 +17,10 @@ describe('causeway loadtest', function () {
     assert.ok(report.cpuMsPerSecondPerSession > 0 && report.cpuMsPerSecondPerSession < 3000, `cpu ${report.cpuMsPerSecondPerSession}`);
     assert.ok(report.frameAgeP99Ms >= 0 && report.dropped >= 0 && report.batchSizeMean >= 1);
     assert.equal(report.realtime, report.dropped === 0 && report.frameAgeP99Ms < 200);
+    // The same with the models on the main thread instead of their workers.
+    const main = await runCli(['loadtest', '--sessions', '2', '--seconds', '3', '--json', '--quiet', '--device', 'cpu', '--thread', 'main']);
+    assert.equal(main.code, 0, main.stderr);
+    assert.ok((JSON.parse(main.stdout) as LoadtestReport).outputs >= 2);
   });
 
   it('the binaural pipeline returns audio frames; bad arguments are usage errors', async () => {
@@ -27,6 +31,7 @@ describe('causeway loadtest', function () {
       [['--sessions', '0'], /--sessions must be a positive integer/],
       [['--seconds', 'x'], /--seconds must be a positive number/],
       [['--pipeline', 'video'], /--pipeline must be captions, binaural or default/],
+      [['--thread', 'gpu'], /--thread must be worker or main/],
     ] as const) {
       const bad = await runCli(['loadtest', ...args, '--quiet']);
       assert.equal(bad.code, 2, bad.stderr);
