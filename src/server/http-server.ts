@@ -1,19 +1,24 @@
 /**
  * Causeway's one HTTP server: WHIP ingest (RFC 9725), WHEP viewers of a live session
  * (`POST /whep/<session>`, `DELETE /whep/<session>/<viewer>`), /events WebSockets, /metrics,
- * /healthz and the example page. Every failure a client can cause is a 4xx/503 with a one-line
+ * /healthz and the page it is given. The WHIP and WHEP routes are whip-routes.ts and
+ * whep-routes.ts; this file holds the server's state, the routing and the WebSockets. Every failure a client can cause is a 4xx/503 with a one-line
  * text reason; nothing a client sends can take the process down or disturb another session.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { createWhepPeer, createWhipPeer, type WhepPeer, type WhipPeerOptions } from '../../media/webrtc/index.js';
-import { invalidArgument, isCausewayError } from '../../core/errors.js';
+import type { WhipPeerOptions } from '../../media/webrtc/index.js';
+import { invalidArgument } from '../../core/errors.js';
 import { logger } from '../../core/log.js';
 import { metrics } from '../../core/metrics.js';
-import { Session } from './session.js';
+import type { Session } from './session.js';
 import { defaultPipeline, type SessionPipeline } from './session-pipeline.js';
+import { CORS, HttpError } from './http-util.js';
+import type { RouteContext } from './route-context.js';
 import { isStaticPath, serveStatic } from './static-files.js';
+import { whepDelete, whepPost } from './whep-routes.js';
+import { whipDelete, whipPost } from './whip-routes.js';
 
 const log = logger('server');
 
@@ -55,7 +60,6 @@ export interface CausewayServer {
   close(): Promise<void>;
 }
 
-const MAX_SDP_BYTES = 64 * 1024;
 const httpErrors = metrics.counter('causeway_http_errors_total', 'HTTP requests answered with an error, by route and status');
 
 /**
@@ -73,55 +77,7 @@ function positiveMs(name: string, v: number): number {
   return v;
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
 
-/**
- * Reads a request body of at most `limit` bytes within `timeoutMs`: a client that stalls mid-body
- * gets 408 and its connection closed, instead of holding it (and whatever it waits for) for
- * Node's 300 s request timeout.
- */
-function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    const done = () => {
-      clearTimeout(timer);
-      req.off('data', onData);
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(new HttpError(408, `request body not received within ${timeoutMs} ms`, { Connection: 'close' }));
-    }, timeoutMs);
-    const onData = (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        // Stop keeping it, but let the client finish sending so it can read the 413 we answer.
-        done();
-        req.resume();
-        reject(new HttpError(413, `offer larger than ${limit} bytes`, { Connection: 'close' }));
-        return;
-      }
-      parts.push(c);
-    };
-    req.on('data', onData);
-    req.on('end', () => {
-      done();
-      resolve(Buffer.concat(parts).toString('utf8'));
-    });
-    req.on('error', (e) => {
-      done();
-      reject(e);
-    });
-  });
-}
 
 /** The request's path; '' when its target does not parse (the error path must not throw again). */
 function pathOf(req: IncomingMessage): string {
@@ -132,12 +88,6 @@ function pathOf(req: IncomingMessage): string {
   }
 }
 
-const CORS = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Allow-Methods': 'POST, DELETE, OPTIONS',
-  'Access-Control-Allow-Headers': 'Authorization, Content-Type',
-  'Access-Control-Expose-Headers': 'Location',
-};
 
 export async function startServer(options: ServerOptions = {}): Promise<CausewayServer> {
   const host = options.host ?? '127.0.0.1';
@@ -145,8 +95,6 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
   const maxViewers = options.maxViewers ?? 4;
   const bodyTimeoutMs = positiveMs('bodyTimeoutMs', options.bodyTimeoutMs ?? 5000);
   const headersTimeoutMs = positiveMs('headersTimeoutMs', options.headersTimeoutMs ?? 10_000);
-  /** Viewers being set up, by session: they count against maxViewers before they exist. */
-  const pendingViewers = new Map<string, number>();
   const pipeline = options.pipeline ?? defaultPipeline();
   const named = new Map(Object.entries(options.pipelines ?? {}));
   for (const name of named.keys()) {
@@ -176,106 +124,26 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
     return { name, pipeline: p };
   };
   const sessions = new Map<string, Session>();
-  let pending = 0;
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
 
   const authorized = (req: IncomingMessage, url: URL): boolean => {
     if (!options.token) return true;
     return req.headers.authorization === `Bearer ${options.token}` || url.searchParams.get('token') === options.token;
   };
-  const requireAuth = (req: IncomingMessage, url: URL) => {
-    if (!authorized(req, url)) throw new HttpError(401, 'missing or wrong bearer token', { 'WWW-Authenticate': 'Bearer' });
+  const ctx: RouteContext = {
+    sessions,
+    pendingSessions: 0,
+    pendingViewers: new Map(),
+    maxSessions,
+    maxViewers,
+    bodyTimeoutMs,
+    viewerTimeoutSec: options.viewerTimeoutSec ?? 15,
+    requireAuth(req, url) {
+      if (!authorized(req, url)) throw new HttpError(401, 'missing or wrong bearer token', { 'WWW-Authenticate': 'Bearer' });
+    },
+    pipelineFor,
+    peerOptions: () => ({ iceAdditionalHostAddresses: ['127.0.0.1'], timeoutSec: 4, ...options.peer }),
   };
-
-  const requireSdp = (req: IncomingMessage) => {
-    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    if (type !== 'application/sdp') throw new HttpError(415, `offer must be Content-Type application/sdp, got '${type || 'none'}'`);
-  };
-  const peerOptions = (): WhipPeerOptions => ({ iceAdditionalHostAddresses: ['127.0.0.1'], timeoutSec: 4, ...options.peer });
-  /** A bad offer is the client's fault (400); anything else is ours (500). */
-  const asHttp = (e: unknown): unknown => (isCausewayError(e) && e.code === 'bad-offer' ? new HttpError(400, e.message) : e);
-
-  async function whipPost(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    requireAuth(req, url);
-    requireSdp(req);
-    const chosen = pipelineFor(url);
-    const full = () => new HttpError(503, `server full (${maxSessions} sessions)`, { 'Retry-After': '5' });
-    if (sessions.size + pending >= maxSessions) throw full();
-    // The slot is taken only once the offer is in: a client that stalls mid-body holds nothing.
-    const offer = await readBody(req, MAX_SDP_BYTES, bodyTimeoutMs);
-    if (sessions.size + pending >= maxSessions) throw full();
-    pending++;
-    let session: Session | undefined;
-    try {
-      // 4 s without RTP means the client is gone (a browser sends 50 packets/s while connected;
-      // a killed one sends no DTLS close, and werift's ICE consent timeout is 30 s).
-      const peer = await createWhipPeer(offer, peerOptions()).catch((e: unknown) => {
-        throw asHttp(e);
-      });
-      session = new Session(peer, (s) => sessions.delete(s.id));
-      sessions.set(session.id, session);
-    } finally {
-      pending--;
-    }
-    session.start(chosen.pipeline, chosen.name);
-    const location = `/whip/${session.id}`;
-    res.writeHead(201, { ...CORS, 'Content-Type': 'application/sdp', Location: location, ETag: `"${session.id}"` });
-    res.end(session.peer.answer);
-    log.info(`session ${session.id}: started (${sessions.size} open)`);
-  }
-
-  async function whipDelete(req: IncomingMessage, res: ServerResponse, url: URL, id: string): Promise<void> {
-    requireAuth(req, url);
-    const s = sessions.get(id);
-    if (!s) throw new HttpError(404, `no session ${id}`);
-    await s.close('deleted');
-    res.writeHead(200, CORS);
-    res.end();
-  }
-
-  async function whepPost(req: IncomingMessage, res: ServerResponse, url: URL, id: string): Promise<void> {
-    requireAuth(req, url);
-    requireSdp(req);
-    const session = sessions.get(id);
-    if (!session) throw new HttpError(404, `no session ${id}`);
-    if (session.viewers + (pendingViewers.get(id) ?? 0) >= maxViewers) {
-      throw new HttpError(503, `session ${id} has its ${maxViewers} viewers`, { 'Retry-After': '5' });
-    }
-    const offer = await readBody(req, MAX_SDP_BYTES, bodyTimeoutMs);
-    if (!sessions.has(id)) throw new HttpError(404, `session ${id} has ended`);
-    if (session.viewers + (pendingViewers.get(id) ?? 0) >= maxViewers) {
-      throw new HttpError(503, `session ${id} has its ${maxViewers} viewers`, { 'Retry-After': '5' });
-    }
-    pendingViewers.set(id, (pendingViewers.get(id) ?? 0) + 1);
-    let peer: WhepPeer;
-    try {
-      // A viewer sends no RTP; its receiver reports (every 1-7.5 s) say it is still there.
-      peer = await createWhepPeer(offer, { ...peerOptions(), timeoutSec: options.viewerTimeoutSec ?? 15 }).catch((e: unknown) => {
-        throw asHttp(e);
-      });
-    } finally {
-      const n = (pendingViewers.get(id) ?? 1) - 1;
-      if (n > 0) pendingViewers.set(id, n);
-      else pendingViewers.delete(id);
-    }
-    const viewerId = session.addViewer(peer);
-    if (viewerId === undefined) {
-      // The session ended while the viewer was being set up.
-      await peer.close();
-      throw new HttpError(404, `session ${id} has ended`);
-    }
-    res.writeHead(201, { ...CORS, 'Content-Type': 'application/sdp', Location: `/whep/${id}/${viewerId}`, ETag: `"${viewerId}"` });
-    res.end(peer.answer);
-    log.info(`session ${id}: viewer ${viewerId} joined (${session.viewers} watching)`);
-  }
-
-  async function whepDelete(req: IncomingMessage, res: ServerResponse, url: URL, id: string, viewerId: string): Promise<void> {
-    requireAuth(req, url);
-    const session = sessions.get(id);
-    if (!session || !(await session.removeViewer(viewerId))) throw new HttpError(404, `no viewer ${viewerId} of session ${id}`);
-    res.writeHead(200, CORS);
-    res.end();
-  }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -288,22 +156,22 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
     }
     if (path === '/whip') {
       if (method !== 'POST') throw new HttpError(405, 'use POST with an SDP offer', { Allow: 'POST, OPTIONS' });
-      return whipPost(req, res, url);
+      return whipPost(ctx, req, res, url);
     }
     const m = /^\/whip\/([0-9a-f-]{36})$/.exec(path);
     if (m) {
-      if (method === 'DELETE') return whipDelete(req, res, url, m[1]);
+      if (method === 'DELETE') return whipDelete(ctx, req, res, url, m[1]);
       // Trickle ICE and ICE restarts (PATCH) are not supported: answers carry all candidates.
       throw new HttpError(405, 'only DELETE is supported on a session', { Allow: 'DELETE, OPTIONS' });
     }
     const whep = /^\/whep\/([0-9a-f-]{36})$/.exec(path);
     if (whep) {
       if (method !== 'POST') throw new HttpError(405, 'use POST with a recvonly SDP offer to watch a session', { Allow: 'POST, OPTIONS' });
-      return whepPost(req, res, url, whep[1]);
+      return whepPost(ctx, req, res, url, whep[1]);
     }
     const viewer = /^\/whep\/([0-9a-f-]{36})\/([0-9a-f-]{36})$/.exec(path);
     if (viewer) {
-      if (method === 'DELETE') return whepDelete(req, res, url, viewer[1], viewer[2]);
+      if (method === 'DELETE') return whepDelete(ctx, req, res, url, viewer[1], viewer[2]);
       throw new HttpError(405, 'only DELETE is supported on a viewer', { Allow: 'DELETE, OPTIONS' });
     }
     if (path === '/whep' || path.startsWith('/whep/')) throw new HttpError(404, 'watch a session with POST /whep/<session id>');
