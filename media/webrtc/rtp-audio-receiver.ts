@@ -15,6 +15,7 @@
  */
 import { audioFrame, samplePts, type AudioFrame } from '../../core/frames.js';
 import { OPUS_FRAME_SAMPLES, OPUS_RATE, OpusDecoder, opusPacketSamples } from './opus.js';
+import { RtpReorder, type DrainTarget } from './rtp-reorder.js';
 import { Unwrapper } from './rtp-unwrap.js';
 
 export interface RtpAudioPacket {
@@ -75,22 +76,28 @@ export class RtpAudioReceiver {
   private readonly windowMs: number;
   private readonly maxConcealSamples: number;
   private ssrc: number | undefined;
-  private seq = new Unwrapper(16);
   private ts = new Unwrapper(32);
   /** Added to the unwrapped RTP timestamp to get t. */
   private tBase = 0;
-  /** Extended sequence number expected next; undefined before the first packet. */
-  private nextSeq: number | undefined;
   /** t of the first sample not yet emitted. */
   private nextT = 0;
   private lastSamples = OPUS_FRAME_SAMPLES;
-  private readonly held = new Map<number, Held>();
+  private readonly reorder: RtpReorder<Held>;
   private highestHeldT = -Infinity;
-  private gapTimer: NodeJS.Timeout | undefined;
   private disposed = false;
+  private readonly drainTo: DrainTarget<Held> = {
+    emit: (p) => this.emit(p),
+    lost: (count) => {
+      this.stats.packetsLost += count;
+    },
+    // A gap is concealed once the packets after it span more than the window.
+    overdue: () => this.highestHeldT - this.nextT > this.windowSamples,
+    stopped: () => this.disposed,
+  };
 
   constructor(private readonly options: RtpAudioReceiverOptions) {
     this.windowMs = options.reorderWindowMs ?? 60;
+    this.reorder = new RtpReorder({ windowMs: this.windowMs, maxHeld: MAX_HELD, maxLate: MAX_LATE, stats: this.stats, onTimeout: () => this.flush() });
     this.windowSamples = Math.round((this.windowMs * OPUS_RATE) / 1000);
     this.maxConcealSamples = Math.round(((options.maxConcealMs ?? 1000) * OPUS_RATE) / 1000);
     this.decoder = new OpusDecoder(OPUS_RATE, options.channels);
@@ -101,24 +108,14 @@ export class RtpAudioReceiver {
     this.stats.packetsIn++;
     this.stats.bytesIn += packet.payload.byteLength;
     if (packet.ssrc !== this.ssrc) this.startStream(packet);
-    let seq = this.seq.unwrap(packet.sequenceNumber);
-    if (this.nextSeq !== undefined && seq < this.nextSeq - MAX_LATE) {
-      // Far behind: the sender restarted its numbering on the same SSRC. Waiting for the old
-      // numbers to come back would drop everything it sends, so start a new stream here.
-      this.stats.resyncs++;
-      this.startStream(packet);
-      seq = this.seq.unwrap(packet.sequenceNumber);
-    }
+    // Far behind: the sender restarted its numbering on the same SSRC. Waiting for the old
+    // numbers to come back would drop everything it sends, so a new stream starts here.
+    const seq = this.reorder.sequence(packet.sequenceNumber, () => this.startStream(packet));
     const t = this.ts.unwrap(packet.timestamp) + this.tBase;
-    if (this.nextSeq === undefined) this.nextSeq = seq;
-    if (seq < this.nextSeq || this.held.has(seq)) {
-      this.stats.packetsLate++; // duplicate, or arrived after its gap was concealed
-      return;
-    }
-    if (this.held.size > 0 && seq < this.highestHeldSeq()) this.stats.packetsReordered++;
-    this.held.set(seq, { t, payload: packet.payload, arrivalMs });
+    // A duplicate, or one that arrived after its gap was concealed, is counted late and dropped.
+    if (!this.reorder.hold(seq, { t, payload: packet.payload, arrivalMs })) return;
     if (t > this.highestHeldT) this.highestHeldT = t;
-    this.drain(this.held.size > MAX_HELD);
+    this.drain(this.reorder.overfull);
   }
 
   /** Emits whatever is held, concealing the gaps (the stream ended or is being closed). */
@@ -129,56 +126,22 @@ export class RtpAudioReceiver {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.clearGapTimer();
-    this.held.clear();
+    this.reorder.dispose();
     this.decoder.dispose();
   }
 
   private startStream(packet: RtpAudioPacket): void {
-    if (this.nextSeq !== undefined) this.drain(true);
+    if (this.reorder.started) this.drain(true);
     this.ssrc = packet.ssrc;
-    this.seq = new Unwrapper(16);
+    this.reorder.restart();
     this.ts = new Unwrapper(32);
-    this.nextSeq = undefined;
     this.tBase = this.nextT - packet.timestamp;
   }
 
-  private highestHeldSeq(): number {
-    let h = -Infinity;
-    for (const s of this.held.keys()) if (s > h) h = s;
-    return h;
-  }
-
-  /** Emits in sequence order; skips a missing packet once it is overdue (or when forced). */
+  /** Emits in sequence order; conceals a missing packet once it is overdue (or when forced). */
   private drain(force: boolean): void {
-    for (;;) {
-      while (this.nextSeq !== undefined && this.held.has(this.nextSeq)) {
-        // onFrame runs subscriber code, which may close the peer (and dispose us) mid-drain.
-        if (this.disposed) return;
-        const p = this.held.get(this.nextSeq)!;
-        this.held.delete(this.nextSeq);
-        this.nextSeq++;
-        this.emit(p);
-      }
-      if (this.held.size === 0) break;
-      const overdue = this.highestHeldT - this.nextT > this.windowSamples;
-      if (!force && !overdue) break;
-      let first = Infinity;
-      for (const s of this.held.keys()) if (s < first) first = s;
-      this.stats.packetsLost += first - this.nextSeq!;
-      this.nextSeq = first;
-    }
-    if (this.held.size === 0) {
-      this.highestHeldT = -Infinity;
-      this.clearGapTimer();
-    } else if (this.gapTimer === undefined) {
-      // The sender may stop right after a loss: do not hold its last packets forever.
-      this.gapTimer = setTimeout(() => {
-        this.gapTimer = undefined;
-        this.flush();
-      }, this.windowMs);
-      this.gapTimer.unref();
-    }
+    this.reorder.drain(force, this.drainTo);
+    if (this.reorder.size === 0) this.highestHeldT = -Infinity;
   }
 
   private emit(p: Held): void {
@@ -228,10 +191,5 @@ export class RtpAudioReceiver {
       this.nextT += n;
       samples -= n;
     }
-  }
-
-  private clearGapTimer(): void {
-    if (this.gapTimer !== undefined) clearTimeout(this.gapTimer);
-    this.gapTimer = undefined;
   }
 }

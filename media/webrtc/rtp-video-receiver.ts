@@ -1,7 +1,7 @@
 /**
  * VP8 RTP -> whole encoded frames, in order, only ones the decoder can use.
  *
- * Same reorder buffer as the audio receiver (werift's jitter buffer loses packets, see
+ * The reorder buffer both receivers share (rtp-reorder.ts; werift's jitter buffer loses packets, see
  * rtp-audio-receiver.ts): packets go back in sequence order, a missing one is waited for at
  * most `reorderWindowMs` (werift NACKs video gaps every 5 ms, so a retransmission has that long
  * to arrive), then skipped. A frame is the packets from the one with S=1, PID=0 to the one
@@ -15,6 +15,7 @@
  * Timeline: t = RTP timestamp (unwrapped) minus the first packet's, in 90 kHz ticks; a new SSRC
  * continues one nominal frame after the old stream's last frame.
  */
+import { RtpReorder } from './rtp-reorder.js';
 import { Unwrapper } from './rtp-unwrap.js';
 import { isVp8Keyframe, parseVp8Descriptor } from './vp8-rtp.js';
 
@@ -104,21 +105,19 @@ export class RtpVideoReceiver {
   private readonly windowMs: number;
   private readonly requestIntervalMs: number;
   private ssrc: number | undefined;
-  private seq = new Unwrapper(16);
   private ts = new Unwrapper(32);
   private tBase = 0;
   private lastT = -NOMINAL_FRAME_TICKS;
-  private nextSeq: number | undefined;
-  private readonly held = new Map<number, Held>();
+  private readonly reorder: RtpReorder<Held>;
   private cur: Assembly | undefined;
   /** Decoding must restart at a key frame (at the start, and after any loss). */
   private needKeyframe = true;
   private lastRequestMs = -Infinity;
-  private gapTimer: NodeJS.Timeout | undefined;
   private disposed = false;
 
   constructor(private readonly options: RtpVideoReceiverOptions) {
     this.windowMs = options.reorderWindowMs ?? 100;
+    this.reorder = new RtpReorder({ windowMs: this.windowMs, maxHeld: MAX_HELD, maxLate: MAX_LATE, stats: this.stats, onTimeout: () => this.flush() });
     this.requestIntervalMs = options.keyframeRequestIntervalMs ?? 500;
   }
 
@@ -127,21 +126,11 @@ export class RtpVideoReceiver {
     this.stats.packetsIn++;
     this.stats.bytesIn += packet.payload.byteLength;
     if (packet.ssrc !== this.ssrc) this.startStream(packet, arrivalMs);
-    let seq = this.seq.unwrap(packet.sequenceNumber);
-    if (this.nextSeq !== undefined && seq < this.nextSeq - MAX_LATE) {
-      this.stats.resyncs++;
-      this.startStream(packet, arrivalMs);
-      seq = this.seq.unwrap(packet.sequenceNumber);
-    }
+    const seq = this.reorder.sequence(packet.sequenceNumber, () => this.startStream(packet, arrivalMs));
     const t = this.ts.unwrap(packet.timestamp) + this.tBase;
-    if (this.nextSeq === undefined) this.nextSeq = seq;
-    if (seq < this.nextSeq || this.held.has(seq)) {
-      this.stats.packetsLate++; // duplicate (a retransmission we no longer need), or after its gap was skipped
-      return;
-    }
-    if (this.held.size > 0 && seq < this.highestHeldSeq()) this.stats.packetsReordered++;
-    this.held.set(seq, { t, marker: packet.marker, payload: packet.payload, arrivalMs });
-    this.drain(this.held.size > MAX_HELD, arrivalMs);
+    // A duplicate (a retransmission no longer needed), or one after its gap was skipped, is counted late and dropped.
+    if (!this.reorder.hold(seq, { t, marker: packet.marker, payload: packet.payload, arrivalMs })) return;
+    this.drain(this.reorder.overfull, arrivalMs);
   }
 
   /** Gives up on every missing packet now and assembles what is held (stream end, close). */
@@ -158,51 +147,22 @@ export class RtpVideoReceiver {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.clearGapTimer();
-    this.held.clear();
+    this.reorder.dispose();
     this.cur = undefined;
   }
 
   private startStream(packet: RtpVideoPacket, nowMs: number): void {
-    if (this.nextSeq !== undefined) this.drain(true, nowMs);
+    if (this.reorder.started) this.drain(true, nowMs);
     this.ssrc = packet.ssrc;
-    this.seq = new Unwrapper(16);
+    this.reorder.restart();
     this.ts = new Unwrapper(32);
-    this.nextSeq = undefined;
     this.cur = undefined;
     this.needKeyframe = true;
     this.tBase = this.lastT + NOMINAL_FRAME_TICKS - packet.timestamp;
   }
 
-  private highestHeldSeq(): number {
-    let h = -Infinity;
-    for (const s of this.held.keys()) if (s > h) h = s;
-    return h;
-  }
-
   private drain(force: boolean, nowMs: number): void {
-    for (;;) {
-      while (this.nextSeq !== undefined && this.held.has(this.nextSeq)) {
-        if (this.disposed) return; // onFrame runs subscriber code, which may close the peer
-        const p = this.held.get(this.nextSeq)!;
-        this.held.delete(this.nextSeq);
-        this.nextSeq++;
-        this.feed(p);
-      }
-      if (this.held.size === 0 || !force) break;
-      let first = Infinity;
-      for (const s of this.held.keys()) if (s < first) first = s;
-      this.lose(first - this.nextSeq!, nowMs);
-      this.nextSeq = first;
-    }
-    if (this.held.size === 0) this.clearGapTimer();
-    else if (this.gapTimer === undefined && !this.disposed) {
-      this.gapTimer = setTimeout(() => {
-        this.gapTimer = undefined;
-        this.flush();
-      }, this.windowMs);
-      this.gapTimer.unref();
-    }
+    this.reorder.drain(force, { emit: (p) => this.feed(p), lost: (count) => this.lose(count, nowMs), stopped: () => this.disposed });
   }
 
   private lose(count: number, nowMs: number): void {
@@ -276,8 +236,4 @@ export class RtpVideoReceiver {
     this.options.onKeyframeNeeded();
   }
 
-  private clearGapTimer(): void {
-    if (this.gapTimer !== undefined) clearTimeout(this.gapTimer);
-    this.gapTimer = undefined;
-  }
 }
