@@ -64,3 +64,5 @@ export {
   type PositionChange,
 } from './binaural-renderer.js';
 export { SinkKvCache, sinkWindowFrames, type SinkKvCacheOptions } from './sink-kv-cache.js';
+export { LocalAgreement, tailStart, wordKey, joinWords, type Word } from './local-agreement.js';
+export { AudioTail } from './audio-tail.js';

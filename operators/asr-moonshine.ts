@@ -47,6 +47,8 @@ import type { AsrEvent, AudioFrame } from '../core/frames.js';
 import { Moonshine, MOONSHINE_SAMPLE_RATE, type MoonshineOptions, type MoonshineTranscript } from '../core/models/moonshine.js';
 import { SileroStream } from '../core/models/silero-vad.js';
 import { withInfo, type StreamOperator } from '../core/operator-info.js';
+import { AudioTail } from '../kernels/audio-tail.js';
+import { joinWords, LocalAgreement, type Word } from '../kernels/local-agreement.js';
 import { BlockFiller } from '../kernels/rechunker.js';
 import { SampleClock } from '../core/sample-clock.js';
 import { serialMap, type QueueOptions } from '../core/serial-queue.js';
@@ -88,131 +90,6 @@ export interface MoonshineDecode {
   encodeMs: number;
   decodeMs: number;
   hitLimit: boolean;
-}
-
-/** Comparison key of a word: case and punctuation do not count. */
-export function wordKey(w: string): string {
-  return w.toLowerCase().replace(/[^\p{L}\p{N}']/gu, '');
-}
-
-/** A word of a hypothesis, with the tokens that spell it (empty when only the text is known). */
-export interface Word {
-  readonly text: string;
-  readonly tokens: readonly number[];
-}
-
-/** Alignment units of a word: its key, split at hyphens and dashes ("cold-hearted" = "cold hearted"). */
-function parts(w: Word): string[] {
-  return w.text.split(/[-\u2010-\u2015]+/).map(wordKey).filter((p) => p !== '');
-}
-
-/**
- * Where the words after `committed` begin in `hyp`: the word boundary j for which hyp[0, j) is
- * closest to the committed words (edit distance on their parts, see `parts`); ties go to the
- * boundary nearest the committed length, then to the later one. A re-decode may merge, split or
- * change a word inside the committed span ("ill disposed" -> "ill-disposed"); aligning, rather
- * than cutting at committed.length, keeps such a change from repeating or losing the word after it.
- */
-export function tailStart(committed: readonly Word[], hyp: readonly Word[]): number {
-  const c = committed.flatMap(parts);
-  const h: string[] = [];
-  /** boundary[k] = number of parts before word k (boundary[hyp.length] = all). */
-  const boundary: number[] = [];
-  for (const w of hyp) {
-    boundary.push(h.length);
-    h.push(...parts(w));
-  }
-  boundary.push(h.length);
-  // row[j] = edit distance between c[0, i) and h[0, j), for the current i.
-  let row = Array.from({ length: h.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= c.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= h.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (c[i - 1] === h[j - 1] ? 0 : 1));
-    row = next;
-  }
-  let best = 0;
-  for (let k = 1; k < boundary.length; k++) {
-    const d = row[boundary[k]] - row[boundary[best]];
-    const nearer = Math.abs(boundary[k] - c.length) - Math.abs(boundary[best] - c.length);
-    if (d < 0 || (d === 0 && nearer <= 0)) best = k;
-  }
-  return best;
-}
-
-const join = (ws: readonly Word[]) => ws.map((w) => w.text).join(' ');
-
-/** LocalAgreement-2 over successive hypotheses of one segment. */
-export class LocalAgreement {
-  committed: Word[] = [];
-  tentative: Word[] = [];
-
-  /** Feeds the next hypothesis; returns the words it committed. */
-  push(hyp: readonly Word[]): Word[] {
-    const tail = hyp.slice(tailStart(this.committed, hyp));
-    let n = 0;
-    while (n < tail.length - 1 && n < this.tentative.length && wordKey(tail[n].text) === wordKey(this.tentative[n].text)) n++;
-    const agreed = tail.slice(0, n);
-    this.committed.push(...agreed);
-    this.tentative = tail.slice(n);
-    return agreed;
-  }
-
-  /** Final words of the segment from its full decode (committed words kept), then a fresh start. */
-  finish(hyp: readonly Word[]): Word[] {
-    const out = [...this.committed, ...hyp.slice(tailStart(this.committed, hyp))];
-    this.reset();
-    return out;
-  }
-
-  /** Committed words, then the tentative ones: the text of a partial. */
-  get text(): string {
-    return join([...this.committed, ...this.tentative]);
-  }
-
-  get committedTokens(): number[] {
-    return this.committed.flatMap((w) => [...w.tokens]);
-  }
-
-  reset(): void {
-    this.committed = [];
-    this.tentative = [];
-  }
-}
-
-/** The most recent audio, addressed by absolute sample index; older audio is dropped as told. */
-class AudioTail {
-  private readonly buf: Float32Array;
-  private base = 0;
-  private len = 0;
-
-  constructor(capacity: number) {
-    this.buf = new Float32Array(capacity);
-  }
-
-  get end(): number {
-    return this.base + this.len;
-  }
-
-  append(x: Float32Array): void {
-    // Sized so that the audio still needed always fits; past that the oldest goes first.
-    const over = this.len + x.length - this.buf.length;
-    if (over > 0) this.dropBefore(this.base + over);
-    this.buf.set(x, this.len);
-    this.len += x.length;
-  }
-
-  dropBefore(sample: number): void {
-    const n = Math.min(this.len, Math.max(0, sample - this.base));
-    if (n === 0) return;
-    this.buf.copyWithin(0, n, this.len);
-    this.base += n;
-    this.len -= n;
-  }
-
-  /** A copy of [from, to) (clamped to what is kept). */
-  slice(from: number, to: number): Float32Array {
-    return this.buf.slice(Math.max(from, this.base) - this.base, Math.min(to, this.end) - this.base);
-  }
 }
 
 function resolve(o: MoonshineAsrOptions) {
@@ -308,7 +185,7 @@ export function moonshineAsr(options: MoonshineAsrOptions = {}): StreamOperator<
       s.decodedTo = to;
       const t = await decode(s.start, to, forcePrefix ? la.committedTokens : []);
       la.push(wordsOf(t));
-      report('partial', t, s.start, to, join(la.committed), join(la.tentative));
+      report('partial', t, s.start, to, joinWords(la.committed), joinWords(la.tentative));
       const text = la.text;
       if (text !== s.shown && text !== '') {
         s.shown = text;
@@ -324,7 +201,7 @@ export function moonshineAsr(options: MoonshineAsrOptions = {}): StreamOperator<
       const s = open!;
       open = undefined;
       const t = await decodeFinal(e.start, e.end);
-      const text = join(la.finish(wordsOf(t)));
+      const text = joinWords(la.finish(wordsOf(t)));
       report('final', t, e.start, e.end, text, '');
       if (text !== '' || s.shown !== '') emit({ type: 'final', text, startUs: toUs(e.start), endUs: toUs(e.end), wallMs: wall });
       clock.forget(e.end);

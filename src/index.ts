@@ -28,7 +28,8 @@ export { stft, istft, logMel, type StftOperatorOptions } from '../operators/stft
 export { vad, type VadOptions } from '../operators/vad.js';
 export { toMono } from '../operators/to-mono.js';
 export { asr, readTokens, type AsrOptions, type AsrEvent } from '../operators/asr.js';
-export { moonshineAsr, LocalAgreement, type MoonshineAsrOptions, type MoonshineDecode } from '../operators/asr-moonshine.js';
+export { moonshineAsr, type MoonshineAsrOptions, type MoonshineDecode } from '../operators/asr-moonshine.js';
+export { LocalAgreement } from '../kernels/local-agreement.js';
 export { videoMirror, mirrorFrame } from '../operators/video-mirror.js';
 export { binaural, loadHrtf, type BinauralOptions } from '../operators/binaural.js';
 export { generateVideo, sceneIndex, type GenerateVideoOptions, type VideoControl, type VideoPrompt, type VideoCommand, type AppliedControl } from '../operators/generate-video.js';
