@@ -1,7 +1,7 @@
 /**
  * LocalAgreement-2 (Machacek et al. 2023, as whisper_streaming uses it): a word is committed
  * once two successive hypotheses of the same audio agree on it. Pure logic over words; the
- * Moonshine operator (operators/asr-moonshine.ts) feeds it each re-decode of an open segment.
+ * Moonshine operator (operators/asr/moonshine.ts) feeds it each re-decode of an open segment.
  */
 
 /** Comparison key of a word: case and punctuation do not count. */

@@ -2,8 +2,8 @@
  * File/URL -> ffmpeg (mono, native rate) -> resample to 16 kHz -> asr; subtitle cue formats.
  */
 import type { Observable } from 'rxjs';
-import { asr, type AsrEvent, type AsrOptions } from '../../operators/asr.js';
-import type { MoonshineAsrOptions } from '../../operators/asr-moonshine.js';
+import { asr, type AsrEvent, type AsrOptions } from '../../operators/asr/index.js';
+import type { MoonshineAsrOptions } from '../../operators/asr/moonshine.js';
 import { fileAudio16k, type FileAudioOptions } from './file-audio.js';
 
 export type TranscribeOptions = (Omit<AsrOptions, 'queue'> | Omit<MoonshineAsrOptions & { engine: 'moonshine' }, 'queue'>) & FileAudioOptions;

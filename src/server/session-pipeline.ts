@@ -5,7 +5,7 @@
  * The server owns subscription and teardown; a pipeline only composes operators.
  */
 import { filter, map, share, type Observable } from 'rxjs';
-import { asr, preloadAsr, readModelTokens } from '../../operators/asr.js';
+import { asr, preloadAsr, readModelTokens } from '../../operators/asr/index.js';
 import { binaural, loadHrtf, preloadBinaural } from '../../operators/binaural.js';
 import { resample } from '../../operators/resample.js';
 import { toMono } from '../../operators/to-mono.js';
@@ -104,7 +104,7 @@ export interface DefaultPipelineOptions {
  * The default pipeline:
  * - events: the microphone as mono 16 kHz (one resampler, shared) into Silero VAD
  *   (`speech-start`/`speech-end`) and into speech recognition (`partial`/`final` captions, see
- *   operators/asr.ts), merged in arrival order;
+ *   operators/asr/conformer.ts), merged in arrival order;
  * - audio back (`returnAudio`): by default the microphone rendered binaurally (HRTF, stereo) at
  *   the position the client's `position` messages set; or, with 'stft', through resample-free
  *   STFT -> ISTFT at 48 kHz (1024/256, sqrt-Hann): frames before the source's first sample (the

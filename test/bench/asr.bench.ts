@@ -15,8 +15,8 @@ import { Subject, from, lastValueFrom, toArray, type OperatorFunction } from 'rx
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { StreamingLogMel } from '../../kernels/mel.js';
-import { asr, type AsrEvent } from '../../operators/asr.js';
-import { moonshineAsr } from '../../operators/asr-moonshine.js';
+import { asr, type AsrEvent } from '../../operators/asr/index.js';
+import { moonshineAsr } from '../../operators/asr/moonshine.js';
 import { audioFrame, type AudioFrame } from '../../core/frames.js';
 import { CacheAwareStream } from '../../core/models/nemo-cache-aware.js';
 import { speechFixture, type SpeechFixture } from '../fixtures-speech.js';

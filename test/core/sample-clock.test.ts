@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { asr } from '../../operators/asr.js';
+import { asr } from '../../operators/asr/index.js';
 import { vad } from '../../operators/vad.js';
 import { audioFrame, type AudioFrame, type TimedEvent } from '../../core/frames.js';
 import { SampleClock } from '../../core/sample-clock.js';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { StreamingLogMel } from '../../kernels/mel.js';
-import { asr } from '../../operators/asr.js';
+import { asr } from '../../operators/asr/index.js';
 import { CacheAwareStream } from '../../core/models/nemo-cache-aware.js';
 import { speechFixture } from '../fixtures-speech.js';
 import { wordErrors } from '../wer.js';

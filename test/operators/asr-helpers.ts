@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { AsrEvent } from '../../operators/asr.js';
+import type { AsrEvent } from '../../operators/asr/index.js';
 import { rng } from '../helpers-random.js';
 
 /**

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { lastValueFrom, toArray } from 'rxjs';
-import { moonshineAsr } from '../../operators/asr-moonshine.js';
+import { moonshineAsr } from '../../operators/asr/moonshine.js';
 import { librivoxUtterances } from '../wer.js';
 import { framesOf, from } from './frames-helpers.js';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { Subject, lastValueFrom, tap, toArray } from 'rxjs';
-import type { AsrEvent } from '../../operators/asr.js';
+import type { AsrEvent } from '../../operators/asr/index.js';
 import { LocalAgreement, tailStart, type Word } from '../../kernels/local-agreement.js';
-import { moonshineAsr, type MoonshineAsrOptions, type MoonshineDecode } from '../../operators/asr-moonshine.js';
+import { moonshineAsr, type MoonshineAsrOptions, type MoonshineDecode } from '../../operators/asr/moonshine.js';
 import { CausewayError, ModelError } from '../../core/errors.js';
 import { audioFrame, nowMs, type AudioFrame } from '../../core/frames.js';
 import { loadedModelCount } from '../../core/onnx/shared-models.js';

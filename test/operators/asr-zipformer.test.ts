@@ -12,7 +12,7 @@ import { piecesToText } from '../../kernels/ctc.js';
 import { CausewayError } from '../../core/errors.js';
 import { ZipformerStream } from '../../core/models/zipformer2.js';
 import { loadedModelCount } from '../../core/onnx/shared-models.js';
-import { asr, type AsrEvent, type AsrOptions } from '../../operators/asr.js';
+import { asr, type AsrEvent, type AsrOptions } from '../../operators/asr/index.js';
 import { randomChunking, rng } from '../helpers-random.js';
 import { assertEventSequence, burstSignal, stripAsrEvents } from './asr-helpers.js';
 import { collect, framesOf, from } from './frames-helpers.js';

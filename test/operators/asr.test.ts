@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CausewayError } from '../../core/errors.js';
-import { asr, type AsrEvent } from '../../operators/asr.js';
+import { asr, type AsrEvent } from '../../operators/asr/index.js';
 import { randomChunking, rng } from '../helpers-random.js';
 import { assertEventSequence, burstSignal, stripAsrEvents } from './asr-helpers.js';
 import { collect, framesOf, from } from './frames-helpers.js';

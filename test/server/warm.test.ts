@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { asr } from '../../operators/asr.js';
+import { asr } from '../../operators/asr/index.js';
 import { binaural } from '../../operators/binaural.js';
 import { toMono } from '../../operators/to-mono.js';
 import { preloadVad, vad } from '../../operators/vad.js';

@@ -41,19 +41,19 @@
  * are the same for any chunking of the same input. Model work runs one step at a time through
  * serialMap, off the source's hot path; ONNX Runtime runs it on its own threads.
  */
-import { VadSegmenter, type SegmentEvent } from '../kernels/vad-segmenter.js';
-import { CausewayError } from '../core/errors.js';
-import type { AsrEvent, AudioFrame } from '../core/frames.js';
-import { Moonshine, MOONSHINE_SAMPLE_RATE, type MoonshineOptions, type MoonshineTranscript } from '../core/models/moonshine.js';
-import { SileroStream } from '../core/models/silero-vad.js';
-import { withInfo, type StreamOperator } from '../core/operator-info.js';
-import { AudioTail } from '../kernels/audio-tail.js';
-import { joinWords, LocalAgreement, type Word } from '../kernels/local-agreement.js';
-import { BlockFiller } from '../kernels/rechunker.js';
-import { SampleClock } from '../core/sample-clock.js';
-import { serialMap, type QueueOptions } from '../core/serial-queue.js';
-import { checkAudio } from './audio-checks.js';
-import { resolveVad, type VadOptions } from './vad.js';
+import { VadSegmenter, type SegmentEvent } from '../../kernels/vad-segmenter.js';
+import { CausewayError } from '../../core/errors.js';
+import type { AsrEvent, AudioFrame } from '../../core/frames.js';
+import { Moonshine, MOONSHINE_SAMPLE_RATE, type MoonshineOptions, type MoonshineTranscript } from '../../core/models/moonshine.js';
+import { SileroStream } from '../../core/models/silero-vad.js';
+import { withInfo, type StreamOperator } from '../../core/operator-info.js';
+import { AudioTail } from '../../kernels/audio-tail.js';
+import { joinWords, LocalAgreement, type Word } from '../../kernels/local-agreement.js';
+import { BlockFiller } from '../../kernels/rechunker.js';
+import { SampleClock } from '../../core/sample-clock.js';
+import { serialMap, type QueueOptions } from '../../core/serial-queue.js';
+import { checkAudio } from '../audio-checks.js';
+import { resolveVad, type VadOptions } from '../vad.js';
 
 export interface MoonshineAsrOptions extends MoonshineOptions {
   /** For the `asr` engine dispatch; nothing else is accepted. */
