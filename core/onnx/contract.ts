@@ -44,7 +44,7 @@ export interface ModelContract {
    * Where the model's CPU steps run unless the caller says (SessionOptions.thread): 'worker' for
    * models many live streams share whose feeds are small next to their compute (a step's feeds
    * are copied to the worker); 'main' (the default) for the rest, such as a model that carries
-   * megabytes of cache in its feeds for one stream.
+   * its cache in its feeds for one stream (video-world: 0.5 MB a frame).
    */
   readonly thread?: 'worker' | 'main';
   /**
