@@ -54,16 +54,7 @@ async function openConformerStream(modelPath: string, options: AsrOptions): Prom
     features: melFrontEnd(c),
     push: async (m) => search(await model.push(m)),
     flush: async () => search(await model.flush()),
-    get hypothesis() {
-      return ctc.hypothesis;
-    },
-    get framesSeen() {
-      return ctc.framesSeen;
-    },
-    get trailingBlanks() {
-      return ctc.trailingBlanks;
-    },
-    takeFinal: () => ctc.takeFinal(),
+    search: ctc,
     pieces: tokens.pieces,
     samplesPerFrame: HOP * c.subsampling,
     clampToAudio: false,

@@ -19,6 +19,16 @@ export interface Hypothesis {
   readonly frames: readonly number[];
 }
 
+/** What the skeleton reads of an engine's search. */
+export interface HypothesisSearch {
+  readonly hypothesis: Hypothesis;
+  readonly framesSeen: number;
+  /** Frames since the last token. */
+  readonly trailingBlanks: number;
+  /** The hypothesis as final; the search starts a new one, its frame clock goes on. */
+  takeFinal(): Hypothesis;
+}
+
 /** One stream of an engine: its front end, its model steps and its search, as the skeleton drives them. */
 export interface AsrEngineStream {
   /** Feature frames of the audio pushed (the callback is synchronous; the skeleton copies each frame). */
@@ -27,12 +37,8 @@ export interface AsrEngineStream {
   push(feature: Float32Array): Promise<boolean>;
   /** The end of the stream: the model's last, padded step; true when the hypothesis changed. */
   flush(): Promise<boolean>;
-  readonly hypothesis: Hypothesis;
-  readonly framesSeen: number;
-  /** Frames since the last token. */
-  readonly trailingBlanks: number;
-  /** The hypothesis as final; the search starts a new one, its frame clock goes on. */
-  takeFinal(): Hypothesis;
+  /** The search the steps feed (greedy CTC, a transducer search): read after each step. */
+  readonly search: HypothesisSearch;
   /** The vocabulary's pieces, for the text. */
   readonly pieces: readonly string[];
   /** Audio samples per model frame. */
@@ -52,6 +58,7 @@ export function hypothesisOperator(
   const endpointMs = o.endpointMs ?? 600;
   return serialMap<AudioFrame, AsrEvent>(async () => {
     const e = await open();
+    const search = e.search;
     const frameUs = (e.samplesPerFrame * 1e6) / SAMPLE_RATE;
     const endpointFrames = Math.max(1, Math.round((endpointMs * 1000) / frameUs));
     const feats: Float32Array[] = [];
@@ -63,19 +70,19 @@ export function hypothesisOperator(
     const sampleOf = (frame: number) => (e.clampToAudio ? Math.min(frame * e.samplesPerFrame, clock.samples) : frame * e.samplesPerFrame);
     const at = (frame: number) => clock.toUs(sampleOf(frame));
     const final = (emit: (ev: AsrEvent) => void, endFrame: number) => {
-      const f = e.takeFinal();
+      const f = search.takeFinal();
       shown = false;
       emit({ type: 'final', text: piecesToText(e.pieces, f.tokens), startUs: at(f.frames[0]), endUs: at(endFrame), wallMs: wall });
       clock.forget(sampleOf(endFrame));
     };
     const report = (changed: boolean, emit: (ev: AsrEvent) => void) => {
-      const h = e.hypothesis;
+      const h = search.hypothesis;
       if (changed && (h.tokens.length > 0 || shown)) {
-        const start = h.tokens.length > 0 ? h.frames[0] : e.framesSeen;
-        emit({ type: 'partial', text: piecesToText(e.pieces, h.tokens), startUs: at(start), endUs: at(e.framesSeen), wallMs: wall });
+        const start = h.tokens.length > 0 ? h.frames[0] : search.framesSeen;
+        emit({ type: 'partial', text: piecesToText(e.pieces, h.tokens), startUs: at(start), endUs: at(search.framesSeen), wallMs: wall });
         shown = h.tokens.length > 0;
       }
-      if (h.tokens.length > 0 && e.trailingBlanks >= endpointFrames) final(emit, e.framesSeen - e.trailingBlanks + 1);
+      if (h.tokens.length > 0 && search.trailingBlanks >= endpointFrames) final(emit, search.framesSeen - search.trailingBlanks + 1);
     };
     return {
       async step(frame, emit) {
@@ -91,7 +98,7 @@ export function hypothesisOperator(
         e.features.flush(keep);
         for (const f of feats.splice(0)) report(await e.push(f), emit);
         report(await e.flush(), emit);
-        if (e.hypothesis.tokens.length > 0) final(emit, e.framesSeen);
+        if (search.hypothesis.tokens.length > 0) final(emit, search.framesSeen);
       },
       teardown() {
         e.dispose();

@@ -31,16 +31,7 @@ async function openZipformerStream(options: AsrOptions): Promise<AsrEngineStream
     features: new StreamingKaldiFbank({ sampleRate: SAMPLE_RATE, numBins: model.config.featureDim }),
     push: (f) => model.push(f),
     flush: () => model.flush(),
-    get hypothesis() {
-      return model.hypothesis;
-    },
-    get framesSeen() {
-      return model.framesSeen;
-    },
-    get trailingBlanks() {
-      return model.trailingBlanks;
-    },
-    takeFinal: () => model.takeFinal(),
+    search: model,
     pieces: model.pieces,
     samplesPerFrame: HOP * ZIPFORMER_SUBSAMPLING,
     // The silence that pads the last window has no time of its own.
