@@ -77,9 +77,10 @@ async function tryCuda(path: string, threads: number): Promise<ort.InferenceSess
   return create(path, 'cuda', threads);
 }
 
-async function create(path: string, provider: Provider, threads: number): Promise<ort.InferenceSession> {
+async function create(path: string, provider: Provider, threads: number, deviceOutputs: readonly string[] = []): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(path, {
     executionProviders: [provider],
+    ...(deviceOutputs.length > 0 ? { preferredOutputLocation: Object.fromEntries(deviceOutputs.map((o) => [o, 'gpu-buffer' as const])) } : {}),
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
@@ -94,6 +95,17 @@ function loadError(path: string, e: unknown): ModelError {
     return new ModelError('model-invalid', `${path} is not a valid ONNX model (${msg.split('\n')[0]})`, { cause: e });
   }
   return new ModelError('model-invalid', `cannot load ONNX model ${path}: ${msg.split('\n')[0]}`, { cause: e });
+}
+
+/**
+ * A session on a device (CUDA, WebGPU) that leaves `stateOutputs` in device memory (IO binding):
+ * each step's returned state tensors are fed back as the next step's inputs without a copy to
+ * the CPU and back. Such a tensor must never be read on the CPU (onnxruntime-node 1.30 aborts the
+ * process on getData() of a WebGPU buffer) and must be disposed before the session is released
+ * (disposing it afterwards crashes): StepModel keeps both rules for its streams' states.
+ */
+export async function residentSession(path: string, provider: Exclude<Provider, 'cpu'>, threads: number, stateOutputs: readonly string[]): Promise<ort.InferenceSession> {
+  return create(path, provider, threads, stateOutputs);
 }
 
 /** A plain CPU session of the same file (the reference a device session is checked against). */

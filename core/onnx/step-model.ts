@@ -12,7 +12,7 @@ import { logger } from '../log.js';
 import { batchAxes, batchIsFree, StepBatcher } from './batcher.js';
 import { checkDevice } from './device-check.js';
 import { autoBatchSizes, autoCandidates, describeCosts, deviceFromBatch, measureStep, type DeviceProvider } from './auto-device.js';
-import { cpuSession, loadSession, type Provider, type SessionOptions } from './session.js';
+import { cpuSession, loadSession, residentSession, type Provider, type SessionOptions } from './session.js';
 import { WorkerSession } from './worker-session.js';
 
 const log = logger('onnx');
@@ -33,7 +33,12 @@ function zeros(spec: TensorSpec, shape: readonly number[]): ort.Tensor {
   return new ort.Tensor(spec.dtype, data, shape as number[]);
 }
 
-/** One stream's model state: the current value of every state input. */
+/**
+ * One stream's model state: the current value of every state input. On a model whose state stays
+ * on the device (StepModel.resident) the tensors after the first step are device buffers: they are
+ * only ever fed back to the model, and disposed here or, at the latest, by the model before its
+ * session goes.
+ */
 export class StepState {
   private tensors = new Map<string, ort.Tensor>();
   private busy = false;
@@ -41,12 +46,14 @@ export class StepState {
 
   constructor(private readonly model: StepModel) {
     this.reset();
+    model.adopt(this);
   }
 
   /** Back to the initial (zero) state, e.g. at a stream reset. */
   reset(): void {
     for (const pair of this.model.contract.state) {
       const spec = this.model.contract.inputs.find((s) => s.name === pair.input)!;
+      this.tensors.get(pair.input)?.dispose();
       this.tensors.set(pair.input, zeros(spec, pair.initialShape));
     }
   }
@@ -70,7 +77,12 @@ export class StepState {
   /** @internal */
   end(next: Map<string, ort.Tensor> | undefined): void {
     this.busy = false;
-    if (!next || this.disposed) return;
+    if (!next) return;
+    if (this.disposed) {
+      // Disposed while its step ran: the step's device buffers are freed while their session lives (freeing them after it is a crash).
+      if (!this.model.released) for (const t of next.values()) t.dispose();
+      return;
+    }
     for (const [k, t] of next) {
       this.tensors.get(k)?.dispose();
       this.tensors.set(k, t);
@@ -80,8 +92,9 @@ export class StepState {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const t of this.tensors.values()) t.dispose();
+    if (!this.model.released) for (const t of this.tensors.values()) t.dispose();
     this.tensors.clear();
+    this.model.forget(this);
   }
 }
 
@@ -94,6 +107,10 @@ export interface DeviceRoute {
 
 export class StepModel {
   private disposed = false;
+  /** True once the sessions are released: device buffers can no longer be freed (nor used). */
+  released = false;
+  /** The live states of a resident model, freed before its session is released. */
+  private readonly states = new Set<StepState>();
 
   /** Present when this model's steps batch across streams: its graph has a free batch dim. */
   readonly batcher: StepBatcher | undefined;
@@ -111,10 +128,15 @@ export class StepModel {
     readonly route?: DeviceRoute,
     /** Runs the CPU session's steps on a worker thread (options.thread 'worker'); `session` then only answers metadata. */
     readonly worker?: WorkerSession,
+    /**
+     * The state stays in the device's memory between steps (IO binding): set for a device
+     * session whose steps do not batch. Batched steps stack their streams' states into one
+     * tensor on the CPU, which needs the rows there, so a batching model uploads them per step.
+     */
+    readonly resident = false,
   ) {
-    const axes = batchAxes(contract);
-    const maxBatch = options.batch?.maxBatch ?? 32;
-    if (axes.size > 0 && maxBatch > 1 && batchIsFree(session, axes)) {
+    if (willBatch(session, contract, options)) {
+      const axes = batchAxes(contract);
       // On a worker, a second batch in flight lets the main thread take one batch's results while the worker computes the next.
       const batch = { parallel: worker ? 2 : 1, ...options.batch };
       this.batcher = new StepBatcher((feeds, rows, handed) => this.runOnce(feeds, rows, handed), axes, contract.name, batch, worker !== undefined);
@@ -132,11 +154,14 @@ export class StepModel {
       await session.release();
       throw e;
     }
+    if (provider !== 'cpu' && !willBatch(session, contract, options)) {
+      return StepModel.fromSessions(await reopenResident(session, provider, contract, path, options), contract, provider, path, options, undefined, true);
+    }
     return StepModel.fromSessions(session, contract, provider, path, options);
   }
 
   /** @internal load's and loadAuto's constructor call: starts the worker a CPU session runs on. */
-  static async fromSessions(session: ort.InferenceSession, contract: ModelContract, provider: Provider, path: string, options: SessionOptions, route?: DeviceRoute): Promise<StepModel> {
+  static async fromSessions(session: ort.InferenceSession, contract: ModelContract, provider: Provider, path: string, options: SessionOptions, route?: DeviceRoute, resident = false): Promise<StepModel> {
     const thread = options.thread ?? contract.thread ?? 'main';
     if (thread !== 'worker' && thread !== 'main') {
       await session.release();
@@ -153,11 +178,21 @@ export class StepModel {
         throw e;
       }
     }
-    return new StepModel(session, contract, provider, path, options, route, worker);
+    return new StepModel(session, contract, provider, path, options, route, worker, resident);
   }
 
   newState(): StepState {
     return new StepState(this);
+  }
+
+  /** @internal StepState's constructor: a resident model frees its streams' device buffers before its session. */
+  adopt(state: StepState): void {
+    if (this.resident) this.states.add(state);
+  }
+
+  /** @internal */
+  forget(state: StepState): void {
+    this.states.delete(state);
   }
 
   /**
@@ -211,6 +246,8 @@ export class StepModel {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    for (const state of [...this.states]) state.dispose();
+    this.released = true;
     await this.session.release();
     if (this.route) await this.route.session.release();
     if (this.worker) await this.worker.release();
@@ -326,10 +363,37 @@ async function loadAuto(path: string, contract: ModelContract, options: SessionO
     // The device is faster for every batch, a lone step's included: it is the model's only session.
     await cpu.release();
     sharedMetrics.provider.set({ model: path, provider: 'cpu' }, 0);
+    if (!willBatch(best.session, contract, options)) {
+      const resident = await reopenResident(best.session, best.provider, contract, path, options);
+      return StepModel.fromSessions(resident, contract, best.provider, path, options, undefined, true);
+    }
     return StepModel.fromSessions(best.session, contract, best.provider, path, options);
   }
   const route = best ? { session: best.session, provider: best.provider, fromBatch: best.fromBatch } : undefined;
   return StepModel.fromSessions(cpu, contract, 'cpu', path, options, route);
+}
+
+/** Whether a model's steps batch across streams: its graph has a free batch dim and maxBatch allows more than one. */
+function willBatch(session: ort.InferenceSession, contract: ModelContract, options: SessionOptions): boolean {
+  const axes = batchAxes(contract);
+  return axes.size > 0 && (options.batch?.maxBatch ?? 32) > 1 && batchIsFree(session, axes);
+}
+
+/**
+ * The checked device session swapped for one that keeps the state outputs on the device. The
+ * device check ran on the plain session, because it compares the state outputs on the CPU, and
+ * a device-resident output cannot be read there.
+ */
+async function reopenResident(checked: ort.InferenceSession, provider: Provider, contract: ModelContract, path: string, options: SessionOptions): Promise<ort.InferenceSession> {
+  if (provider === 'cpu') throw new Error('reopenResident: the CPU has no device memory');
+  let session: ort.InferenceSession;
+  try {
+    session = await residentSession(path, provider, options.threads ?? 1, contract.state.map((p) => p.output));
+  } finally {
+    await checked.release();
+  }
+  log.info(`${contract.name} (${path}) on ${provider}: its state stays on the device between steps`);
+  return session;
 }
 
 /** Releases a candidate device session and clears the provider gauge its load set. */

@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { setLogSink } from '../../core/log.js';
 import { sharedMetrics } from '../../core/metrics.js';
 import { BinauralFlowStream, binauralFlowContract, conditioning } from '../../core/models/binaural-flow.js';
-import { CacheAwareStream } from '../../core/models/nemo-cache-aware.js';
+import { CacheAwareStream, cacheAwareContract, readCacheAwareConfig } from '../../core/models/nemo-cache-aware.js';
 import { defaultSileroVadPath, sileroVadContract } from '../../core/models/silero-vad.js';
 import { checkDevice } from '../../core/onnx/device-check.js';
 import { cpuSession, loadSession } from '../../core/onnx/session.js';
@@ -114,6 +114,65 @@ describe("core/onnx devices: 'webgpu' (onnxruntime-node's bundled provider)", fu
         refState.dispose();
         await ref.dispose();
       }
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('a device model whose steps do not batch keeps its state on the device between steps (IO binding), streams what the CPU streams, and frees it in any order', async () => {
+    const config = readCacheAwareConfig(tinyCacheAware);
+    const contract = cacheAwareContract(config);
+    const gpu = await StepModel.load(tinyCacheAware, contract, { device: 'webgpu', batch: { maxBatch: 1 } });
+    const cpu = await StepModel.load(tinyCacheAware, contract, { device: 'cpu', thread: 'main' });
+    let gpuDisposed = false;
+    try {
+      assert.equal(gpu.provider, 'webgpu');
+      assert.equal(gpu.resident, true);
+      const onGpu = gpu.newState();
+      const other = gpu.newState();
+      const onCpu = cpu.newState();
+      const t = config.preEncode + config.chunk;
+      const rand = rng(5);
+      let worst = 0;
+      for (let step = 0; step < 12; step++) {
+        if (step === 6) {
+          // A stream reset mid-way: both sides start again from zeros.
+          onGpu.reset();
+          onCpu.reset();
+        }
+        const feeds = () => ({
+          audio_signal: new ort.Tensor('float32', Float32Array.from({ length: config.nMels * t }, () => rand() * 4 - 2), [1, config.nMels, t]),
+          length: new ort.Tensor('int64', BigInt64Array.from([BigInt(t)]), [1]),
+        });
+        const f = feeds();
+        const a = (await gpu.step(f, onGpu)).logprobs.data as Float32Array;
+        const b = (await cpu.step(f, onCpu)).logprobs.data as Float32Array;
+        await gpu.step(feeds(), other);
+        for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+        for (const pair of contract.state) assert.equal(onGpu.get(pair.input).location, 'gpu-buffer', `${pair.input} after step ${step}`);
+        assert.equal(onCpu.get('cache_last_channel').location, 'cpu');
+      }
+      console.log(`      resident state on webgpu vs cpu, 12 steps with a reset: max abs difference ${worst.toExponential(2)}`);
+      assert.ok(worst <= 1e-4, `max abs difference ${worst}`);
+      // The model goes first, with two states alive: it frees their device buffers before its session (the other order crashes the process).
+      onCpu.dispose();
+      await gpu.dispose();
+      gpuDisposed = true;
+      onGpu.dispose();
+      other.dispose();
+      await assert.rejects(gpu.step({}, gpu.newState()), /disposed|after dispose/);
+    } finally {
+      if (!gpuDisposed) await gpu.dispose();
+      await cpu.dispose();
+    }
+  });
+
+  it('a device model whose steps batch uploads the stacked state per batch: it is not resident', async () => {
+    const model = await StepModel.load(tinyCacheAware, cacheAwareContract(readCacheAwareConfig(tinyCacheAware)), { device: 'webgpu' });
+    try {
+      assert.equal(model.provider, 'webgpu');
+      assert.ok(model.batcher !== undefined);
+      assert.equal(model.resident, false);
     } finally {
       await model.dispose();
     }
