@@ -162,5 +162,6 @@ export const sharedMetrics = {
   provider: metrics.gauge('causeway_model_provider', 'Execution provider in use per loaded model (value 1)'),
   providerFallbacks: metrics.counter('causeway_provider_fallbacks_total', 'device=auto: a candidate device (CUDA, WebGPU) could not start, so the model runs on the CPU'),
   modelRuns: metrics.counter('causeway_model_runs_total', 'Model runs (one step, or one batch of steps) per provider: with device=auto, large batches may run on a device and small ones on the CPU'),
+  workerDeaths: metrics.counter('causeway_worker_deaths_total', "A model's worker thread that died: its runs in flight failed, and (restarted=true) a new worker took the later runs"),
   deviceCheckFailures: metrics.counter('causeway_device_check_failures_total', 'Models that run on the CPU because their outputs on the device asked for differed from the CPU'),
 };

@@ -171,7 +171,10 @@ export class StepModel {
     let worker: WorkerSession | undefined;
     if (provider === 'cpu' && thread === 'worker') {
       try {
-        worker = await WorkerSession.start(path, options.threads ?? 1);
+        worker = await WorkerSession.start(path, options.threads ?? 1, (why, restarting) => {
+          log.warn(`${contract.name} (${path}): ${why}; its steps in flight failed, ${restarting ? 'a new worker takes the next ones' : 'it died too often: its steps fail from now on'}`);
+          sharedMetrics.workerDeaths.inc({ model: contract.name, restarted: String(restarting) });
+        });
       } catch (e) {
         await session.release();
         if (route) await route.session.release();

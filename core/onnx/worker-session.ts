@@ -34,58 +34,43 @@ interface Waiting {
   reject: (e: unknown) => void;
 }
 
+/** A worker that dies more often than this within RESTART_WINDOW_MS stays dead: the model's runs fail from then on. */
+const MAX_RESTARTS = 3;
+const RESTART_WINDOW_MS = 60_000;
+
 export class WorkerSession {
   private readonly waiting = new Map<number, Waiting>();
   private nextId = 1;
-  /** Set when the worker is gone: every later run fails with it. */
+  private worker: Worker;
+  /** While a dead worker's replacement loads: runs wait for it. */
+  private replacing: Promise<void> | undefined;
+  private readonly deaths: number[] = [];
+  /** Set when the session is released or its worker died too often: every later run fails with it. */
   private failure: Error | undefined;
 
   private constructor(
-    private readonly worker: Worker,
+    worker: Worker,
     readonly path: string,
+    private readonly threads: number,
+    /** Called once per worker death, with why and whether a new worker is started. */
+    private readonly onDeath: (why: string, restarting: boolean) => void,
   ) {
-    worker.on('message', (m: WorkerReply) => {
-      const w = this.waiting.get(m.id);
-      if (!w) return;
-      this.waiting.delete(m.id);
-      if (this.waiting.size === 0) worker.unref();
-      if (m.error !== undefined) w.reject(new Error(m.error));
-      else w.resolve(fromWire(m.outputs));
-    });
-    const gone = (why: string) => {
-      this.failure ??= new ModelError('model-run-failed', `${path}: its worker thread ${why}`);
-      for (const w of this.waiting.values()) w.reject(this.failure);
-      this.waiting.clear();
-    };
-    worker.on('error', (e) => gone(`failed (${e.message.split('\n')[0]})`));
-    worker.on('exit', (code) => gone(`exited (code ${code})`));
+    this.worker = worker;
+    this.watch(worker);
   }
 
   /** Starts the worker and loads `path` there (the caller has checked the graph on this thread already). */
-  static async start(path: string, threads = 1): Promise<WorkerSession> {
-    const worker = new Worker(new URL('./session-worker.js', import.meta.url), { workerData: { path, threads } satisfies WorkerStart });
-    await new Promise<void>((resolve, reject) => {
-      const fail = (e: Error) => reject(new ModelError('model-invalid', `cannot load ONNX model ${path} on a worker thread: ${e.message.split('\n')[0]}`, { cause: e }));
-      worker.once('error', fail);
-      worker.once('message', (m: WorkerReply) => {
-        worker.off('error', fail);
-        if (m.error !== undefined) {
-          void worker.terminate();
-          fail(new Error(m.error));
-        } else resolve();
-      });
-    });
-    // Idle workers do not keep the process alive; one with a run in flight does (run() refs it).
-    worker.unref();
-    return new WorkerSession(worker, path);
+  static async start(path: string, threads = 1, onDeath: (why: string, restarting: boolean) => void = () => {}): Promise<WorkerSession> {
+    return new WorkerSession(await startWorker(path, threads), path, threads, onDeath);
   }
 
   /**
    * Runs `feeds` on the worker. Each feed is copied there, except those named in `handed`: their
    * buffers (whole, the caller's to give away) move to the worker and are gone from this thread.
    */
-  run(feeds: Record<string, ort.Tensor>, handed?: ReadonlySet<string>): Promise<Record<string, ort.Tensor>> {
-    if (this.failure) return Promise.reject(this.failure);
+  async run(feeds: Record<string, ort.Tensor>, handed?: ReadonlySet<string>): Promise<Record<string, ort.Tensor>> {
+    if (this.replacing) await this.replacing;
+    if (this.failure) throw this.failure;
     const id = this.nextId++;
     const wire: Record<string, WireTensor> = {};
     const transfer: ArrayBuffer[] = [];
@@ -107,10 +92,93 @@ export class WorkerSession {
   async release(): Promise<void> {
     if (this.failure) return;
     this.failure = new ModelError('disposed', `${this.path}: its session was released`);
-    for (const w of this.waiting.values()) w.reject(this.failure);
-    this.waiting.clear();
+    this.rejectWaiting(this.failure);
+    await this.replacing;
     await this.worker.terminate();
   }
+
+  /**
+   * @internal for tests: ends the worker thread as a crash would (an uncaught error, a worker
+   * out of memory), without releasing the session.
+   */
+  async killWorkerForTest(): Promise<void> {
+    await this.worker.terminate();
+  }
+
+  private watch(worker: Worker): void {
+    worker.on('message', (m: WorkerReply) => {
+      const w = this.waiting.get(m.id);
+      if (!w) return;
+      this.waiting.delete(m.id);
+      if (this.waiting.size === 0) worker.unref();
+      if (m.error !== undefined) w.reject(new Error(m.error));
+      else w.resolve(fromWire(m.outputs));
+    });
+    let dead = false;
+    const gone = (why: string) => {
+      if (dead || worker !== this.worker || this.failure) return;
+      dead = true;
+      this.died(`its worker thread ${why}`);
+    };
+    worker.on('error', (e) => gone(`failed (${e.message.split('\n')[0]})`));
+    worker.on('exit', (code) => gone(`exited (code ${code})`));
+  }
+
+  /**
+   * The runs in flight fail (their streams keep the state they had: feeds were copies); later
+   * runs go to a new worker, unless this one is the MAX_RESTARTS-th death within the window.
+   */
+  private died(why: string): void {
+    const error = new ModelError('model-run-failed', `${this.path}: ${why}`);
+    this.rejectWaiting(error);
+    const now = Date.now();
+    this.deaths.push(now);
+    while (this.deaths[0] < now - RESTART_WINDOW_MS) this.deaths.shift();
+    const restarting = this.deaths.length < MAX_RESTARTS;
+    this.onDeath(why, restarting);
+    if (!restarting) {
+      this.failure = new ModelError('model-run-failed', `${this.path}: ${why}, the ${this.deaths.length}th worker death within ${RESTART_WINDOW_MS / 1000} s; not restarted`);
+      return;
+    }
+    this.replacing = startWorker(this.path, this.threads).then(
+      (worker) => {
+        this.replacing = undefined;
+        if (this.failure) {
+          void worker.terminate();
+          return;
+        }
+        this.worker = worker;
+        this.watch(worker);
+      },
+      (e: unknown) => {
+        this.replacing = undefined;
+        this.failure ??= new ModelError('model-run-failed', `${this.path}: ${why}, and a new worker could not start (${(e as Error).message.split('\n')[0]})`);
+      },
+    );
+  }
+
+  private rejectWaiting(error: Error): void {
+    for (const w of this.waiting.values()) w.reject(error);
+    this.waiting.clear();
+  }
+}
+
+async function startWorker(path: string, threads: number): Promise<Worker> {
+  const worker = new Worker(new URL('./session-worker.js', import.meta.url), { workerData: { path, threads } satisfies WorkerStart });
+  await new Promise<void>((resolve, reject) => {
+    const fail = (e: Error) => reject(new ModelError('model-invalid', `cannot load ONNX model ${path} on a worker thread: ${e.message.split('\n')[0]}`, { cause: e }));
+    worker.once('error', fail);
+    worker.once('message', (m: WorkerReply) => {
+      worker.off('error', fail);
+      if (m.error !== undefined) {
+        void worker.terminate();
+        fail(new Error(m.error));
+      } else resolve();
+    });
+  });
+  // Idle workers do not keep the process alive; one with a run in flight does (run() refs it).
+  worker.unref();
+  return worker;
 }
 
 function fromWire(outputs: Record<string, WireTensor>): Record<string, ort.Tensor> {

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { CausewayError } from '../../core/errors.js';
+import { setLogSink } from '../../core/log.js';
+import { sharedMetrics } from '../../core/metrics.js';
 import { cacheAwareContract, readCacheAwareConfig } from '../../core/models/nemo-cache-aware.js';
 import { probeFeeds } from '../../core/onnx/device-check.js';
 import { StepModel, type StepState } from '../../core/onnx/step-model.js';
@@ -89,5 +91,44 @@ describe('core/onnx/worker-session (CPU runs on a worker thread)', () => {
       StepModel.load(tiny, contract, { device: 'cpu', thread: 'elsewhere' as 'main' }),
       (e: CausewayError) => e.code === 'invalid-argument' && /thread/.test(e.message),
     );
+  });
+
+  it('a worker that dies fails only its steps in flight: a new worker takes the next ones, with the same results; the third death within a minute is final', async () => {
+    const model = await StepModel.load(tiny, contract, { device: 'cpu', thread: 'worker', batch: { maxBatch: 1 } });
+    const reference = await StepModel.load(tiny, contract, { device: 'cpu', thread: 'main' });
+    const lines: string[] = [];
+    const prev = setLogSink((_l, line) => lines.push(line));
+    const state = model.newState();
+    const refState = reference.newState();
+    const restartedBefore = sharedMetrics.workerDeaths.get({ model: contract.name, restarted: 'true' });
+    try {
+      const worker = model.worker!;
+      const same = async (k: number) => {
+        const a = await model.step(stepFeeds(k), state);
+        const b = await reference.step(stepFeeds(k), refState);
+        assert.deepEqual(Array.from(a.logprobs.data as Float32Array), Array.from(b.logprobs.data as Float32Array), `step ${k}`);
+      };
+      await same(0);
+      for (let death = 1; death <= 2; death++) {
+        // A step in flight when the worker dies fails, and leaves the stream's state as it was
+        // (posted after the end began, so the worker never answers it, however loaded the machine).
+        const killed = worker.killWorkerForTest();
+        const inFlight = model.step(stepFeeds(100 + death), state);
+        await killed;
+        await assert.rejects(inFlight, (e: CausewayError) => e.code === 'model-run-failed' && /worker thread exited/.test(e.message));
+        await same(death);
+      }
+      assert.equal(sharedMetrics.workerDeaths.get({ model: contract.name, restarted: 'true' }), restartedBefore + 2);
+      assert.ok(lines.some((l) => /worker thread exited .*a new worker takes the next ones/.test(l)), lines.join('\n'));
+      await worker.killWorkerForTest();
+      await assert.rejects(model.step(stepFeeds(9), state), (e: CausewayError) => e.code === 'model-run-failed' && /not restarted/.test(e.message));
+      assert.ok(lines.some((l) => /died too often/.test(l)), lines.join('\n'));
+    } finally {
+      setLogSink(prev);
+      state.dispose();
+      refState.dispose();
+      await model.dispose();
+      await reference.dispose();
+    }
   });
 });
