@@ -8,9 +8,11 @@
  * `use_cache_branch` bool [1] and `past_key_values.{layer}.{decoder|encoder}.{key|value}`
  * [1, 8, len, 36] -> `logits` [1, 1, 32768] and `present.*` with the same suffixes.
  * Step 0 runs with use_cache_branch = false and empty pasts; it returns the cross-attention
- * (`.encoder.`) keys and values, computed once per utterance and fed back unchanged, while the
- * self-attention (`.decoder.`) ones grow by one position each step. Names are mapped
- * present.X -> past_key_values.X, never by output position.
+ * (`.encoder.`) keys and values, computed once per utterance and fed back unchanged (the cache
+ * branch returns them empty), while the self-attention (`.decoder.`) ones grow by one position
+ * each step. The caches are the decoder's StepState like any model's state (the cross-attention
+ * pairs updated 'once'), reset at each utterance. Names are mapped present.X -> past_key_values.X,
+ * never by output position.
  *
  * Greedy decoding from BOS `<s>` (1) until EOS `</s>` (2) or ceil(seconds * 6.5) tokens (the bound
  * the Moonshine core uses; it keeps a hallucinating loop on noise short and the work per
@@ -75,8 +77,14 @@ export function moonshineDecoderContract(d: Dims = moonshineTiny): ModelContract
       { name: 'use_cache_branch', dtype: 'bool', shape: [1] },
     ],
     outputs: [{ name: 'logits', dtype: 'float32', shape: ['batch', 'tokens', d.vocab] }, ...kv('present')],
-    // The caches change length every step, so they are kept here rather than as fixed-shape StepState.
-    state: [],
+    // Every cache starts empty at an utterance (a reset). The self-attention ones grow by the
+    // step's tokens each step; the cross-attention ones are the first step's, kept.
+    state: kvNames('past_key_values', d).map((input) => ({
+      input,
+      output: input.replace('past_key_values', 'present'),
+      initialShape: [1, d.heads, 0, d.headDim],
+      updated: input.includes('.encoder.') ? ('once' as const) : ('every' as const),
+    })),
   };
 }
 
@@ -204,8 +212,6 @@ const MIN_SAMPLES = 1024;
 export class Moonshine {
   private readonly encState: StepState;
   private readonly decState: StepState;
-  private readonly emptyKv: ort.Tensor;
-  private readonly pastNames = kvNames('past_key_values');
   private disposed = false;
 
   private constructor(
@@ -216,7 +222,6 @@ export class Moonshine {
   ) {
     this.encState = enc.model.newState();
     this.decState = dec.model.newState();
-    this.emptyKv = new ort.Tensor('float32', new Float32Array(0), [1, moonshineTiny.heads, 0, moonshineTiny.headDim]);
   }
 
   static async open(options: MoonshineOptions = {}): Promise<Moonshine> {
@@ -250,8 +255,8 @@ export class Moonshine {
     const encoded = await this.enc.model.step({ input_values: new ort.Tensor('float32', audio, [1, audio.length]) }, this.encState);
     const hidden = encoded.last_hidden_state;
     const t1 = nowMs();
-    const past: Record<string, ort.Tensor> = {};
-    for (const n of this.pastNames) past[n] = this.emptyKv;
+    // A new utterance: empty caches.
+    this.decState.reset();
     // The bound counts the prefix too: it was generated under the bound of shorter audio.
     const limit = Moonshine.maxTokens(audio.length);
     const tokens: number[] = [...prefix];
@@ -263,14 +268,9 @@ export class Moonshine {
           input_ids: new ort.Tensor('int64', BigInt64Array.from(input, BigInt), [1, input.length]),
           encoder_hidden_states: hidden,
           use_cache_branch: new ort.Tensor('bool', Uint8Array.of(step > 0 ? 1 : 0), [1]),
-          ...past,
         },
         this.decState,
       );
-      for (const n of this.pastNames) {
-        // Cross-attention keys/values come from step 0 only; later steps echo them back.
-        if (step === 0 || n.includes('.decoder.')) past[n] = out[n.replace('past_key_values', 'present')];
-      }
       // Only the last position's logits predict the next token.
       const next = argmax(out.logits.data as Float32Array, (input.length - 1) * moonshineTiny.vocab, moonshineTiny.vocab);
       if (next === MOONSHINE_EOS) done = true;

@@ -24,8 +24,14 @@ export interface StatePair {
   readonly input: string;
   /** Output that carries the next state (e.g. `stateN`, `cache_last_channel_next`). */
   readonly output: string;
-  /** Concrete shape of the initial (zero) state for batch size 1. */
+  /** Concrete shape of the initial (zero) state for batch size 1 (a dim may be 0: an empty cache that grows). */
   readonly initialShape: readonly number[];
+  /**
+   * 'once': only the first step after a reset writes this state; later steps' values of the
+   * output are ignored (Moonshine's cross-attention cache: computed from the encoder output on
+   * an utterance's first decoder step, then returned empty by the cache branch). Default 'every'.
+   */
+  readonly updated?: 'every' | 'once';
 }
 
 export interface ModelContract {

@@ -41,6 +41,8 @@ function zeros(spec: TensorSpec, shape: readonly number[]): ort.Tensor {
  */
 export class StepState {
   private tensors = new Map<string, ort.Tensor>();
+  /** State inputs some step has written since the last reset. */
+  private readonly written = new Set<string>();
   private busy = false;
   private disposed = false;
 
@@ -51,11 +53,17 @@ export class StepState {
 
   /** Back to the initial (zero) state, e.g. at a stream reset. */
   reset(): void {
+    this.written.clear();
     for (const pair of this.model.contract.state) {
       const spec = this.model.contract.inputs.find((s) => s.name === pair.input)!;
       this.tensors.get(pair.input)?.dispose();
       this.tensors.set(pair.input, zeros(spec, pair.initialShape));
     }
+  }
+
+  /** Whether a step has written `input` since the last reset (a state updated 'once' keeps what the first wrote). */
+  hasWritten(input: string): boolean {
+    return this.written.has(input);
   }
 
   get(input: string): ort.Tensor {
@@ -86,6 +94,7 @@ export class StepState {
     for (const [k, t] of next) {
       this.tensors.get(k)?.dispose();
       this.tensors.set(k, t);
+      this.written.add(k);
     }
   }
 
@@ -217,11 +226,12 @@ export class StepModel {
       const out = this.batcher ? await this.batcher.submit(all) : await this.runOnce(all, 1);
       next = new Map();
       const result: Record<string, ort.Tensor> = {};
-      const stateOutputs = new Map(this.contract.state.map((p) => [p.output, p.input]));
+      const stateOutputs = new Map(this.contract.state.map((p) => [p.output, p]));
       for (const [name, value] of Object.entries(out)) {
-        const input = stateOutputs.get(name);
-        if (input) next.set(input, value as ort.Tensor);
-        else result[name] = value as ort.Tensor;
+        const pair = stateOutputs.get(name);
+        if (!pair) result[name] = value as ort.Tensor;
+        else if (pair.updated !== 'once' || !state.hasWritten(pair.input)) next.set(pair.input, value as ort.Tensor);
+        else (value as ort.Tensor).dispose();
       }
       return result;
     } finally {

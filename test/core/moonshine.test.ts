@@ -3,7 +3,8 @@ import llamaTokenizer from 'llama-tokenizer-js';
 import { ModelError } from '../../core/errors.js';
 import { nowMs } from '../../core/frames.js';
 import * as ort from 'onnxruntime-node';
-import { Moonshine, MOONSHINE_BOS, MOONSHINE_EOS, moonshineEncoderContract, moonshineFiles, type MoonshineTranscript } from '../../core/models/moonshine.js';
+import { Moonshine, MOONSHINE_BOS, MOONSHINE_EOS, moonshineDecoderContract, moonshineEncoderContract, moonshineFiles, type MoonshineTranscript } from '../../core/models/moonshine.js';
+import { StepModel } from '../../core/onnx/step-model.js';
 import { defaultSileroVadPath } from '../../core/models/silero-vad.js';
 import { loadedModelCount } from '../../core/onnx/shared-models.js';
 import { rng } from '../helpers-random.js';
@@ -109,6 +110,45 @@ describe('core/models/moonshine (Moonshine tiny from the moonshine-js npm tarbal
       assert.ok(worst > 1e-3, `the encoder now batches exactly (difference ${worst}): give its contract a batch dim`);
     } finally {
       await session.release();
+    }
+  });
+
+  it("its decoder's key/value caches are its StepState: self-attention grows a position a step, cross-attention is the first step's and kept (the cache branch returns it empty), a reset empties both", async () => {
+    const files = moonshineFiles();
+    const enc = await ort.InferenceSession.create(files.encoder);
+    const dec = await StepModel.load(files.decoder, moonshineDecoderContract(), { device: 'cpu' });
+    const state = dec.newState();
+    try {
+      const n = 16000;
+      const hidden = (await enc.run({ input_values: new ort.Tensor('float32', clips[0].samples.slice(0, n), [1, n]) })).last_hidden_state;
+      const frames = hidden.dims[1];
+      const step = (ids: number[], cached: boolean) =>
+        dec.step(
+          {
+            input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
+            encoder_hidden_states: hidden,
+            use_cache_branch: new ort.Tensor('bool', Uint8Array.of(cached ? 1 : 0), [1]),
+          },
+          state,
+        );
+      const dims = (name: string) => state.get(name).dims.join('x');
+      assert.equal(dims('past_key_values.0.decoder.key'), '1x8x0x36');
+      await step([MOONSHINE_BOS], false);
+      const cross = Array.from(state.get('past_key_values.5.encoder.value').data as Float32Array);
+      assert.equal(dims('past_key_values.5.encoder.value'), `1x8x${frames}x36`);
+      assert.equal(dims('past_key_values.0.decoder.key'), '1x8x1x36');
+      for (let t = 2; t <= 4; t++) {
+        await step([100 + t], true);
+        assert.equal(dims('past_key_values.0.decoder.key'), `1x8x${t}x36`);
+        assert.deepEqual(Array.from(state.get('past_key_values.5.encoder.value').data as Float32Array), cross);
+      }
+      state.reset();
+      assert.equal(dims('past_key_values.5.encoder.value'), '1x8x0x36');
+      assert.equal(dims('past_key_values.0.decoder.key'), '1x8x0x36');
+    } finally {
+      state.dispose();
+      await dec.dispose();
+      await enc.release();
     }
   });
 
