@@ -108,6 +108,16 @@ export class SinkKvCache {
     }
     const slot = this.nextSlot();
     for (let l = 0; l < this.layers; l++) this.set(l, slot, k.subarray(l * this.frameSize, (l + 1) * this.frameSize), v.subarray(l * this.frameSize, (l + 1) * this.frameSize));
+    return this.advance();
+  }
+
+  /**
+   * Takes the next slot for a frame whose keys and values are stored elsewhere (a graph that
+   * holds the cache as its state and writes the slot itself, so that on a GPU the cache stays in
+   * device memory): the bookkeeping of push() without the copy. Returns the slot.
+   */
+  advance(): number {
+    const slot = this.nextSlot();
     this.frameOf[slot] = this.frames;
     this.frames++;
     this.order();

@@ -81,16 +81,21 @@ export function videoWorldContract(c: VideoWorldConfig): ModelContract {
       { name: 'past_k', dtype: 'float32', shape: cache },
       { name: 'past_v', dtype: 'float32', shape: cache },
       { name: 'slot_distance', dtype: 'int64', shape: ['B', slots] },
+      { name: 'write_slot', dtype: 'int64', shape: ['B'] },
     ],
     outputs: [
       { name: 'next_frame', dtype: 'float32', shape: ['B', c.tokens, c.patchDim] },
-      { name: 'new_k', dtype: 'float32', shape: ['B', c.layers, c.tokens, c.d] },
-      { name: 'new_v', dtype: 'float32', shape: ['B', c.layers, c.tokens, c.d] },
+      { name: 'next_past_k', dtype: 'float32', shape: cache },
+      { name: 'next_past_v', dtype: 'float32', shape: cache },
     ],
-    // The cache is not graph state: the runner writes the returned K and V into one slot.
-    state: [],
+    // The cache is the graph's state: it returns it with the new frame's keys and values in
+    // `write_slot`, so on a device it stays there from frame to frame (StepModel.resident).
+    state: [
+      { input: 'past_k', output: 'next_past_k', initialShape: [1, ...cache.slice(1)] as number[] },
+      { input: 'past_v', output: 'next_past_v', initialShape: [1, ...cache.slice(1)] as number[] },
+    ],
     batchDim: 'B',
-    probe: { dims: { B: 1 }, ints: { slot_distance: 1 } },
+    probe: { dims: { B: 1 }, ints: { slot_distance: 1, write_slot: 0 } },
   };
 }
 
@@ -120,6 +125,16 @@ export function distanceMatrix(n: number, sinkFrames: number, windowFrames: numb
     d[q * n + q] = 0n;
   }
   return d;
+}
+
+/**
+ * On a GPU named explicitly, streams do not batch unless asked to: one stream's cache then stays
+ * in device memory between frames, where batching would upload every stream's 0.5 MB cache each
+ * frame (on an H200, a 12-layer d512 step took 9 ms with its cache resident, 222 ms uploaded).
+ */
+function stepOptions(options: SessionOptions): SessionOptions {
+  const gpu = options.device === 'cuda' || options.device === 'webgpu';
+  return gpu && options.batch === undefined ? { ...options, batch: { maxBatch: 1 } } : options;
 }
 
 function offlinePathOf(stepPath: string): string {
@@ -161,7 +176,7 @@ export class VideoWorldStream {
 
   static async open(modelPath: string, options: SessionOptions = {}): Promise<VideoWorldStream> {
     const config = readVideoWorldConfig(modelPath);
-    const lease = await acquireModel(modelPath, videoWorldContract(config), options);
+    const lease = await acquireModel(modelPath, videoWorldContract(config), stepOptions(options));
     return new VideoWorldStream(lease, config, modelPath, options);
   }
 
@@ -171,7 +186,7 @@ export class VideoWorldStream {
    */
   static async preload(modelPath: string, options: SessionOptions = {}): Promise<() => void> {
     const config = readVideoWorldConfig(modelPath);
-    const step = await acquireModel(modelPath, videoWorldContract(config), options);
+    const step = await acquireModel(modelPath, videoWorldContract(config), stepOptions(options));
     try {
       const offline = await acquireModel(offlinePathOf(modelPath), videoWorldOfflineContract(config), { ...options, batch: { maxBatch: 1 } });
       return () => {
@@ -201,18 +216,19 @@ export class VideoWorldStream {
     if (cond.length !== c.condDim) throw new CausewayError('invalid-argument', `video-world: conditioning needs ${c.condDim} values, got ${cond.length}`);
     const q = this.cache.queryPosition();
     for (let s = 0; s < this.cache.slots; s++) this.distance[s] = this.cache.positions[s] < 0 ? -1n : BigInt(q - this.cache.positions[s]);
+    const slot = this.cache.nextSlot();
     const out = await this.lease.model.step(
       {
         frame: new ort.Tensor('float32', frame, this.shape.frame),
         cond: new ort.Tensor('float32', cond, [1, c.condDim]),
-        past_k: new ort.Tensor('float32', this.cache.keys, this.shape.cache),
-        past_v: new ort.Tensor('float32', this.cache.values, this.shape.cache),
         slot_distance: new ort.Tensor('int64', this.distance, [1, this.cache.slots]),
+        write_slot: new ort.Tensor('int64', BigInt64Array.of(BigInt(slot)), [1]),
       },
       this.state,
     );
     this.next.set(out.next_frame.data as Float32Array);
-    const slot = this.cache.push(out.new_k.data as Float32Array, out.new_v.data as Float32Array);
+    // The graph wrote the slot in its returned cache (now this stream's state); this is the bookkeeping.
+    this.cache.advance();
     this.heldFrames.set(frame, slot * frame.length);
     this.heldCond.set(cond, slot * c.condDim);
     for (const t of Object.values(out)) t.dispose();
@@ -262,20 +278,37 @@ export class VideoWorldStream {
       const k = out.all_k.data as Float32Array;
       const v = out.all_v.data as Float32Array;
       const per = c.tokens * c.d;
+      // The new cache, laid out [1, L, S, T, D] by slot; slots not holding a frame are never attended to.
+      const ringK = new Float32Array(c.layers * this.cache.slots * per);
+      const ringV = new Float32Array(ringK.length);
       order.forEach((slot, i) => {
         for (let l = 0; l < c.layers; l++) {
           const at = (i * c.layers + l) * per;
-          this.cache.write(l, slot, k.subarray(at, at + per), v.subarray(at, at + per));
+          const to = (l * this.cache.slots + slot) * per;
+          ringK.set(k.subarray(at, at + per), to);
+          ringV.set(v.subarray(at, at + per), to);
         }
         this.heldCond.set(cond.subarray(i * c.condDim, (i + 1) * c.condDim), slot * c.condDim);
       });
+      this.state.replace('past_k', new ort.Tensor('float32', ringK, this.shape.cache));
+      this.state.replace('past_v', new ort.Tensor('float32', ringV, this.shape.cache));
       for (const t of Object.values(out)) t.dispose();
     } finally {
       state.dispose();
     }
   }
 
+  /**
+   * The cache's keys and values, [1, L, S, T, D] each, read from this stream's state (for tests
+   * and inspection). Refused when the state lives on a device: it cannot be read there.
+   */
+  cacheValues(): { keys: Float32Array; values: Float32Array } {
+    if (this.lease.model.resident) throw new CausewayError('invalid-argument', 'video-world: the cache is in device memory (a resident model) and cannot be read on the host');
+    return { keys: this.state.get('past_k').data as Float32Array, values: this.state.get('past_v').data as Float32Array };
+  }
+
   reset(): void {
+    this.state.reset();
     this.cache.reset();
     this.heldFrames.fill(0);
     this.heldCond.fill(0);

@@ -66,6 +66,16 @@ export class StepState {
     return this.written.has(input);
   }
 
+  /** Replaces one state input's value (a re-cache computed elsewhere); the next step feeds it. */
+  replace(input: string, value: ort.Tensor): void {
+    if (this.disposed) throw new CausewayError('disposed', `${this.model.contract.name}: state used after dispose`);
+    if (this.busy) throw new CausewayError('invalid-argument', `${this.model.contract.name}: state replaced while a step is in flight`);
+    const old = this.get(input);
+    old.dispose();
+    this.tensors.set(input, value);
+    this.written.add(input);
+  }
+
   get(input: string): ort.Tensor {
     const t = this.tensors.get(input);
     if (!t) throw new CausewayError('invalid-argument', `${this.model.contract.name}: no state named '${input}'`);

@@ -36,6 +36,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ring_step import ring_step
+
 
 @dataclass
 class Config:
@@ -264,6 +266,8 @@ def export(net, out, extra=None):
         outs = ["next_frame", "new_k", "new_v"]
         torch.onnx.export(Step(net), ex, f"{out}/step.onnx", opset_version=17, input_names=names, output_names=outs,
                           dynamic_axes={n: {0: "B"} for n in names + outs})
+        # The shipped step takes the cache as state and returns it with the new slot written.
+        ring_step(f"{out}/step.onnx")
         N = c.slots + 3
         torch.onnx.export(Offline(net), (torch.randn(1, N, c.tokens, c.patch_dim), torch.randn(1, N, c.cond_dim),
                                          distance_matrix(N, c.sink, c.window)),

@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { setLogSink } from '../../core/log.js';
-import { sharedMetrics } from '../../core/metrics.js';
+import { metricValue, sharedMetrics } from '../../core/metrics.js';
 import { BinauralFlowStream, binauralFlowContract, conditioning } from '../../core/models/binaural-flow.js';
+import { VideoWorldStream, readVideoWorldConfig } from '../../core/models/video-world.js';
 import { CacheAwareStream, cacheAwareContract, readCacheAwareConfig } from '../../core/models/nemo-cache-aware.js';
 import { defaultSileroVadPath, sileroVadContract } from '../../core/models/silero-vad.js';
 import { checkDevice } from '../../core/onnx/device-check.js';
@@ -18,6 +19,7 @@ import { StepModel } from '../../core/onnx/step-model.js';
 import { rng } from '../helpers-random.js';
 
 const tinyBinauralFlow = fileURLToPath(new URL('../../../models/binaural-flow/tiny/step.onnx', import.meta.url));
+const tinyVideoWorld = fileURLToPath(new URL('../../../models/video-world/tiny/step.onnx', import.meta.url));
 const tinyCacheAware = fileURLToPath(new URL('../../../models/tiny-cache-aware/step.onnx', import.meta.url));
 
 describe("core/onnx devices: 'webgpu' (onnxruntime-node's bundled provider)", function () {
@@ -88,7 +90,7 @@ describe("core/onnx devices: 'webgpu' (onnxruntime-node's bundled provider)", fu
     }
     const lines: string[] = [];
     const prev = setLogSink((_l, line) => lines.push(line));
-    const before = sharedMetrics.deviceCheckFailures.get({ model: 'Silero VAD v5', provider: 'webgpu' });
+    const before = await metricValue(sharedMetrics.deviceCheckFailures, { model: 'Silero VAD v5', provider: 'webgpu' });
     let model: StepModel | undefined;
     try {
       model = await StepModel.load(silero, sileroVadContract, { device: 'webgpu' });
@@ -98,7 +100,7 @@ describe("core/onnx devices: 'webgpu' (onnxruntime-node's bundled provider)", fu
     try {
       assert.equal(model.provider, 'cpu');
       assert.ok(lines.some((l) => /Silero VAD v5 .*not run on webgpu: its output .* differs from the CPU's .*running on the CPU/.test(l)), lines.join('\n'));
-      assert.equal(sharedMetrics.deviceCheckFailures.get({ model: 'Silero VAD v5', provider: 'webgpu' }), before + 1);
+      assert.equal(await metricValue(sharedMetrics.deviceCheckFailures, { model: 'Silero VAD v5', provider: 'webgpu' }), before + 1);
       // And it answers as the CPU does.
       const state = model.newState();
       const input = new ort.Tensor('float32', Float32Array.from({ length: 576 }, (_, i) => 0.3 * Math.sin(i / 5)), [1, 576]);
@@ -175,6 +177,39 @@ describe("core/onnx devices: 'webgpu' (onnxruntime-node's bundled provider)", fu
       assert.equal(model.resident, false);
     } finally {
       await model.dispose();
+    }
+  });
+
+  it("the video-world step on WebGPU, one stream: its key/value cache stays on the device from frame to frame, through wraps of the ring and a re-cache, and the frames equal the CPU's", async () => {
+    const c = readVideoWorldConfig(tinyVideoWorld);
+    // No batch option: on a GPU named explicitly the video-world stream keeps its cache resident by default.
+    const gpu = await VideoWorldStream.open(tinyVideoWorld, { device: 'webgpu' });
+    const cpu = await VideoWorldStream.open(tinyVideoWorld, { device: 'cpu' });
+    try {
+      assert.equal(gpu.provider, 'webgpu');
+      assert.throws(() => gpu.cacheValues(), /device memory/);
+      const rand = rng(6);
+      const frame = () => Float32Array.from({ length: c.tokens * c.patchDim }, () => rand() * 2 - 1);
+      const cond = () => Float32Array.from({ length: c.condDim }, () => rand());
+      let worst = 0;
+      const frames = 4 * (c.sinkFrames + c.windowFrames);
+      for (let t = 0; t < frames; t++) {
+        if (t === frames / 2) {
+          const rewrite = (x: Float32Array) => void (x[0] += 1);
+          await gpu.recache(rewrite);
+          await cpu.recache(rewrite);
+        }
+        const f = frame();
+        const k = cond();
+        const a = await gpu.step(f, k);
+        const b = await cpu.step(f, k);
+        for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+      }
+      console.log(`      video-world on webgpu (cache resident) vs cpu, ${frames} frames with a re-cache: max abs difference ${worst.toExponential(2)}`);
+      assert.ok(worst <= 1e-4, `max abs difference ${worst}`);
+    } finally {
+      gpu.dispose();
+      cpu.dispose();
     }
   });
 });

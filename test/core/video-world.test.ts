@@ -100,12 +100,13 @@ for (const [name, model] of [['tiny random', tiny], ['shipped', shipped]] as con
       const order = s.cache.slotsInOrder();
       assert.deepEqual(order.map((slot) => s.cache.frameOf[slot]), held);
       let worst = 0;
+      const { keys, values } = s.cacheValues();
       order.forEach((slot, i) => {
         for (let l = 0; l < c.layers; l++) {
           const at = s.cache.offset(l, slot);
           const ref = (i * c.layers + l) * per;
-          worst = Math.max(worst, maxDiff(s.cache.keys.subarray(at, at + per), fresh.all_k.subarray(ref, ref + per)));
-          worst = Math.max(worst, maxDiff(s.cache.values.subarray(at, at + per), fresh.all_v.subarray(ref, ref + per)));
+          worst = Math.max(worst, maxDiff(keys.subarray(at, at + per), fresh.all_k.subarray(ref, ref + per)));
+          worst = Math.max(worst, maxDiff(values.subarray(at, at + per), fresh.all_v.subarray(ref, ref + per)));
         }
       });
       console.log(`      re-cache of ${held.length} held frames vs a fresh recompute: max abs difference ${worst.toExponential(2)}`);
