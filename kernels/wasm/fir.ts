@@ -6,41 +6,13 @@
  * buffer and the output; the Float32Array views into it are rebuilt whenever it grows.
  */
 import { FIR_WASM_BASE64 } from './fir-bytes.js';
+import { WASM_PAGE, align16, instantiate, type WasmMemory } from './module.js';
 
 type RunFn = (
   ph: number, taps: number, up: number, buf: number, out: number,
   c: number, limit: number, p: number, r: number, stepWhole: number, stepFrac: number,
 ) => number;
 
-/** The slice of the WebAssembly API used here (lib ES2022 has no WebAssembly types; @types/node declares only part of it). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-
-let compiled: object | undefined;
-
-function firModule(): object {
-  if (wasmApi === undefined) throw new Error('this runtime has no WebAssembly (node --jitless?)');
-  if (compiled === undefined) {
-    const bin = atob(FIR_WASM_BASE64);
-    const bytes = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    if (!wasmApi.validate(bytes)) {
-      throw new Error("Resampler: this runtime cannot run the WebAssembly SIMD kernel (Node >= 16 can); pass engine: 'js' to use the JavaScript loop");
-    }
-    compiled = new wasmApi.Module(bytes);
-  }
-  return compiled;
-}
-
-const PAGE = 65536;
 const SCRATCH = 16;
 const I32_MAX = 2 ** 31 - 1;
 
@@ -70,10 +42,9 @@ export class WasmFir {
     bufLength: number,
     outLength: number,
   ) {
-    const module = firModule();
-    const instance = new wasmApi!.Instance(module, {});
-    this.memory = instance.exports.memory as WasmMemory;
-    this.runFn = instance.exports.run as RunFn;
+    const exports = instantiate(FIR_WASM_BASE64, "Resampler: this runtime cannot run the WebAssembly SIMD kernel (Node >= 16 can); pass engine: 'js' to use the JavaScript loop");
+    this.memory = exports.memory as WasmMemory;
+    this.runFn = exports.run as RunFn;
     this.bufPtr = align16(this.phPtr + phases.length * 4);
     this.bufCap = bufLength;
     this.outCap = outLength;
@@ -115,15 +86,11 @@ export class WasmFir {
     this.outPtr = align16(this.bufPtr + this.bufCap * 4);
     const need = this.outPtr + this.outCap * 4;
     const have = this.memory.buffer.byteLength;
-    if (need > have) this.memory.grow(Math.ceil((need - have) / PAGE));
+    if (need > have) this.memory.grow(Math.ceil((need - have) / WASM_PAGE));
     const mem = this.memory.buffer;
     this.state = new Int32Array(mem, 0, 2);
     this.buf = new Float32Array(mem, this.bufPtr, this.bufCap);
     this.out = new Float32Array(mem, this.outPtr, this.outCap);
     this.outViews = [];
   }
-}
-
-function align16(n: number): number {
-  return (n + 15) & ~15;
 }
