@@ -21,6 +21,11 @@
  * flush() returns the remaining B + L - 1 stereo samples. `binauralOffline` is the same maths
  * with direct convolution, for the streaming == offline tests.
  *
+ * Steps 1 and 3 (and the partitioning in 2) run in WebAssembly SIMD by default
+ * (kernels/wasm/pconv.wat, float32, about 8x the JavaScript on this machine); `engine: 'js'` runs
+ * them over kernels/partitioned-conv instead. Where the WebAssembly one cannot start, the
+ * renderer runs the JavaScript one and says why in `engineFallback`.
+ *
  * Directions follow SOFA (AES69): azimuth in degrees counter-clockwise seen from above
  * (0 ahead, 90 left, 270 right), elevation up; distance in metres, gain 1 / distance relative
  * to 1 m (the HRIRs as given), capped at 1 / minDistance. Distance changes only the gain: no
@@ -28,6 +33,7 @@
  */
 import { OutputBuffer } from './output-buffer.js';
 import { FrequencyDelayLine, PartitionPlan } from './partitioned-conv.js';
+import { WasmPartitionedPair } from './wasm/pconv.js';
 
 export interface HrirSource {
   /** Taps of every HRIR the source writes. */
@@ -55,6 +61,12 @@ export interface BinauralRendererOptions {
   crossfade?: boolean;
   /** Distances below this (metres, default 0.25) get its gain, so a source at the head does not blow up. */
   minDistance?: number;
+  /**
+   * Which code runs each block's FFTs and spectrum products: 'wasm' (default), WebAssembly SIMD
+   * in float32 (kernels/wasm/pconv.wat); 'js', JavaScript with float64 FFT arithmetic and float32
+   * spectra (the reference the benchmark compares). Outputs agree within ~3e-7 of their peak.
+   */
+  engine?: 'wasm' | 'js';
 }
 
 const RAD = Math.PI / 180;
@@ -159,6 +171,7 @@ interface Resolved {
   alpha: number;
   crossfade: boolean;
   minDistance: number;
+  engine: 'wasm' | 'js';
 }
 
 function resolve(o: BinauralRendererOptions, who: string): Resolved {
@@ -174,7 +187,9 @@ function resolve(o: BinauralRendererOptions, who: string): Resolved {
   checkPosition(p, who);
   const position = { azimuth: p.azimuth ?? 0, elevation: p.elevation ?? 0, distance: p.distance ?? 1 };
   const alpha = smoothingMs === 0 ? 1 : 1 - Math.exp(-blockSize / ((smoothingMs / 1000) * o.sampleRate));
-  return { source: o.source, blockSize, position, alpha, crossfade: o.crossfade ?? true, minDistance };
+  const engine = o.engine ?? 'wasm';
+  if (engine !== 'wasm' && engine !== 'js') throw new Error(`${who}: engine must be 'wasm' or 'js', got ${String(engine)}`);
+  return { source: o.source, blockSize, position, alpha, crossfade: o.crossfade ?? true, minDistance, engine };
 }
 
 /** ramp[j] = sin^2(pi/2 * (j + 1) / B): the new filter's share at sample j of a crossfade block, reaching 1 on its last sample. */
@@ -184,29 +199,139 @@ function crossfadeRamp(b: number): Float32Array {
   return w;
 }
 
+/**
+ * The convolution side of a renderer: one delay line, two slots of filter pairs (the filters in
+ * use and the previous ones), the block being filled and the last block's stereo output. A push
+ * of n samples is begin(input), exchanges block segment by block segment (render() at each full
+ * block), then output(n).
+ */
+interface PairEngine {
+  /** Where the HRIR source writes the pair that load() partitions (read again after each begin()). */
+  readonly hl: Float32Array;
+  readonly hr: Float32Array;
+  /** Partitions gain * (hl, hr) into filter slot `slot`. */
+  load(slot: number, gain: number): void;
+  /** Takes a chunk's input for the exchanges that follow. */
+  begin(input: Float32Array): void;
+  /** Input [at, at + count) into the block from sample `fill`; the last block's stereo output from `fill` into the chunk's output from `at`. */
+  exchange(at: number, fill: number, count: number): void;
+  /** The full block through slot `slot`, crossfaded from the other slot when `fade`. */
+  render(slot: number, fade: boolean): void;
+  /** The chunk's output, 2n floats, reused by the next chunk. */
+  output(n: number): Float32Array;
+  /** Empty history and output; the filters are left as they are. */
+  reset(): void;
+}
+
+const NO_INPUT = new Float32Array(0);
+
+/** PairEngine in JavaScript, over kernels/partitioned-conv. */
+class JsPair implements PairEngine {
+  readonly hl: Float32Array;
+  readonly hr: Float32Array;
+  private readonly plan: PartitionPlan;
+  private readonly fdl: FrequencyDelayLine;
+  /** Slot s holds [left, right]. */
+  private readonly filters: Float32Array[][];
+  private readonly spectra: Float32Array[];
+  private readonly newOut: Float32Array[];
+  private readonly oldOut: Float32Array[];
+  private readonly block: Float32Array;
+  /** The last block's output, interleaved. */
+  private readonly ready: Float32Array;
+  /** The chunk being pushed (the caller's array, dropped at output()). */
+  private input: Float32Array = NO_INPUT;
+  private readonly out = new OutputBuffer(2 * 4096);
+
+  constructor(b: number, filterLength: number, private readonly ramp: Float32Array) {
+    this.plan = new PartitionPlan({ blockSize: b, maxFilterLength: filterLength });
+    this.fdl = new FrequencyDelayLine(this.plan);
+    this.filters = [0, 1].map(() => [this.plan.newFilter(), this.plan.newFilter()]);
+    this.hl = new Float32Array(filterLength);
+    this.hr = new Float32Array(filterLength);
+    this.spectra = [new Float32Array(this.plan.spectrumSize), new Float32Array(this.plan.spectrumSize)];
+    this.newOut = [new Float32Array(b), new Float32Array(b)];
+    this.oldOut = [new Float32Array(b), new Float32Array(b)];
+    this.block = new Float32Array(b);
+    this.ready = new Float32Array(2 * b);
+  }
+
+  load(slot: number, gain: number): void {
+    this.plan.setFilter(this.filters[slot][0], this.hl, gain);
+    this.plan.setFilter(this.filters[slot][1], this.hr, gain);
+  }
+
+  begin(input: Float32Array): void {
+    this.input = input;
+    this.out.ensure(2 * input.length);
+  }
+
+  exchange(at: number, fill: number, count: number): void {
+    const { input, block, ready } = this;
+    const out = this.out.data;
+    for (let j = 0; j < count; j++) {
+      block[fill + j] = input[at + j];
+      out[2 * (at + j)] = ready[2 * (fill + j)];
+      out[2 * (at + j) + 1] = ready[2 * (fill + j) + 1];
+    }
+  }
+
+  output(n: number): Float32Array {
+    this.input = NO_INPUT;
+    return this.out.view(2 * n);
+  }
+
+  render(slot: number, fade: boolean): void {
+    this.fdl.pushBlock(this.block);
+    const b = this.block.length;
+    this.convolve(slot, this.newOut);
+    const [nl, nr] = this.newOut;
+    const ready = this.ready;
+    if (fade) {
+      this.convolve(1 - slot, this.oldOut);
+      const [ol, or] = this.oldOut;
+      const w = this.ramp;
+      for (let j = 0; j < b; j++) {
+        ready[2 * j] = ol[j] + w[j] * (nl[j] - ol[j]);
+        ready[2 * j + 1] = or[j] + w[j] * (nr[j] - or[j]);
+      }
+    } else {
+      for (let j = 0; j < b; j++) {
+        ready[2 * j] = nl[j];
+        ready[2 * j + 1] = nr[j];
+      }
+    }
+  }
+
+  reset(): void {
+    this.fdl.reset();
+    this.block.fill(0);
+    this.ready.fill(0);
+  }
+
+  /** Both ears through the filters in `slot`, for the block now in the delay line. */
+  private convolve(slot: number, outs: Float32Array[]): void {
+    const [sl, sr] = this.spectra;
+    this.plan.accumulatePair(this.fdl, this.filters[slot][0], sl, this.filters[slot][1], sr);
+    this.plan.inverse(sl, outs[0]);
+    this.plan.inverse(sr, outs[1]);
+  }
+}
+
 export class BinauralRenderer {
   readonly latency: number;
   readonly blockSize: number;
   readonly filterLength: number;
+  /** The engine in use: the one asked for, or 'js' when the WebAssembly one could not start (`engineFallback` says why). */
+  readonly engine: 'wasm' | 'js';
+  readonly engineFallback: string | undefined;
   private readonly o: Resolved;
-  private readonly plan: PartitionPlan;
-  private readonly fdl: FrequencyDelayLine;
+  private readonly pair: PairEngine;
   private readonly glide: PositionGlide;
-  /** Filter spectra: slot s holds [left, right]; `cur` is the slot in use, the other one the previous filters. */
-  private readonly filters: Float32Array[][];
+  /** The filter slot in use; the other one holds the previous filters. */
   private cur = 0;
-  private readonly hl: Float32Array;
-  private readonly hr: Float32Array;
-  private readonly spectra: Float32Array[];
-  private readonly ramp: Float32Array;
-  private readonly newOut: Float32Array[];
-  private readonly oldOut: Float32Array[];
-  private readonly block: Float32Array;
-  /** The previous block's output (interleaved), emitted while the current block fills. */
-  private readonly ready: Float32Array;
   private fill = 0;
   private readonly tail: Float32Array;
-  private readonly out: OutputBuffer;
   /** Blocks rendered. */
   blocks = 0;
 
@@ -216,20 +341,21 @@ export class BinauralRenderer {
     this.blockSize = b;
     this.latency = b;
     this.filterLength = this.o.source.length;
-    this.plan = new PartitionPlan({ blockSize: b, maxFilterLength: this.filterLength });
-    this.fdl = new FrequencyDelayLine(this.plan);
+    const ramp = crossfadeRamp(b);
+    let pair: PairEngine | undefined;
+    if (this.o.engine === 'wasm') {
+      try {
+        pair = new WasmPartitionedPair(b, this.filterLength, ramp);
+      } catch (e) {
+        // No WebAssembly (node --jitless), or no address space for another memory (after some
+        // thousands of live instances): the same maths, slower.
+        this.engineFallback = (e as Error).message;
+      }
+    }
+    this.pair = pair ?? new JsPair(b, this.filterLength, ramp);
+    this.engine = pair !== undefined ? 'wasm' : 'js';
     this.glide = new PositionGlide(this.o.position, this.o.alpha);
-    this.filters = [0, 1].map(() => [this.plan.newFilter(), this.plan.newFilter()]);
-    this.hl = new Float32Array(this.filterLength);
-    this.hr = new Float32Array(this.filterLength);
-    this.spectra = [new Float32Array(this.plan.spectrumSize), new Float32Array(this.plan.spectrumSize)];
-    this.ramp = crossfadeRamp(b);
-    this.newOut = [new Float32Array(b), new Float32Array(b)];
-    this.oldOut = [new Float32Array(b), new Float32Array(b)];
-    this.block = new Float32Array(b);
-    this.ready = new Float32Array(2 * b);
     this.tail = new Float32Array(b + this.filterLength - 1);
-    this.out = new OutputBuffer(2 * 4096);
     this.loadFilters(this.cur, this.o.position);
   }
 
@@ -247,17 +373,13 @@ export class BinauralRenderer {
   /** n mono samples in, n stereo samples out (interleaved, 2n floats), delayed by B; reused by the next call. */
   push(input: Float32Array): Float32Array {
     const n = input.length;
-    const out = this.out.ensure(2 * n);
     const b = this.blockSize;
+    const pair = this.pair;
+    pair.begin(input);
     let i = 0;
     while (i < n) {
       const m = Math.min(b - this.fill, n - i);
-      const f = this.fill;
-      for (let j = 0; j < m; j++) {
-        this.block[f + j] = input[i + j];
-        out[2 * (i + j)] = this.ready[2 * (f + j)];
-        out[2 * (i + j) + 1] = this.ready[2 * (f + j) + 1];
-      }
+      pair.exchange(i, this.fill, m);
       this.fill += m;
       i += m;
       if (this.fill === b) {
@@ -265,7 +387,7 @@ export class BinauralRenderer {
         this.fill = 0;
       }
     }
-    return this.out.view(2 * n);
+    return pair.output(n);
   }
 
   /** Ends the stream: the last B + L - 1 stereo samples (input taken as zero), then resets. */
@@ -278,60 +400,29 @@ export class BinauralRenderer {
 
   /** Back to the state after construction (initial position, empty history). */
   reset(): void {
-    this.fdl.reset();
+    this.pair.reset();
     this.glide.reset(this.o.position);
     this.cur = 0;
     this.loadFilters(0, this.o.position);
-    this.block.fill(0);
-    this.ready.fill(0);
     this.fill = 0;
     this.blocks = 0;
   }
 
   private loadFilters(slot: number, p: SourcePosition): void {
-    this.o.source.hrir(p.azimuth, p.elevation, this.hl, this.hr);
-    const g = distanceGain(p.distance, this.o.minDistance);
-    this.plan.setFilter(this.filters[slot][0], this.hl, g);
-    this.plan.setFilter(this.filters[slot][1], this.hr, g);
+    this.o.source.hrir(p.azimuth, p.elevation, this.pair.hl, this.pair.hr);
+    this.pair.load(slot, distanceGain(p.distance, this.o.minDistance));
   }
 
   private renderBlock(): void {
-    this.fdl.pushBlock(this.block);
     let fade = false;
     if (this.glide.step()) {
       this.cur = 1 - this.cur;
       this.loadFilters(this.cur, this.glide.current);
       fade = this.o.crossfade;
     }
-    const b = this.blockSize;
-    this.convolve(this.cur, this.newOut);
-    if (fade) this.convolve(1 - this.cur, this.oldOut);
-    const [nl, nr] = this.newOut;
-    const ready = this.ready;
-    if (fade) {
-      const [ol, or] = this.oldOut;
-      const w = this.ramp;
-      for (let j = 0; j < b; j++) {
-        ready[2 * j] = ol[j] + w[j] * (nl[j] - ol[j]);
-        ready[2 * j + 1] = or[j] + w[j] * (nr[j] - or[j]);
-      }
-    } else {
-      for (let j = 0; j < b; j++) {
-        ready[2 * j] = nl[j];
-        ready[2 * j + 1] = nr[j];
-      }
-    }
+    this.pair.render(this.cur, fade);
     this.blocks++;
   }
-
-  /** Both ears through the filters in `slot`, for the block now in the delay line. */
-  private convolve(slot: number, outs: Float32Array[]): void {
-    const [sl, sr] = this.spectra;
-    this.plan.accumulatePair(this.fdl, this.filters[slot][0], sl, this.filters[slot][1], sr);
-    this.plan.inverse(sl, outs[0]);
-    this.plan.inverse(sr, outs[1]);
-  }
-
 }
 
 export interface PositionChange {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import {
   BinauralRenderer,
   PositionGlide,
@@ -103,7 +104,8 @@ describe('kernels/binaural-renderer', () => {
     }
   });
 
-  it('streaming == binauralOffline for moving sources, random chunkings and update times', () => {
+  for (const engine of ['wasm', 'js'] as const) {
+  it(`streaming == binauralOffline for moving sources, random chunkings and update times (engine ${engine})`, () => {
     const rand = rng(62);
     const src = syntheticSource(200, 2);
     for (const [smoothingMs, blockSize] of [[20, 64], [0, 32], [5, 128]]) {
@@ -115,16 +117,86 @@ describe('kernels/binaural-renderer', () => {
       // Partial updates keep the other fields; two updates at the same time: the last wins.
       changes.push({ at: 3000, position: { azimuth: 180 } }, { at: 3000, position: { elevation: -45 } });
       changes.sort((p, q) => p.at - q.at);
-      const o = { source: src, sampleRate: 16000, blockSize, smoothingMs, position: { azimuth: 10, elevation: 0, distance: 1 } };
+      const o = { source: src, sampleRate: 16000, blockSize, smoothingMs, position: { azimuth: 10, elevation: 0, distance: 1 }, engine };
       const want = binauralOffline(x, o, changes);
       for (const sizes of chunkings(x.length, rand, blockSize)) {
         const r = new BinauralRenderer(o);
+        assert.equal(r.engine, engine);
         const got = render(r, x, cutAt(sizes, changes), changes);
         const err = maxAbsDiff(got, want);
         assert.ok(err < 5e-5, `smoothing ${smoothingMs} ms, B=${blockSize}: max error ${err}`);
         assert.ok(r.blocks === 0, 'flush resets');
       }
     }
+  });
+  }
+
+  it('the wasm and js engines agree on a moving source with crossfades, B = 4 .. 1024, filters of any length', () => {
+    const rand = rng(63);
+    const report: string[] = [];
+    // Filter lengths below, at, just above and far above multiples of B, and a single tap.
+    const cases: [number, number][] = [[4, 1], [4, 13], [8, 37], [16, 100], [64, 513], [128, 558], [256, 512], [1024, 512], [1024, 1500]];
+    for (const [blockSize, taps] of cases) {
+      const src = syntheticSource(taps, blockSize + taps);
+      const x = randomSignal(Math.max(6000, 8 * blockSize), rand);
+      // A new target every 40 ms-ish and a glide: most blocks change filters and crossfade.
+      const changes: PositionChange[] = [];
+      for (let at = 0; at < x.length; at += 1 + Math.floor(rand() * 2 * blockSize)) {
+        changes.push({ at, position: { azimuth: rand() * 360, elevation: rand() * 120 - 60, distance: 0.2 + rand() * 2 } });
+      }
+      const sizes = cutAt(chunkings(x.length, rand, blockSize)[2], changes);
+      const o = { source: src, sampleRate: 16000, blockSize, smoothingMs: 5 };
+      const js = new BinauralRenderer({ ...o, engine: 'js' });
+      const wasm = new BinauralRenderer({ ...o, engine: 'wasm' });
+      const a = render(js, x, sizes, changes);
+      const b = render(wasm, x, sizes, changes);
+      assert.equal(b.length, a.length);
+      let peak = 0;
+      for (const v of a) peak = Math.max(peak, Math.abs(v));
+      const err = maxAbsDiff(a, b);
+      report.push(`B=${blockSize} L=${taps} ${err.toExponential(1)} (peak ${peak.toFixed(2)})`);
+      // float32 FFTs of 2B points: relative error grows like log2 B; 2e-6 of the peak holds up to B = 1024.
+      assert.ok(err < 2e-6 * peak, `B=${blockSize} L=${taps}: max diff ${err} (peak ${peak})`);
+    }
+    console.log(`      wasm vs js, max abs diff: ${report.join(', ')}`);
+  });
+
+  it('engine: wasm by default; chunks larger than its staging grow the memory and keep the output right; output views are reused', () => {
+    const src = syntheticSource(300, 4);
+    const rand = rng(64);
+    const x = randomSignal(30000, rand);
+    const r = new BinauralRenderer({ source: src, sampleRate: 16000, blockSize: 64, position: { azimuth: 70 } });
+    assert.equal(r.engine, 'wasm');
+    assert.equal(r.engineFallback, undefined);
+    const js = new BinauralRenderer({ source: src, sampleRate: 16000, blockSize: 64, position: { azimuth: 70 }, engine: 'js' });
+    assert.equal(js.engine, 'js');
+    const sizes = [100, 100, 9000, 100, 20000, 700];
+    const a = render(r, x, sizes);
+    const b = render(js, x, sizes);
+    assert.ok(maxAbsDiff(a, b) < 1e-5, `max diff ${maxAbsDiff(a, b)}`);
+    const first = r.push(x.subarray(0, 960));
+    const second = r.push(x.subarray(960, 1920));
+    assert.equal(first, second, 'same view object for the same length');
+    assert.throws(() => new BinauralRenderer({ source: src, sampleRate: 16000, engine: 'gpu' as 'js' }), /engine must be 'wasm' or 'js'/);
+  });
+
+  it("falls back to the js engine, saying why, where WebAssembly cannot start (node --jitless): same output", () => {
+    const script = `
+      import { BinauralRenderer } from ${JSON.stringify(new URL('../../kernels/binaural-renderer.js', import.meta.url).href)};
+      const source = { length: 20, hrir(az, el, l, r) { for (let t = 0; t < 20; t++) { l[t] = Math.cos(t + az / 60); r[t] = Math.sin(t * 0.3); } } };
+      const r = new BinauralRenderer({ source, sampleRate: 16000, blockSize: 16, position: { azimuth: 30 } });
+      const x = Float32Array.from({ length: 200 }, (_, i) => Math.sin(i / 7));
+      console.log(JSON.stringify({ engine: r.engine, why: r.engineFallback, y: Array.from(r.push(x).subarray(100, 140)) }));`;
+    const run = spawnSync(process.execPath, ['--jitless', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    const got = JSON.parse(run.stdout) as { engine: string; why: string; y: number[] };
+    assert.equal(got.engine, 'js');
+    assert.match(got.why, /no WebAssembly/);
+    const source: HrirSource = { length: 20, hrir(az, _el, l, r) { for (let t = 0; t < 20; t++) { l[t] = Math.cos(t + az / 60); r[t] = Math.sin(t * 0.3); } } };
+    const here = new BinauralRenderer({ source, sampleRate: 16000, blockSize: 16, position: { azimuth: 30 } });
+    assert.equal(here.engine, 'wasm');
+    const want = here.push(Float32Array.from({ length: 200 }, (_, i) => Math.sin(i / 7))).subarray(100, 140);
+    got.y.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-5, `${v} vs ${want[i]}`));
   });
 
   it('an impulse comes out exactly B samples later (declared latency)', () => {
