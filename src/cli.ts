@@ -10,7 +10,7 @@ import { glueNegativeValues } from './cli-args.js';
 import { CliProcess, reportError } from './cli-process.js';
 import { nowMs, type VadEvent } from '../core/frames.js';
 import { logger, setLogLevel } from '../core/log.js';
-import { sharedMetrics } from '../core/metrics.js';
+import { metricValue, sharedMetrics } from '../core/metrics.js';
 import { DEVICES, type Device } from '../core/onnx/session.js';
 import { defaultCommandModel } from '../core/models/default-models.js';
 import { detectSpeech } from './pipelines/detect-speech.js';
@@ -58,7 +58,7 @@ async function runVad(input: string, opts: { json: boolean; realtime: boolean; d
     ),
     { defaultValue: undefined },
   );
-  const dropped = sharedMetrics.drops.get({ operator: 'vad', policy: 'drop-oldest' });
+  const dropped = await metricValue(sharedMetrics.drops, { operator: 'vad', policy: 'drop-oldest' });
   if (dropped > 0) log.warn(`${dropped} audio frame(s) dropped: the VAD fell behind real time (queue policy drop-oldest)`);
   return { segments, seconds: info.durationSec ?? NaN, wallSeconds: (nowMs() - t0) / 1000 };
 }

@@ -5,7 +5,7 @@ export * from '../core/frames.js';
 export * from '../core/errors.js';
 export { FlowControl } from '../core/flow.js';
 export { logger, setLogLevel, setLogSink, type LogLevel, type LogSink } from '../core/log.js';
-export { metrics, Registry, Counter, Gauge, Histogram } from '../core/metrics.js';
+export { metrics, collectProcessMetrics, Registry, Counter, Gauge, Histogram } from '../core/metrics.js';
 export { withInfo, pipelineLatency, chain, parallel, type OperatorInfo, type StreamOperator } from '../core/operator-info.js';
 export { serialMap, type OverflowPolicy, type QueueOptions, type SerialWorker } from '../core/serial-queue.js';
 export { syncMap, type SyncWorker } from '../core/sync-operator.js';

@@ -25,8 +25,8 @@ ffmpegAudioInput(input, { sampleRate: rate, channels: 1, realtime })
       console.error(`error: ${e.message}`);
       process.exitCode = 1;
     },
-    complete: () => {
-      const lines = metrics.render().split('\n').filter((l) => /^causeway_(frames_(in|out|dropped)_total|model_provider)/.test(l));
+    complete: async () => {
+      const lines = (await metrics.metrics()).split('\n').filter((l) => /^causeway_(frames_(in|out|dropped)_total|model_provider)/.test(l));
       console.log('\n' + lines.join('\n'));
     },
   });

@@ -23,7 +23,7 @@ import {
 import { CausewayError, invalidArgument } from '../../core/errors.js';
 import { nowMs, type AudioFrame, type PixelFormat, type VideoFrame } from '../../core/frames.js';
 import { logger } from '../../core/log.js';
-import { sharedMetrics, metrics } from '../../core/metrics.js';
+import { counter, sharedMetrics } from '../../core/metrics.js';
 import { JsonChannels } from './data-channel.js';
 import { RtpAudioReceiver } from './rtp-audio-receiver.js';
 import { RtpAudioSender } from './rtp-audio-sender.js';
@@ -118,7 +118,7 @@ export interface WhipPeer extends WhepPeer {
   readonly video$: Observable<VideoFrame>;
 }
 
-const mediaProcessFailures = metrics.counter('causeway_media_process_failures_total', 'ffmpeg processes of peers (VP8 decoder/encoder) that ended on their own, by process');
+const mediaProcessFailures = counter('causeway_media_process_failures_total', 'ffmpeg processes of peers (VP8 decoder/encoder) that ended on their own, by process', ['process']);
 
 /** Bound on ICE gathering: host candidates take milliseconds; STUN is given 1.5 s of it. */
 const GATHER_TIMEOUT_MS = 2000;

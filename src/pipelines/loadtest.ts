@@ -12,7 +12,7 @@ import { Subject, type Observable, type Subscription } from 'rxjs';
 import { ffmpegAudioInput } from '../../media/ffmpeg/index.js';
 import { CausewayError } from '../../core/errors.js';
 import { audioFrame, nowMs, type AudioFrame } from '../../core/frames.js';
-import { sharedMetrics } from '../../core/metrics.js';
+import { histogramTotals, metricTotal, sharedMetrics } from '../../core/metrics.js';
 import type { BatchOptions } from '../../core/onnx/batcher.js';
 import type { Device } from '../../core/onnx/session.js';
 import { defaultPipeline } from '../server/session-pipeline.js';
@@ -98,8 +98,8 @@ export async function loadtest(o: LoadtestOptions): Promise<LoadtestReport> {
       }),
     );
   };
-  const drops0 = sharedMetrics.drops.total();
-  const batch0 = sharedMetrics.batchSize.totals();
+  const drops0 = await metricTotal(sharedMetrics.drops);
+  const batch0 = await histogramTotals(sharedMetrics.batchSize);
   const cpu0 = process.cpuUsage();
   const t0 = nowMs();
   try {
@@ -150,8 +150,8 @@ export async function loadtest(o: LoadtestOptions): Promise<LoadtestReport> {
   const wall = (nowMs() - t0) / 1000;
   ages.sort((a, b) => a - b);
   const p99 = ages.length ? ages[Math.min(ages.length - 1, Math.floor(0.99 * ages.length))] : 0;
-  const dropped = sharedMetrics.drops.total() - drops0;
-  const b = sharedMetrics.batchSize.totals();
+  const dropped = (await metricTotal(sharedMetrics.drops)) - drops0;
+  const b = await histogramTotals(sharedMetrics.batchSize);
   const runs = b.count - batch0.count;
   return {
     sessions: o.sessions,

@@ -11,7 +11,7 @@ import { WebSocketServer } from 'ws';
 import type { WhipPeerOptions } from '../../media/webrtc/index.js';
 import { invalidArgument } from '../../core/errors.js';
 import { logger } from '../../core/log.js';
-import { metrics } from '../../core/metrics.js';
+import { collectProcessMetrics, counter, metrics } from '../../core/metrics.js';
 import type { Session } from './session.js';
 import { defaultPipeline, type SessionPipeline } from './session-pipeline.js';
 import { CORS, HttpError } from './http-util.js';
@@ -60,7 +60,7 @@ export interface CausewayServer {
   close(): Promise<void>;
 }
 
-const httpErrors = metrics.counter('causeway_http_errors_total', 'HTTP requests answered with an error, by route and status');
+const httpErrors = counter('causeway_http_errors_total', 'HTTP requests answered with an error, by route and status', ['route', 'status']);
 
 /**
  * The `route` label of an HTTP error: one of a fixed few, never taken from the path, so a client
@@ -101,6 +101,8 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
     if (name === 'default') throw invalidArgument("startServer: 'default' is the `pipeline` option's name; give the others another");
     if (!/^[a-z][a-z0-9-]{0,31}$/.test(name)) throw invalidArgument(`startServer: pipeline names are lower-case words (a-z, 0-9, -), got '${name}'`);
   }
+  // /metrics shows the process too: CPU, memory, GC and event-loop lag (prom-client's default metrics).
+  collectProcessMetrics();
   // Models load before the first session, not inside one (a load blocks the event loop).
   const releases: (() => void)[] = [];
   try {
@@ -182,8 +184,9 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
     }
     if (path === '/metrics' && method === 'GET') {
       for (const s of sessions.values()) s.updatePeerMetrics();
-      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
-      res.end(metrics.render());
+      const text = await metrics.metrics();
+      res.writeHead(200, { 'Content-Type': metrics.contentType });
+      res.end(text);
       return;
     }
     if (method === 'GET' && options.page !== undefined && (await serveStatic(options.page, path, res))) return;

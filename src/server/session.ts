@@ -16,22 +16,22 @@ import type { WhepPeer, WhipPeer } from '../../media/webrtc/index.js';
 import { isCausewayError } from '../../core/errors.js';
 import type { AudioFrame, VideoFrame } from '../../core/frames.js';
 import { logger } from '../../core/log.js';
-import { metrics } from '../../core/metrics.js';
+import { counter, gauge } from '../../core/metrics.js';
 import { normalizePosition } from '../../core/position.js';
 import type { SessionPipeline } from './session-pipeline.js';
 
 const log = logger('session');
 
 export const sessionMetrics = {
-  active: metrics.gauge('causeway_sessions', 'Sessions currently open'),
-  started: metrics.counter('causeway_sessions_started_total', 'Sessions created'),
-  ended: metrics.counter('causeway_sessions_ended_total', 'Sessions ended, by reason'),
-  eventsOut: metrics.counter('causeway_events_sent_total', 'JSON events sent to clients, by channel'),
-  wsDrops: metrics.counter('causeway_events_dropped_total', 'Events not sent to a slow /events socket'),
-  peer: metrics.gauge('causeway_peer_stat', 'Per-session peer counters (packets, bytes, frames), by session and stat'),
-  viewers: metrics.gauge('causeway_whep_viewers', 'WHEP viewers currently watching'),
-  viewersEnded: metrics.counter('causeway_whep_viewers_ended_total', 'WHEP viewers ended, by reason'),
-  latency: metrics.gauge('causeway_pipeline_latency_ms', "Algorithmic latency a pipeline's output declares (its operators' sum), by pipeline and output"),
+  active: gauge('causeway_sessions', 'Sessions currently open'),
+  started: counter('causeway_sessions_started_total', 'Sessions created'),
+  ended: counter('causeway_sessions_ended_total', 'Sessions ended, by reason', ['reason']),
+  eventsOut: counter('causeway_events_sent_total', 'JSON events sent to clients, by channel', ['channel']),
+  wsDrops: counter('causeway_events_dropped_total', 'Events not sent to a slow /events socket'),
+  peer: gauge('causeway_peer_stat', 'Per-session peer counters (packets, bytes, frames), by session and stat', ['session', 'stat']),
+  viewers: gauge('causeway_whep_viewers', 'WHEP viewers currently watching'),
+  viewersEnded: counter('causeway_whep_viewers_ended_total', 'WHEP viewers ended, by reason', ['reason']),
+  latency: gauge('causeway_pipeline_latency_ms', "Algorithmic latency a pipeline's output declares (its operators' sum), by pipeline and output", ['pipeline', 'output']),
 };
 
 /** A slow /events reader gets events dropped beyond this much unsent data, never unbounded memory. */
@@ -57,7 +57,7 @@ export class Session {
     private readonly onClosed: (s: Session) => void,
   ) {
     sessionMetrics.started.inc();
-    sessionMetrics.active.add({}, 1);
+    sessionMetrics.active.inc();
   }
 
   /** Runs `pipeline` (its name, as the client chose it, labels its latency metric). */
@@ -166,7 +166,7 @@ export class Session {
     const subs = new Subscription();
     const entry: { peer: WhepPeer; subs: Subscription; closing?: Promise<void> } = { peer, subs };
     this.viewerList.set(id, entry);
-    sessionMetrics.viewers.add({}, 1);
+    sessionMetrics.viewers.inc();
     const safely = (what: string, f: () => void) => {
       try {
         f();
@@ -200,7 +200,7 @@ export class Session {
       v.subs.unsubscribe();
       v.closing = v.peer.close().finally(() => {
         this.viewerList.delete(id);
-        sessionMetrics.viewers.add({}, -1);
+        sessionMetrics.viewers.dec();
         sessionMetrics.viewersEnded.inc({ reason });
       });
     }
@@ -247,7 +247,7 @@ export class Session {
         await Promise.all([this.peer.close(), ...viewers]);
       } finally {
         for (const stat of Object.keys(this.peer.stats())) sessionMetrics.peer.remove({ session: this.id, stat });
-        sessionMetrics.active.add({}, -1);
+        sessionMetrics.active.dec();
         sessionMetrics.ended.inc({ reason });
         this.onClosed(this);
       }

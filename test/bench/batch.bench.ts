@@ -11,7 +11,7 @@ import { defaultSileroVadPath, sileroVadContract } from '../../core/models/siler
 import type { ModelContract } from '../../core/onnx/contract.js';
 import { probeFeeds } from '../../core/onnx/device-check.js';
 import { StepModel } from '../../core/onnx/step-model.js';
-import { sharedMetrics } from '../../core/metrics.js';
+import { histogramCount, sharedMetrics } from '../../core/metrics.js';
 import type { BenchRow } from './row.js';
 
 const STREAMS = 32;
@@ -22,7 +22,7 @@ async function throughput(path: string, contract: ModelContract, maxBatch: numbe
   const states = Array.from({ length: STREAMS }, () => model.newState());
   const all = probeFeeds(contract);
   const feeds = Object.fromEntries(Object.entries(all).filter(([k]) => !contract.state.some((p) => p.input === k)));
-  const runs0 = sharedMetrics.batchSize.count({ model: contract.name });
+  const runs0 = await histogramCount(sharedMetrics.batchSize, { model: contract.name });
   let steps = 0;
   try {
     // Warm-up, then every stream steps until the time is up.
@@ -37,7 +37,7 @@ async function throughput(path: string, contract: ModelContract, maxBatch: numbe
         }
       }),
     );
-    const runs = sharedMetrics.batchSize.count({ model: contract.name }) - runs0;
+    const runs = (await histogramCount(sharedMetrics.batchSize, { model: contract.name })) - runs0;
     return { stepsPerS: steps / ((performance.now() - t0) / 1000), meanBatch: runs > 0 ? (steps + STREAMS) / runs : 1, batched: model.batcher !== undefined };
   } finally {
     for (const s of states) s.dispose();

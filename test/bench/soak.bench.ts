@@ -54,10 +54,10 @@ function withAgeProbe(inner: SessionPipeline, probe: AgeProbe): SessionPipeline 
   };
 }
 
-/** Cumulative frame-age histogram buckets of one operator: upper bound -> count. */
-function ageBuckets(operator: string): Map<string, number> {
+/** Cumulative frame-age histogram buckets of one operator in an exposition `text`: upper bound -> count. */
+function ageBuckets(text: string, operator: string): Map<string, number> {
   const out = new Map<string, number>();
-  for (const mm of metrics.render().matchAll(/^causeway_frame_age_ms_bucket\{(.*)\} (\S+)$/gm)) {
+  for (const mm of text.matchAll(/^causeway_frame_age_ms_bucket\{(.*)\} (\S+)$/gm)) {
     if (!mm[1].includes(`operator="${operator}"`)) continue;
     const le = /le="([^"]+)"/.exec(mm[1])?.[1] ?? '';
     out.set(le, (out.get(le) ?? 0) + Number(mm[2]));
@@ -74,9 +74,9 @@ function histP99(before: Map<string, number>, after: Map<string, number>): strin
   return hit ? `<= ${hit[0]} ms` : '> 5000 ms';
 }
 
-function counter(series: RegExp): number {
+async function counter(series: RegExp): Promise<number> {
   let n = 0;
-  for (const line of metrics.render().split('\n')) {
+  for (const line of (await metrics.metrics()).split('\n')) {
     const mm = /^(\S+) (\S+)$/.exec(line);
     if (mm && series.test(mm[1])) n += Number(mm[2]);
   }
@@ -120,18 +120,21 @@ export async function benchSoak(): Promise<BenchRow[]> {
     const t0 = Date.now();
     const rss: { t: number; mb: number }[] = [];
     const ops = ['asr', 'vad'];
-    const hist = (): Map<string, Map<string, number>> => new Map(ops.map((op) => [op, ageBuckets(op)]));
-    const drops0 = counter(DROPS);
+    const hist = async (): Promise<Map<string, Map<string, number>>> => {
+      const text = await metrics.metrics();
+      return new Map(ops.map((op) => [op, ageBuckets(text, op)]));
+    };
+    const drops0 = await counter(DROPS);
     // First window.
     probe.window = 'first';
-    const h0 = hist();
+    const h0 = await hist();
     while (Date.now() - t0 < windowMs) {
       rss.push({ t: Date.now() - t0, mb: rssMb() });
       await sleep(5000);
       alive();
     }
     probe.window = undefined;
-    const h1 = hist();
+    const h1 = await hist();
     collectGarbage();
     const rssFirstGc = rssMb();
     // The middle: samples only, every 10 s, sessions checked alive.
@@ -141,7 +144,7 @@ export async function benchSoak(): Promise<BenchRow[]> {
       alive();
     }
     probe.window = 'last';
-    const h2 = hist();
+    const h2 = await hist();
     const lastFrom = Date.now() - t0;
     while (Date.now() - t0 < totalMs) {
       rss.push({ t: Date.now() - t0, mb: rssMb() });
@@ -149,9 +152,9 @@ export async function benchSoak(): Promise<BenchRow[]> {
       alive();
     }
     probe.window = undefined;
-    const h3 = hist();
+    const h3 = await hist();
     const wallS = (Date.now() - t0) / 1000;
-    const drops = counter(DROPS) - drops0;
+    const drops = (await counter(DROPS)) - drops0;
     const stats = (await Promise.all(pages.map((p) => p.evaluate('window.causeway.stats()')))) as { inboundAudioBytes: number }[];
     collectGarbage();
     const rssLastGc = rssMb();

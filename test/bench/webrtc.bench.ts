@@ -347,10 +347,10 @@ interface MetricSample {
   counters: Map<string, number>;
 }
 
-function sampleMetrics(): MetricSample {
+async function sampleMetrics(): Promise<MetricSample> {
   const buckets = new Map<string, Map<string, number>>();
   const counters = new Map<string, number>();
-  for (const line of metrics.render().split('\n')) {
+  for (const line of (await metrics.metrics()).split('\n')) {
     if (line.startsWith('#') || line === '') continue;
     const mm = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!mm) continue;
@@ -497,9 +497,9 @@ async function measureCpu(
     const tc = performance.now();
     await sleep(1000);
     for (;;) {
-      const a = sampleMetrics();
+      const a = await sampleMetrics();
       await sleep(500);
-      const b = sampleMetrics();
+      const b = await sampleMetrics();
       const steps = counterDelta(a, b, VAD_STEPS);
       const realTime = hasVad ? (k * 0.5) / 0.032 : 0;
       const settled = steps >= 0.85 * realTime && steps <= 1.15 * realTime && counterDelta(a, b, DROPS) === 0;
@@ -507,7 +507,7 @@ async function measureCpu(
     }
     const settleS = (performance.now() - tc) / 1000;
     const loop = monitorEventLoopDelay({ resolution: 5 });
-    const m0 = sampleMetrics();
+    const m0 = await sampleMetrics();
     const c0 = procCpu(harness.pids());
     const busy0 = machineBusyS();
     const wait0 = mainThreadRunqueueWaitS();
@@ -521,7 +521,7 @@ async function measureCpu(
     const c1 = procCpu(harness.pids());
     const busy1 = machineBusyS();
     const runqueueWaitS = mainThreadRunqueueWaitS() - wait0;
-    const m1 = sampleMetrics();
+    const m1 = await sampleMetrics();
     let chromiumCpuS = 0;
     for (const [pid, v] of c1) chromiumCpuS += v - (c0.get(pid) ?? v);
     const stats = (await Promise.all(used.map((p) => p.evaluate('window.causeway.stats()')))) as { inboundAudioBytes: number }[];

@@ -216,11 +216,12 @@ describe('live captions in chromium: fake microphone -> WHIP -> default pipeline
     const latencies = `speech end -> caption on the page: ${lat.map((x) => x.toFixed(0)).join(', ')} ms`;
     for (const l of lat) assert.ok(l > 200 && l < 10_000, latencies);
     assert.ok(quantile(lat, 0.5) < 2500, latencies);
-    const { sharedMetrics: m } = await import('../../core/metrics.js');
+    const { metricValue, sharedMetrics: m } = await import('../../core/metrics.js');
+    const drops = (operator: string) => metricValue(m.drops, { operator, policy: 'drop-oldest' });
     console.log(
       `      captions: ${lat.length} finals, speech end -> page p50 ${quantile(lat, 0.5).toFixed(0)} ms, max ${Math.max(...lat).toFixed(0)} ms; ` +
         `trigger frame age p50 ${quantile(shown.captions.map((c) => c.latencyMs ?? NaN), 0.5).toFixed(0)} ms; ` +
-        `frames dropped (asr/vad) ${m.drops.get({ operator: 'asr', policy: 'drop-oldest' })}/${m.drops.get({ operator: 'vad', policy: 'drop-oldest' })}`,
+        `frames dropped (asr/vad) ${await drops('asr')}/${await drops('vad')}`,
     );
 
     await page.evaluate(() => (globalThis as any).causeway.stop());

@@ -9,7 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { setLogSink } from '../../core/log.js';
-import { sharedMetrics } from '../../core/metrics.js';
+import { metricValue, sharedMetrics } from '../../core/metrics.js';
 import { cacheAwareContract, readCacheAwareConfig } from '../../core/models/nemo-cache-aware.js';
 import { autoBatchSizes, autoCandidates, deviceFromBatch } from '../../core/onnx/auto-device.js';
 import { probeFeeds } from '../../core/onnx/device-check.js';
@@ -72,8 +72,8 @@ describe("core/onnx device 'auto': by measured cost, per batch size", function (
     try {
       assert.equal(model.provider, 'cpu');
       assert.equal(model.route, undefined);
-      assert.equal(sharedMetrics.provider.get({ model: tiny, provider: 'webgpu' }), 0, 'the released candidate is not reported as in use');
-      assert.equal(sharedMetrics.provider.get({ model: tiny, provider: 'cpu' }), 1);
+      assert.equal(await metricValue(sharedMetrics.provider, { model: tiny, provider: 'webgpu' }), 0, 'the released candidate is not reported as in use');
+      assert.equal(await metricValue(sharedMetrics.provider, { model: tiny, provider: 'cpu' }), 1);
       const line = lines.find((l) => /auto: steps stay on the CPU, webgpu is not faster at any batch size/.test(l));
       assert.ok(line, lines.join('\n'));
       for (const b of [1, 2, 4, 8, 16, 32]) assert.match(line, new RegExp(`batch ${b}: cpu \\d+\\.\\d+ ms, webgpu \\d+\\.\\d+ ms`));
@@ -86,7 +86,7 @@ describe("core/onnx device 'auto': by measured cost, per batch size", function (
   it('without candidates that start, says CUDA is unavailable and runs on the CPU (a metric counts it)', async () => {
     const lines: string[] = [];
     const prev = setLogSink((_l, line) => lines.push(line));
-    const before = sharedMetrics.providerFallbacks.get({ model: tiny });
+    const before = await metricValue(sharedMetrics.providerFallbacks, { model: tiny });
     let model: StepModel | undefined;
     try {
       model = await withEnv('cuda', () => StepModel.load(tiny, contract, { device: 'auto' }));
@@ -100,7 +100,7 @@ describe("core/onnx device 'auto': by measured cost, per batch size", function (
       } else {
         assert.equal(model.provider, 'cpu');
         assert.ok(lines.some((l) => /CUDA unavailable \(onnxruntime-node was installed without its CUDA provider libraries\); falling back to CPU/.test(l)), lines.join('\n'));
-        assert.equal(sharedMetrics.providerFallbacks.get({ model: tiny }), before + 1);
+        assert.equal(await metricValue(sharedMetrics.providerFallbacks, { model: tiny }), before + 1);
       }
     } finally {
       await model.dispose();
@@ -113,7 +113,7 @@ describe("core/onnx device 'auto': by measured cost, per batch size", function (
     const alone = await StepModel.load(tiny, contract, { device: 'cpu', batch: { maxBatch: 1 } });
     const states: StepState[] = [];
     try {
-      const runs = () => [sharedMetrics.modelRuns.get({ model: contract.name, provider: 'cpu' }), sharedMetrics.modelRuns.get({ model: contract.name, provider: 'webgpu' })];
+      const runs = () => Promise.all([metricValue(sharedMetrics.modelRuns, { model: contract.name, provider: 'cpu' }), metricValue(sharedMetrics.modelRuns, { model: contract.name, provider: 'webgpu' })]);
       const rand = rng(5);
       const streams = 3;
       const mine = Array.from({ length: streams }, () => routed.newState());
@@ -122,10 +122,10 @@ describe("core/onnx device 'auto': by measured cost, per batch size", function (
       let worst = 0;
       for (let t = 0; t < 4; t++) {
         const feeds = Array.from({ length: streams }, () => stepFeeds(rand));
-        const [cpu0, gpu0] = runs();
+        const [cpu0, gpu0] = await runs();
         // All three together: one batch of 3 >= fromBatch, on the device.
         const got = await Promise.all(feeds.map((f, i) => routed.step(f, mine[i])));
-        const [cpu1, gpu1] = runs();
+        const [cpu1, gpu1] = await runs();
         assert.deepEqual([cpu1 - cpu0, gpu1 - gpu0], [0, 1], `step ${t}: one run, on webgpu`);
         for (let i = 0; i < streams; i++) {
           const want = await alone.step(feeds[i], ref[i]);
@@ -138,9 +138,9 @@ describe("core/onnx device 'auto': by measured cost, per batch size", function (
         }
       }
       // A lone stream's step: batch 1 < fromBatch, on the CPU.
-      const [cpu0, gpu0] = runs();
+      const [cpu0, gpu0] = await runs();
       await routed.step(stepFeeds(rand), mine[0]);
-      const [cpu1, gpu1] = runs();
+      const [cpu1, gpu1] = await runs();
       assert.deepEqual([cpu1 - cpu0, gpu1 - gpu0], [1, 0]);
       console.log(`      3 streams, 4 steps batched on webgpu vs each alone on the CPU: max abs difference ${worst.toExponential(2)}`);
       assert.ok(worst <= 1e-4, `max abs difference ${worst}`);

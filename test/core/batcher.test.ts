@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { sharedMetrics } from '../../core/metrics.js';
+import { histogramCount, metricValue, sharedMetrics } from '../../core/metrics.js';
 import { BinauralFlowStream, conditioning } from '../../core/models/binaural-flow.js';
 import { CacheAwareStream } from '../../core/models/nemo-cache-aware.js';
 import { SileroStream } from '../../core/models/silero-vad.js';
@@ -59,7 +59,7 @@ describe('core/onnx/batcher (steps of many streams in one run)', () => {
 
   it('Silero VAD: 6 streams of different audio, starting at different times, batched, equal each stream run alone (<= 1e-5)', async () => {
     const loaded = loadedModelCount();
-    const before = sharedMetrics.batchSize.count({ model: 'Silero VAD v5' });
+    const before = (await histogramCount(sharedMetrics.batchSize, { model: 'Silero VAD v5' }));
     const streams = 6;
     const windows = 40;
     const signals = Array.from({ length: streams }, (_, s) => {
@@ -85,7 +85,7 @@ describe('core/onnx/batcher (steps of many streams in one run)', () => {
     };
     const alone = await run({ maxBatch: 1 });
     const batched = await run({ maxBatch: 32 });
-    const runs = sharedMetrics.batchSize.count({ model: 'Silero VAD v5' }) - before;
+    const runs = (await histogramCount(sharedMetrics.batchSize, { model: 'Silero VAD v5' })) - before;
     let worst = 0;
     for (let k = 0; k < streams; k++) worst = Math.max(worst, maxDiff(batched[k], alone[k]));
     console.log(`      ${streams} x ${windows} steps in ${runs} runs batched; max abs difference from alone ${worst.toExponential(2)}`);
@@ -99,7 +99,7 @@ describe('core/onnx/batcher (steps of many streams in one run)', () => {
     const loaded = loadedModelCount();
     const lengths = [37, 12, 50, 5, 29];
     const opened = await Promise.all(lengths.map(() => CacheAwareStream.open(tinyCacheAware, { device: 'cpu' })));
-    const before = sharedMetrics.batchSize.count({ model: 'NeMo cache-aware CTC' });
+    const before = (await histogramCount(sharedMetrics.batchSize, { model: 'NeMo cache-aware CTC' }));
     try {
       const { nMels, vocab } = opened[0].config;
       const inputs = lengths.map((T, k) => {
@@ -115,7 +115,7 @@ describe('core/onnx/batcher (steps of many streams in one run)', () => {
           return out;
         }),
       );
-      const runs = sharedMetrics.batchSize.count({ model: 'NeMo cache-aware CTC' }) - before;
+      const runs = (await histogramCount(sharedMetrics.batchSize, { model: 'NeMo cache-aware CTC' })) - before;
       for (let k = 0; k < lengths.length; k++) {
         const ref = await offline(inputs[k], nMels);
         assert.equal(got[k].length, lengths[k] * vocab);
@@ -156,10 +156,10 @@ describe('core/onnx/batcher (steps of many streams in one run)', () => {
         for (const s of opened) s.dispose();
       }
     };
-    const before = sharedMetrics.batchSize.count({ model: 'Causeway binaural-flow' });
+    const before = (await histogramCount(sharedMetrics.batchSize, { model: 'Causeway binaural-flow' }));
     const alone = await run({ maxBatch: 1 });
     const batched = await run({ maxBatch: 32 });
-    const runs = sharedMetrics.batchSize.count({ model: 'Causeway binaural-flow' }) - before;
+    const runs = (await histogramCount(sharedMetrics.batchSize, { model: 'Causeway binaural-flow' })) - before;
     let worst = 0;
     for (let k = 0; k < 4; k++) worst = Math.max(worst, maxDiff(batched[k], alone[k]));
     console.log(`      4 x ${frames} steps in ${runs} runs; max abs difference from alone ${worst.toExponential(2)}`);
@@ -180,10 +180,10 @@ describe('core/onnx/batcher (steps of many streams in one run)', () => {
     };
     const b = new StepBatcher(run, new Map([['x', 0], ['y', 0]]), 'test');
     const feed = (v: number) => ({ x: new ort.Tensor('float32', Float32Array.from([v, v]), [1, 2]) });
-    const retries = sharedMetrics.batchRetries.get({ model: 'test' });
+    const retries = (await metricValue(sharedMetrics.batchRetries, { model: 'test' }));
     const results = await Promise.allSettled([1, 2, -1, 4].map((v) => b.submit(feed(v))));
     assert.deepEqual(calls, [8, 2, 2, 2, 2], 'one batch of 4, then each step alone');
-    assert.equal(sharedMetrics.batchRetries.get({ model: 'test' }), retries + 1, 'the retry is counted, not silent');
+    assert.equal((await metricValue(sharedMetrics.batchRetries, { model: 'test' })), retries + 1, 'the retry is counted, not silent');
     assert.deepEqual(results.map((r) => (r.status === 'fulfilled' ? Array.from(r.value.y.data as Float32Array) : (r.reason as Error).message)), [[2, 2], [4, 4], 'poisoned', [8, 8]]);
   });
 

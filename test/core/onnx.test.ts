@@ -5,7 +5,7 @@ import { join, dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CausewayError } from '../../core/errors.js';
 import { setLogSink } from '../../core/log.js';
-import { sharedMetrics } from '../../core/metrics.js';
+import { metricValue, sharedMetrics } from '../../core/metrics.js';
 import { defaultSileroVadPath, sileroVadContract, SileroStream } from '../../core/models/silero-vad.js';
 import { loadSession, cudaProviderInstalled } from '../../core/onnx/session.js';
 import { StepModel } from '../../core/onnx/step-model.js';
@@ -61,7 +61,7 @@ describe('core/onnx runtime', () => {
     await rejectsWith(loadSession(silero, { device: 'cuda' }), 'provider-unavailable', /CUDA execution provider is unavailable.*ONNXRUNTIME_NODE_INSTALL=cuda12/);
     const lines: string[] = [];
     const prev = setLogSink((_l, line) => lines.push(line));
-    const before = sharedMetrics.providerFallbacks.get({ model: silero });
+    const before = await metricValue(sharedMetrics.providerFallbacks, { model: silero });
     try {
       const s = await loadSession(silero, { device: 'auto' });
       assert.equal(s.provider, 'cpu');
@@ -70,7 +70,7 @@ describe('core/onnx runtime', () => {
       setLogSink(prev);
     }
     assert.ok(lines.some((l) => /CUDA unavailable.*falling back to CPU/.test(l)), lines.join('\n'));
-    assert.equal(sharedMetrics.providerFallbacks.get({ model: silero }), before + 1);
+    assert.equal(await metricValue(sharedMetrics.providerFallbacks, { model: silero }), before + 1);
   });
 
   it('wrong feeds are refused before running, naming the tensor', async () => {

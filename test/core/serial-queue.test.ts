@@ -3,7 +3,7 @@ import { Subject, lastValueFrom, toArray } from 'rxjs';
 import { CausewayError } from '../../core/errors.js';
 import { FlowControl, flowOf, tagFlow } from '../../core/flow.js';
 import { setLogSink } from '../../core/log.js';
-import { sharedMetrics } from '../../core/metrics.js';
+import { metricValue, sharedMetrics } from '../../core/metrics.js';
 import { serialMap, type SerialWorker } from '../../core/serial-queue.js';
 import { syncMap } from '../../core/sync-operator.js';
 
@@ -58,7 +58,7 @@ describe('core/serial-queue', () => {
   it("'drop-oldest' drops the oldest waiting items and counts them", async () => {
     const g = gated();
     const src = new Subject<number>();
-    const before = sharedMetrics.drops.get({ operator: 't2', policy: 'drop-oldest' });
+    const before = (await metricValue(sharedMetrics.drops, { operator: 't2', policy: 'drop-oldest' }));
     const out = lastValueFrom(src.pipe(serialMap(() => g.worker, { name: 't2', capacity: 2, policy: 'drop-oldest' }), toArray()));
     src.next(1);
     await tick(); // 1 is now in flight
@@ -69,7 +69,7 @@ describe('core/serial-queue', () => {
       await g.releaseAll();
     }
     assert.deepEqual(await out, [10, 50, 60, -1]);
-    assert.equal(sharedMetrics.drops.get({ operator: 't2', policy: 'drop-oldest' }) - before, 3);
+    assert.equal((await metricValue(sharedMetrics.drops, { operator: 't2', policy: 'drop-oldest' })) - before, 3);
   });
 
   it("'pause' pauses the shared flow at capacity, resumes at half, and errors if the source ignores it", async () => {
@@ -130,7 +130,7 @@ describe('core/serial-queue', () => {
     const changes: boolean[] = [];
     flow.onChange((p) => changes.push(p));
     const src = new Subject<{ v: number; wallMs: number }>();
-    const before = sharedMetrics.drops.get({ operator: 't8', policy: 'drop-oldest' });
+    const before = (await metricValue(sharedMetrics.drops, { operator: 't8', policy: 'drop-oldest' }));
     const worker: SerialWorker<{ v: number; wallMs: number }, { v: number }> = {
       step: (item, emit) => g.worker.step(item.v, (v) => emit({ v })),
     };
@@ -153,7 +153,7 @@ describe('core/serial-queue', () => {
     }
     await out;
     assert.deepEqual(outputs.map((o) => o.v), [0, 20, 40, 60, 80, 100], 'nothing lost');
-    assert.equal(sharedMetrics.drops.get({ operator: 't8', policy: 'drop-oldest' }) - before, 0);
+    assert.equal((await metricValue(sharedMetrics.drops, { operator: 't8', policy: 'drop-oldest' })) - before, 0);
     assert.deepEqual(changes, [true, false]);
     assert.ok(outputs.every((o) => flowOf(o) === flow), 'outputs carry the source flow');
   });
@@ -176,7 +176,7 @@ describe('core/serial-queue', () => {
     const g = gated();
     const src = new Subject<number>();
     try {
-      const before = sharedMetrics.drops.get({ operator: 't9', policy: 'drop-oldest' });
+      const before = (await metricValue(sharedMetrics.drops, { operator: 't9', policy: 'drop-oldest' }));
       const out = lastValueFrom(src.pipe(serialMap(() => g.worker, { name: 't9', capacity: 2 }), toArray()));
       src.next(1);
       await tick();
@@ -187,7 +187,7 @@ describe('core/serial-queue', () => {
         await g.releaseAll();
       }
       assert.deepEqual(await out, [10, 70, 80, -1]);
-      assert.equal(sharedMetrics.drops.get({ operator: 't9', policy: 'drop-oldest' }) - before, 5);
+      assert.equal((await metricValue(sharedMetrics.drops, { operator: 't9', policy: 'drop-oldest' })) - before, 5);
       const warned = lines.filter((l) => l.line.includes('t9:'));
       assert.equal(warned.length, 1, JSON.stringify(lines));
       assert.equal(warned[0]!.level, 'warn');

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { CausewayError } from '../../core/errors.js';
 import { setLogSink } from '../../core/log.js';
-import { sharedMetrics } from '../../core/metrics.js';
+import { metricValue, sharedMetrics } from '../../core/metrics.js';
 import { cacheAwareContract, readCacheAwareConfig } from '../../core/models/nemo-cache-aware.js';
 import { probeFeeds } from '../../core/onnx/device-check.js';
 import { StepModel, type StepState } from '../../core/onnx/step-model.js';
@@ -100,7 +100,7 @@ describe('core/onnx/worker-session (CPU runs on a worker thread)', () => {
     const prev = setLogSink((_l, line) => lines.push(line));
     const state = model.newState();
     const refState = reference.newState();
-    const restartedBefore = sharedMetrics.workerDeaths.get({ model: contract.name, restarted: 'true' });
+    const restartedBefore = await metricValue(sharedMetrics.workerDeaths, { model: contract.name, restarted: 'true' });
     try {
       const worker = model.worker!;
       const same = async (k: number) => {
@@ -118,7 +118,7 @@ describe('core/onnx/worker-session (CPU runs on a worker thread)', () => {
         await assert.rejects(inFlight, (e: CausewayError) => e.code === 'model-run-failed' && /worker thread exited/.test(e.message));
         await same(death);
       }
-      assert.equal(sharedMetrics.workerDeaths.get({ model: contract.name, restarted: 'true' }), restartedBefore + 2);
+      assert.equal(await metricValue(sharedMetrics.workerDeaths, { model: contract.name, restarted: 'true' }), restartedBefore + 2);
       assert.ok(lines.some((l) => /worker thread exited .*a new worker takes the next ones/.test(l)), lines.join('\n'));
       await worker.killWorkerForTest();
       await assert.rejects(model.step(stepFeeds(9), state), (e: CausewayError) => e.code === 'model-run-failed' && /not restarted/.test(e.message));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { FlowControl, flowOf } from '../../core/flow.js';
 import { nowMs, samplePts, type AudioFrame } from '../../core/frames.js';
 import { setLogSink } from '../../core/log.js';
-import { sharedMetrics } from '../../core/metrics.js';
+import { metricValue, sharedMetrics } from '../../core/metrics.js';
 import { serialMap } from '../../core/serial-queue.js';
 import { ffmpegAudioInput } from '../../media/ffmpeg/index.js';
 import { isLiveInput } from '../../media/ffmpeg/input.js';
@@ -243,12 +243,12 @@ describe('media/ffmpeg ffmpegAudioInput', function () {
       }),
       { name, capacity: 4 },
     );
-    return { op, release, flow: () => flow, drops: () => sharedMetrics.drops.get({ operator: name, policy: 'drop-oldest' }) };
+    return { op, release, flow: () => flow, drops: () => metricValue(sharedMetrics.drops, { operator: name, policy: 'drop-oldest' }) };
   }
 
   it('a file-speed input pauses for a slow queue downstream with nothing wired: every frame arrives, none dropped', async () => {
     const slow = slowConsumer('audio-input-slow-file');
-    const before = slow.drops();
+    const before = await slow.drops();
     const result = collect(ffmpegAudioInput(SINE_1S, { sampleRate: 16000, channels: 1, inputOptions: LAVFI }).pipe(slow.op));
     try {
       await until('the full queue to pause ffmpeg', 10000, () => slow.flow()?.paused === true);
@@ -257,7 +257,7 @@ describe('media/ffmpeg ffmpegAudioInput', function () {
     }
     const { frames, error } = await result;
     assert.equal(error, undefined);
-    assert.equal(slow.drops() - before, 0);
+    assert.equal((await slow.drops()) - before, 0);
     assert.equal(frames.length, 50);
     frames.forEach((f, k) => assert.equal(f.pts, k * 20000));
   });
@@ -266,18 +266,19 @@ describe('media/ffmpeg ffmpegAudioInput', function () {
     const lines: { level: string; line: string }[] = [];
     const prev = setLogSink((level, line) => lines.push({ level, line }));
     const slow = slowConsumer('audio-input-slow-live');
-    const before = slow.drops();
+    const before = await slow.drops();
     try {
       const result = collect(ffmpegAudioInput(SINE_1S, { sampleRate: 16000, channels: 1, inputOptions: LAVFI, realtime: true }).pipe(slow.op));
       try {
-        await until('frames to be dropped behind the slow step', 10000, () => slow.drops() - before >= 10, () => `${slow.drops() - before} drops`);
+        let dropped = 0;
+        await until('frames to be dropped behind the slow step', 10000, async () => (dropped = (await slow.drops()) - before) >= 10, () => `${dropped} drops`);
       } finally {
         slow.release();
       }
       const { frames, error } = await result;
       assert.equal(error, undefined);
       assert.equal(slow.flow(), undefined, 'live frames carry no flow control');
-      assert.equal(frames.length + slow.drops() - before, 50, 'every frame either processed or counted as dropped');
+      assert.equal(frames.length + (await slow.drops()) - before, 50, 'every frame either processed or counted as dropped');
       const warned = lines.filter((l) => l.line.includes('audio-input-slow-live'));
       assert.equal(warned.length, 1, JSON.stringify(lines));
       assert.equal(warned[0]!.level, 'warn');

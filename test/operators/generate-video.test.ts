@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { lastValueFrom, Subject, take, toArray } from 'rxjs';
 import { generateVideo, type VideoControl, type VideoPrompt } from '../../operators/generate-video.js';
 import type { VideoFrame } from '../../core/frames.js';
-import { sharedMetrics } from '../../core/metrics.js';
+import { histogramCount, sharedMetrics } from '../../core/metrics.js';
 import { condVector, fromTokens, render, SCENES, toTokens } from '../../core/models/video-world-scenes.js';
 import { VideoWorldStream } from '../../core/models/video-world.js';
 import { loadedModelCount } from '../../core/onnx/shared-models.js';
@@ -50,7 +50,7 @@ describe('operators/generateVideo (tiny model)', function () {
     const fps = 10;
     const control$ = new Subject<VideoControl>();
     const prompt$ = new Subject<VideoPrompt>();
-    const steered0 = sharedMetrics.controlToFrameMs.count({ operator: 'generate-video' });
+    const steered0 = await histogramCount(sharedMetrics.controlToFrameMs, { operator: 'generate-video' });
     const frames$ = generateVideo({ model: tiny, device: 'cpu', fps, frames: 16, pace: 'asap', control$, prompt$, scene: 'checker' });
     const done = lastValueFrom(frames$.pipe(toArray()));
     // Due at frame 4's time: steers frame 5 on. The switch at frame 9's: frame 10 on.
@@ -65,7 +65,7 @@ describe('operators/generateVideo (tiny model)', function () {
     // Steering at another frame gives other frames: the test can tell.
     const other = await byHand(16, (k) => ({ scene: 1, dx: k >= 3 ? 1 : 0, dy: 0 }));
     assert.notDeepEqual(other[5], want[5]);
-    assert.equal(sharedMetrics.controlToFrameMs.count({ operator: 'generate-video' }), steered0 + 1);
+    assert.equal(await histogramCount(sharedMetrics.controlToFrameMs, { operator: 'generate-video' }), steered0 + 1);
     assert.equal(loadedModelCount(), loaded, 'the model released at the end');
   });
 

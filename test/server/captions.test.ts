@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { OpusEncoder } from '../../media/webrtc/index.js';
 import { resampleOffline } from '../../kernels/resample.js';
-import { sharedMetrics } from '../../core/metrics.js';
+import { metricValue, sharedMetrics } from '../../core/metrics.js';
 import { loadedModelCount } from '../../core/onnx/shared-models.js';
 import { startServer, type CausewayServer } from '../../src/server/http-server.js';
 import { defaultPipeline } from '../../src/server/session-pipeline.js';
@@ -135,16 +135,20 @@ describe('server captions: asr partial/final events on the data channel and /eve
       firstPts ??= f.pts;
       lastEndPts = f.pts + Math.round((f.data.length / f.channels / f.sampleRate) * 1e6);
     });
-    const counters = () => ({
-      mono: sharedMetrics.framesOut.get({ operator: 'toMono' }),
-      resampleIn: sharedMetrics.framesIn.get({ operator: 'resample' }),
-      resampleOut: sharedMetrics.framesOut.get({ operator: 'resample' }),
-      vadIn: sharedMetrics.framesIn.get({ operator: 'vad' }),
-      asrIn: sharedMetrics.framesIn.get({ operator: 'asr' }),
-      asrDrops: sharedMetrics.drops.get({ operator: 'asr', policy: 'drop-oldest' }),
-      vadDrops: sharedMetrics.drops.get({ operator: 'vad', policy: 'drop-oldest' }),
-    });
-    const before = counters();
+    const counters = async () => {
+      const m = sharedMetrics;
+      const [mono, resampleIn, resampleOut, vadIn, asrIn, asrDrops, vadDrops] = await Promise.all([
+        metricValue(m.framesOut, { operator: 'toMono' }),
+        metricValue(m.framesIn, { operator: 'resample' }),
+        metricValue(m.framesOut, { operator: 'resample' }),
+        metricValue(m.framesIn, { operator: 'vad' }),
+        metricValue(m.framesIn, { operator: 'asr' }),
+        metricValue(m.drops, { operator: 'asr', policy: 'drop-oldest' }),
+        metricValue(m.drops, { operator: 'vad', policy: 'drop-oldest' }),
+      ]);
+      return { mono, resampleIn, resampleOut, vadIn, asrIn, asrDrops, vadDrops };
+    };
+    const before = await counters();
 
     // Real-time pacing (20 ms a packet), as a browser sends.
     await c.sendTone(packets, packets.map((_, i) => i), 1000, 5000, 20);
@@ -155,7 +159,7 @@ describe('server captions: asr partial/final events on the data channel and /eve
     await waitFor(() => wsEvents.filter(isCaption).length === dcCaptions().length, 3000, '/events to catch up');
     sub.unsubscribe();
     ws.close();
-    const after = counters();
+    const after = await counters();
 
     const dc = dcCaptions();
     const finals = checkCaptions(dc, 'data channel');

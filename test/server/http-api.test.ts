@@ -124,9 +124,15 @@ describe('server HTTP API (WHIP, /events, /healthz, /metrics)', function () {
     assert.equal(status, 404);
     const health = await (await fetch(`${server.url}/healthz`)).json();
     assert.deepEqual(health, { status: 'ok', sessions: 0, maxSessions: 2 });
-    const metricsText = await (await fetch(`${server.url}/metrics`)).text();
+    const scrape = await fetch(`${server.url}/metrics`);
+    assert.equal(scrape.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
+    const metricsText = await scrape.text();
     assert.match(metricsText, /# TYPE causeway_sessions gauge/);
     assert.match(metricsText, /causeway_http_errors_total\{route="whip",status="400"\}/);
+    // The process too (prom-client's default metrics, under their usual names).
+    for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_gc_duration_seconds']) {
+      assert.match(metricsText, new RegExp(`^# TYPE ${name} `, 'm'), name);
+    }
     const page = await fetch(`${server.url}/`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<title>/);

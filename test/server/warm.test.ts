@@ -53,7 +53,7 @@ describe('server warm-up: sessions load no model', function () {
     const audio = binaural({ engine: 'neural', sampleRate: 48000 }).info.latencyUs;
     assert.deepEqual(declared, { type: 'pipeline', name: 'default', latencyMs: { events: Math.round(events / 10) / 100, audio: Math.round(audio / 10) / 100 } });
     const metrics = await (await fetch(`${server!.url}/metrics`)).text();
-    const shown = /causeway_pipeline_latency_ms\{output="audio",pipeline="default"\} ([\d.]+)/.exec(metrics)?.[1];
+    const shown = /causeway_pipeline_latency_ms\{pipeline="default",output="audio"\} ([\d.]+)/.exec(metrics)?.[1];
     assert.ok(shown !== undefined && Math.abs(Number(shown) - audio / 1000) < 1e-3, `metric ${shown} vs ${audio / 1000}`);
   });
 

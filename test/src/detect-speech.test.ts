@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { lastValueFrom, toArray } from 'rxjs';
-import { sharedMetrics } from '../../core/metrics.js';
+import { metricValue, sharedMetrics } from '../../core/metrics.js';
 import { detectSpeech } from '../../src/pipelines/detect-speech.js';
 import { resample } from '../../operators/resample.js';
 import { vad } from '../../operators/vad.js';
@@ -22,8 +22,11 @@ describe('pipelines/detectSpeech (file -> ffmpeg -> resample -> VAD)', () => {
     writeFileSync(path, encodeWav({ sampleRate: 48000, channels: 1, samples: fx.samples }, 'float32'));
     // Every policy's counter: a 'pause' queue never counts drops (it holds ffmpeg back), so that
     // one alone could not change; a pipeline that fell back to dropping would count elsewhere.
-    const vadDrops = () => (['pause', 'drop-oldest', 'error'] as const).reduce((n, policy) => n + sharedMetrics.drops.get({ operator: 'vad', policy }), 0);
-    const dropsBefore = vadDrops();
+    const vadDrops = async () => {
+      const each = await Promise.all((['pause', 'drop-oldest', 'error'] as const).map((policy) => metricValue(sharedMetrics.drops, { operator: 'vad', policy })));
+      return each.reduce((n, x) => n + x, 0);
+    };
+    const dropsBefore = await vadDrops();
     const fromFile = await lastValueFrom(detectSpeech(path, { device: 'cpu' }).pipe(toArray()));
     const inMemory = await collect(
       from(framesOf(fx.samples, 48000, Array(Math.ceil(fx.samples.length / 960)).fill(960).map((n, i) => Math.min(n, fx.samples.length - i * 960)))).pipe(
@@ -34,6 +37,6 @@ describe('pipelines/detectSpeech (file -> ffmpeg -> resample -> VAD)', () => {
     const strip = (es: typeof fromFile) => es.map((e) => [e.type, e.startUs, e.endUs]);
     assert.ok(fromFile.length >= 4, JSON.stringify(strip(fromFile)));
     assert.deepEqual(strip(fromFile), strip(inMemory));
-    assert.equal(vadDrops(), dropsBefore);
+    assert.equal(await vadDrops(), dropsBefore);
   });
 });

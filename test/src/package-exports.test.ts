@@ -6,7 +6,8 @@ describe('package exports', () => {
     for (const name of ['vad', 'resample', 'rechunk', 'stft', 'istft', 'logMel', 'ffmpegAudioInput', 'ffmpegAudioOutput', 'probeMedia', 'detectSpeech', 'StepModel', 'loadSession', 'FlowControl']) {
       assert.equal(typeof (main as Record<string, unknown>)[name], 'function', name);
     }
-    assert.equal(typeof main.metrics.render, 'function');
+    assert.equal(typeof main.metrics.metrics, 'function');
+    assert.equal(typeof main.collectProcessMetrics, 'function');
     const kernels = await import('causeway/kernels');
     for (const name of ['RealFft', 'StreamingStft', 'StreamingIstft', 'Resampler', 'StreamingLogMel', 'Rechunker', 'VadSegmenter', 'stftOffline', 'upfirdn']) {
       assert.equal(typeof (kernels as Record<string, unknown>)[name], 'function', name);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { RTCDataChannel } from 'werift';
 import { JsonChannels } from '../../media/webrtc/data-channel.js';
-import { sharedMetrics } from '../../core/metrics.js';
+import { metricValue, sharedMetrics } from '../../core/metrics.js';
 import { until } from '../wait.js';
 
 /** Just the part of werift's RTCDataChannel that JsonChannels uses. */
@@ -76,8 +76,8 @@ describe('media/webrtc JsonChannels', () => {
 
 describe('media/webrtc JsonChannels under a flood', () => {
   it('takes a burst, then maxMessagesPerSec; the rest is dropped unread and counted; oversized messages get one error', async () => {
-    const dropped = () => sharedMetrics.drops.get({ operator: 'webrtc-messages-in', policy: 'rate-limit' });
-    const before = dropped();
+    const dropped = () => metricValue(sharedMetrics.drops, { operator: 'webrtc-messages-in', policy: 'rate-limit' });
+    const before = await dropped();
     let taken = 0;
     const jc = new JsonChannels({ onMessage: () => taken++, maxMessagesPerSec: 50 });
     const ch = new FakeChannel('causeway');
@@ -89,7 +89,7 @@ describe('media/webrtc JsonChannels under a flood', () => {
     assert.ok(taken >= 100 && taken <= allowed, `${taken} taken, at most ${allowed} allowed`);
     assert.equal(jc.stats.messagesIn, taken);
     assert.equal(jc.stats.messagesInDropped, 100_000 - taken);
-    assert.equal(dropped() - before, 100_000 - taken);
+    assert.equal((await dropped()) - before, 100_000 - taken);
     assert.deepEqual(ch.sent, [], 'dropped messages are not parsed or answered');
     assert.ok(process.memoryUsage().heapUsed - heap < 32 * 2 ** 20, 'nothing kept per dropped message');
     // The bucket refills: the client is served again.
