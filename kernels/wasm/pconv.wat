@@ -560,29 +560,44 @@
 
   ;; The P partition spectra of gain * h (len taps, zero-extended to P B) into dst.
   (func (export "filter") (param $h i32) (param $len i32) (param $gain f32) (param $dst i32)
-    (local $p i32) (local $i i32) (local $from i32) (local $n i32) (local $m i32)
-    (local.set $m (global.get $m))
+    (local $p i32) (local $i i32) (local $src i32) (local $n i32) (local $end i32) (local $g v128)
+    (local.set $g (f32x4.splat (local.get $gain)))
+    (local.set $end (i32.shl (global.get $m) (i32.const 3)))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $p) (global.get $parts)))
-        (local.set $from (i32.mul (local.get $p) (local.get $m)))
-        (local.set $n (i32.sub (local.get $len) (local.get $from)))
-        (if (i32.gt_s (local.get $n) (local.get $m)) (then (local.set $n (local.get $m))))
+        ;; Bytes of this partition's taps: min(B, len - pB) floats, at least 0.
+        (local.set $n (i32.sub (local.get $len) (i32.mul (local.get $p) (global.get $m))))
+        (if (i32.gt_s (local.get $n) (global.get $m)) (then (local.set $n (global.get $m))))
         (if (i32.lt_s (local.get $n) (i32.const 0)) (then (local.set $n (i32.const 0))))
+        (local.set $n (i32.shl (local.get $n) (i32.const 2)))
+        (local.set $src (i32.add (local.get $h) (i32.mul (local.get $p) (i32.shl (global.get $m) (i32.const 2)))))
         (local.set $i (i32.const 0))
-        (block $tapsDone
-          (loop $taps
-            (br_if $tapsDone (i32.ge_u (local.get $i) (local.get $n)))
-            (f32.store (i32.add (global.get $pad) (i32.shl (local.get $i) (i32.const 2)))
-              (f32.mul (local.get $gain) (f32.load (i32.add (local.get $h) (i32.shl (i32.add (local.get $from) (local.get $i)) (i32.const 2))))))
-            (local.set $i (i32.add (local.get $i) (i32.const 1)))
-            (br $taps)))
-        (block $zerosDone
-          (loop $zeros
-            (br_if $zerosDone (i32.ge_u (local.get $i) (i32.shl (local.get $m) (i32.const 1))))
-            (f32.store (i32.add (global.get $pad) (i32.shl (local.get $i) (i32.const 2))) (f32.const 0))
-            (local.set $i (i32.add (local.get $i) (i32.const 1)))
-            (br $zeros)))
+        (block $vDone
+          (loop $v
+            (br_if $vDone (i32.gt_u (i32.add (local.get $i) (i32.const 16)) (local.get $n)))
+            (v128.store (i32.add (global.get $pad) (local.get $i)) (f32x4.mul (local.get $g) (v128.load (i32.add (local.get $src) (local.get $i)))))
+            (local.set $i (i32.add (local.get $i) (i32.const 16)))
+            (br $v)))
+        (block $sDone
+          (loop $s
+            (br_if $sDone (i32.ge_u (local.get $i) (local.get $n)))
+            (f32.store (i32.add (global.get $pad) (local.get $i)) (f32.mul (local.get $gain) (f32.load (i32.add (local.get $src) (local.get $i)))))
+            (local.set $i (i32.add (local.get $i) (i32.const 4)))
+            (br $s)))
+        ;; Zeros from there: one by one up to a multiple of 4 floats, then four at a time.
+        (block $zDone
+          (loop $z
+            (br_if $zDone (i32.eqz (i32.and (local.get $i) (i32.const 15))))
+            (f32.store (i32.add (global.get $pad) (local.get $i)) (f32.const 0))
+            (local.set $i (i32.add (local.get $i) (i32.const 4)))
+            (br $z)))
+        (block $zvDone
+          (loop $zv
+            (br_if $zvDone (i32.ge_u (local.get $i) (local.get $end)))
+            (v128.store (i32.add (global.get $pad) (local.get $i)) (v128.const i32x4 0 0 0 0))
+            (local.set $i (i32.add (local.get $i) (i32.const 16)))
+            (br $zv)))
         (call $rfft (global.get $pad) (i32.add (local.get $dst) (i32.mul (local.get $p) (global.get $spec))) (global.get $workL))
         (local.set $p (i32.add (local.get $p) (i32.const 1)))
         (br $next)))))
