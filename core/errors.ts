@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'model-contract'
   | 'model-run-failed'
   | 'provider-unavailable'
+  | 'not-streamable'
   // webrtc and server
   | 'bad-offer'
   | 'unauthorized'
