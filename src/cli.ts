@@ -105,6 +105,8 @@ const OPTIONS = {
   prompt: { type: 'string' },
   seed: { type: 'string' },
   controls: { type: 'string' },
+  hop: { type: 'string' },
+  'time-axis': { type: 'string', default: '1' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -247,6 +249,28 @@ const COMMANDS: Record<string, Command> = {
       if (!values.quiet) process.stderr.write(`${rest[0]}: ${r.frames} frames (${r.size}x${r.size}, ${r.seconds.toFixed(2)} s at ${fps} fps) generated in ${r.wallSeconds.toFixed(2)} s (${(r.frames / r.wallSeconds).toFixed(1)} frames/s)\n`);
     },
   },
+  streamify: {
+    usage: `  causeway streamify <window-model.onnx> <out-dir> --hop H [--time-axis 1] [--json]
+      a CNN over windows of frames (one result per window) as a step graph that takes the H newest
+      frames and one packed state: out-dir/step.onnx and step.json; equal to the window model on
+      every window ending at a multiple of H, or refused naming the node that cannot be made exact`,
+    args: 2,
+    argsError: 'streamify takes the window model and an output directory',
+    async run({ values, rest }) {
+      const hop = Number(values.hop);
+      if (values.hop === undefined || !Number.isInteger(hop) || hop < 1) throw new UsageError(`--hop must be a positive integer (frames a step brings), got '${values.hop ?? ''}'`);
+      const timeAxis = Number(values['time-axis']);
+      if (!Number.isInteger(timeAxis) || timeAxis < 1) throw new UsageError(`--time-axis must be a positive integer (axis 0 is the batch), got '${values['time-axis']}'`);
+      const { streamifyFile } = await import('../core/onnx/streamify/streamify.js');
+      const spec = await streamifyFile(rest[0], rest[1], { hop, timeAxis });
+      cli.out(
+        values.json
+          ? JSON.stringify(spec) + '\n'
+          : `${rest[1]}/step.onnx: ${spec.hop} of ${spec.window} frames a step, ${spec.outputsPerStep} result(s) a step, ${spec.caches.length} cache(s) in one state of ${spec.state.shape[1]} floats; ` +
+              `equal to the window model from step ${spec.warmupSteps} on; convolution MACs ${fmtMacs(spec.macs.step)} a step against ${fmtMacs(spec.macs.window)} a window (bound ${(spec.macs.window / Math.max(1, spec.macs.step)).toFixed(1)}x)\n`,
+      );
+    },
+  },
   doctor: {
     usage: `  causeway doctor [--json]
       which execution providers start here (cpu, cuda, webgpu) and, for each shipped model on each,
@@ -333,6 +357,10 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+function fmtMacs(n: number): string {
+  return `${(n / 1e6).toFixed(2)} M`;
+}
 
 const USAGE = `usage:\n${Object.values(COMMANDS).map((c) => c.usage).join('\n')}\n${OPTIONS_USAGE}`;
 

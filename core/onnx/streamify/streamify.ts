@@ -77,6 +77,14 @@ export async function streamify(window: Model, options: StreamifyOptions): Promi
   const fixed = dims.map((d) => (typeof d === 'number' ? d : 1));
   const probe = new ort.Tensor('float32', new Float32Array(fixed.reduce((a, b) => a * b, 1)), fixed);
   const shapes = await tensorShapes(window, { [input.name!]: probe });
+  const dry = traceTime(window, input.name!, timeAxis, undefined, shapes);
+  const least = dry.strides.reduce((a, b) => a * b.stride, 1);
+  if (hop % least !== 0) {
+    throw new CausewayError(
+      'not-streamable',
+      `hop ${hop} is not a multiple of ${least}, the product of the model's strides along time (${dry.strides.map((x) => `'${x.node}' ${x.stride}`).join(', ')}): each of them must divide what a step brings`,
+    );
+  }
   const trace = traceTime(window, input.name!, timeAxis, hop, shapes);
   const output = window.graph!.output![0].name!;
   const end = trace.timed.get(output);

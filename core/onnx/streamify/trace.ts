@@ -40,6 +40,8 @@ export interface Trace {
   reshapes: Map<Node, number[]>;
   /** Multiply-accumulates of the convolutions over one window, and over one step. */
   macs: { window: number; step: number };
+  /** The strides along time, in graph order: their product is the least hop. */
+  strides: { node: string; stride: number }[];
 }
 
 const PER_FRAME = new Set([
@@ -53,7 +55,11 @@ export function refuse(node: Node, why: string): CausewayError {
   return new CausewayError('not-streamable', `node '${node.name || node.output?.[0]}' (${node.opType}): ${why}`);
 }
 
-export function traceTime(model: Model, input: string, timeAxis: number, hop: number, shapes: Map<string, number[]>): Trace {
+/**
+ * `hop` undefined: a dry run that skips every check about what a step brings, to learn the
+ * strides (and so the least hop) before the hop is checked.
+ */
+export function traceTime(model: Model, input: string, timeAxis: number, hop: number | undefined, shapes: Map<string, number[]>): Trace {
   const g = model.graph!;
   const constants = new Map<string, Tensor>();
   for (const t of g.initializer ?? []) constants.set(t.name!, t);
@@ -64,7 +70,9 @@ export function traceTime(model: Model, input: string, timeAxis: number, hop: nu
   const timed = new Map<string, Timed>();
   const window = shapes.get(input)![timeAxis];
   timed.set(input, { axis: timeAxis, res: 1, len: window });
-  const trace: Trace = { timed, caches: [], reshapes: new Map(), macs: { window: 0, step: 0 } };
+  const trace: Trace = { timed, caches: [], reshapes: new Map(), macs: { window: 0, step: 0 }, strides: [] };
+  /** Frames a step brings at a tensor 1 per `res` input frames (1 in a dry run: nothing to check). */
+  const perStep = (res: number) => (hop === undefined ? 1 : hop / res);
   const shapeOf = (name: string, node: Node): number[] => {
     const s = shapes.get(name);
     if (!s) throw refuse(node, `the shape of '${name}' is unknown`);
@@ -101,7 +109,7 @@ export function traceTime(model: Model, input: string, timeAxis: number, hop: nu
         }
       }
       result = first;
-    } else if (op === 'Reshape' && first.len === 1 && hop / first.res === 1) {
+    } else if (op === 'Reshape' && first.len === 1 && (hop === undefined || hop / first.res === 1)) {
       // One frame over a window and one a step: the result of the window; any layout will do.
       result = undefined;
     } else if (op === 'Reshape') {
@@ -117,7 +125,7 @@ export function traceTime(model: Model, input: string, timeAxis: number, hop: nu
       const axes = raw.map((a) => (a < 0 ? a + rank : a));
       if (op === 'Squeeze') {
         if (axes.includes(first.axis)) {
-          if (first.len !== 1 || hop / first.res !== 1) throw refuse(node, `it removes the time axis while it holds ${first.len} frames (${hop / first.res} a step)`);
+          if (first.len !== 1 || perStep(first.res) !== 1) throw refuse(node, `it removes the time axis while it holds ${first.len} frames (${perStep(first.res)} a step)`);
           result = undefined;
         } else result = { ...first, axis: first.axis - axes.filter((a) => a < first.axis).length };
       } else {
@@ -142,7 +150,7 @@ function describe(t: Timed): string {
   return `axis ${t.axis}, ${t.len} frames over a window, 1 per ${t.res} input frames`;
 }
 
-function windowed(node: Node, x: Timed, hop: number, inDims: number[], outDims: number[], weightDims: number[] | undefined, trace: Trace): Timed {
+function windowed(node: Node, x: Timed, hop: number | undefined, inDims: number[], outDims: number[], weightDims: number[] | undefined, trace: Trace): Timed {
   const op = node.opType!;
   const spatial = inDims.length - 2;
   const sp = x.axis - 2;
@@ -160,9 +168,10 @@ function windowed(node: Node, x: Timed, hop: number, inDims: number[], outDims: 
     throw refuse(node, `it pads the time axis (${before} frames before, ${after} after): the window model sees padding at the window's edges where a stream sees real frames, so the two cannot be equal`);
   }
   if ((intAttr(node, 'ceil_mode') ?? 0) !== 0 && (x.len - (d * (k - 1) + 1)) % s !== 0) throw refuse(node, 'ceil_mode pools a partial window at the end');
-  const step = hop / x.res;
+  const step = hop === undefined ? s : hop / x.res;
   if (!Number.isInteger(step)) throw refuse(node, `a step brings ${hop} input frames, which is not a whole number of frames here (1 per ${x.res} input frames)`);
   if (step % s !== 0) throw refuse(node, `its time stride ${s} does not divide the ${step} frames a step brings here: choose a hop that is a multiple of ${x.res * s}`);
+  if (s > 1) trace.strides.push({ node: node.name || node.output![0], stride: s });
   const span = d * (k - 1) + 1;
   if ((x.len - span) % s !== 0) {
     throw refuse(node, `its ${x.len} frames over a window do not end on a stride boundary (span ${span}, stride ${s}): successive windows would group frames differently than a stream`);
@@ -184,7 +193,7 @@ function windowed(node: Node, x: Timed, hop: number, inDims: number[], outDims: 
   return { axis: x.axis, res: x.res * s, len };
 }
 
-function reshape(node: Node, x: Timed, hop: number, inDims: number[], outDims: number[], shape: Tensor | undefined, trace: Trace): Timed {
+function reshape(node: Node, x: Timed, hop: number | undefined, inDims: number[], outDims: number[], shape: Tensor | undefined, trace: Trace): Timed {
   const before = inDims.slice(0, x.axis).reduce((a, b) => a * b, 1);
   const after = inDims.slice(x.axis + 1).reduce((a, b) => a * b, 1);
   let axis = -1;
@@ -197,7 +206,7 @@ function reshape(node: Node, x: Timed, hop: number, inDims: number[], outDims: n
     }
   }
   if (axis < 0) throw refuse(node, `it merges the time axis (${x.len} frames) with other dims ([${inDims.join(', ')}] -> [${outDims.join(', ')}])`);
-  const step = hop / x.res;
+  const step = hop === undefined ? x.len : hop / x.res;
   if (step !== x.len) {
     if (!shape) throw refuse(node, 'its target shape is computed in the graph; streamify needs it constant to give it the step length');
     const values = tensorValues(shape);
