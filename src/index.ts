@@ -46,3 +46,5 @@ export { renderBinauralFile, parsePath, positionOnPath, type BinauralFileOptions
 export { startServer, type ServerOptions, type CausewayServer } from './server/http-server.js';
 export { defaultPipeline, type SessionPipeline, type SessionInputs, type SessionOutputs } from './server/session-pipeline.js';
 export { generatePipeline, type GeneratePipelineOptions } from './server/generate-pipeline.js';
+export { streamify, streamifyFile, type StreamifyOptions, type StepSpec, type Streamified } from '../core/onnx/streamify/streamify.js';
+export { StreamifiedStream, readStepSpec, streamifiedContract, type StreamifiedResult } from '../core/models/streamified.js';

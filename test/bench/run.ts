@@ -14,6 +14,7 @@ import { benchBatch } from './batch.bench.js';
 import { benchLoad } from './load.bench.js';
 import { benchSoak } from './soak.bench.js';
 import { benchVideo } from './video.bench.js';
+import { benchStreamify } from './streamify.bench.js';
 import { setLogLevel } from '../../core/log.js';
 
 function table(rows: BenchRow[]): string {
@@ -33,7 +34,7 @@ function table(rows: BenchRow[]): string {
 async function main(): Promise<void> {
   setLogLevel('warn');
   // `npm run bench -- asr vad` runs only the parts named.
-  const parts = { kernels: benchKernels, resample: benchFfmpegResample, vad: benchVad, webrtc: benchWebrtc, asr: benchAsr, binaural: benchBinaural, batch: benchBatch, load: benchLoad, video: benchVideo, soak: benchSoak };
+  const parts = { kernels: benchKernels, resample: benchFfmpegResample, vad: benchVad, webrtc: benchWebrtc, asr: benchAsr, binaural: benchBinaural, batch: benchBatch, load: benchLoad, video: benchVideo, streamify: benchStreamify, soak: benchSoak };
   // Parts that run only when named: the soak takes 30 minutes by default.
   const optIn = new Set(['soak']);
   const wanted = process.argv.slice(2);

