@@ -3,10 +3,11 @@
  * 1. our renderer vs ffmpeg's sofalizer on the same 60 s mono input at the file's own 44.1 kHz
  *    (no resampling on either side), same run. ffmpeg's time is net of its start-up and decoding
  *    (the same command with `anull` is timed and subtracted) and it runs single-threaded
- *    (`-filter_threads 1`; sofalizer otherwise gives each ear a thread) like our JS.
+ *    (`-filter_threads 1`; sofalizer otherwise gives each ear a thread) like our renderer. Ours
+ *    is the default engine (WebAssembly SIMD); the JavaScript engine runs in the same rounds.
  * 2. real-time factor and per-block cost at 48 kHz, fixed and moving source;
  * 3. partitioned FFT convolution vs direct time-domain convolution with the same HRIR pair,
- *    bound: the ratio of their multiply counts.
+ *    both in JavaScript (the renderer's engine 'js'), bound: the ratio of their multiply counts.
  * Engine 'neural' (models/binaural-flow, the shipped model):
  * 4. real-time factor and per-hop cost (STFT + one step graph run + two ISTFTs per 256-sample hop);
  * 5. the step graph with its buffer bank vs recomputing from scratch at each hop: the offline
@@ -86,13 +87,17 @@ export async function benchBinaural(): Promise<BenchRow[]> {
     const lookup44 = new HrirLookup(set);
     const inArgs = ['-filter_threads', '1', '-i', wav];
     const sofa = `sofalizer=sofa=${DEFAULT_SOFA}:type=freq:rotation=30:elevation=0:radius=1.4`;
-    const sofaMs: number[] = [], nullMs: number[] = [], oursMs: number[] = [], timeMs: number[] = [];
+    const sofaMs: number[] = [], nullMs: number[] = [], oursMs: number[] = [], jsMs: number[] = [], timeMs: number[] = [];
+    let engine = '';
     for (let round = 0; round < 3; round++) {
       sofaMs.push(ffmpeg([...inArgs, '-af', sofa, '-f', 'null', '-']).ms);
       if (round === 0) timeMs.push(ffmpeg([...inArgs, '-af', sofa.replace('type=freq', 'type=time'), '-f', 'null', '-']).ms);
       nullMs.push(ffmpeg([...inArgs, '-af', 'anull', '-f', 'null', '-']).ms);
       const r = new BinauralRenderer({ source: lookup44, sampleRate: native, position: { azimuth: 30 } });
+      engine = r.engine + (r.engineFallback !== undefined ? ` (fallback: ${r.engineFallback})` : '');
       oursMs.push(timeChunks(x44, Math.round(native / 50), (c) => r.push(c)).total);
+      const js = new BinauralRenderer({ source: lookup44, sampleRate: native, position: { azimuth: 30 }, engine: 'js' });
+      jsMs.push(timeChunks(x44, Math.round(native / 50), (c) => js.push(c)).total);
     }
     // Ours with sofalizer's frame size as the block (same latency class), for a like-for-like figure.
     const big = new BinauralRenderer({ source: lookup44, sampleRate: native, blockSize: 1024, position: { azimuth: 30 } });
@@ -101,6 +106,7 @@ export async function benchBinaural(): Promise<BenchRow[]> {
     const sofaNet = Math.max(1, median(sofaMs) - nul);
     const timeNet = Math.max(1, timeMs[0] - nul);
     const ours44 = median(oursMs);
+    const js44 = median(jsMs);
     const xRealTime = (ms: number) => `${((seconds * 1000) / ms).toFixed(0)}x real time`;
 
     // 2. RTF and per-block cost at 48 kHz (the CLI's rate), fixed and moving.
@@ -126,10 +132,12 @@ export async function benchBinaural(): Promise<BenchRow[]> {
     lookup.hrir(30, 0, hl, hr);
     const xs = x48.subarray(0, 5 * rate);
     const out = new Float32Array(2 * xs.length);
-    const partMs: number[] = [], directMs: number[] = [];
+    const partMs: number[] = [], directMs: number[] = [], wasmMs: number[] = [];
     for (let round = 0; round < 3; round++) {
-      const r = new BinauralRenderer({ source: lookup, sampleRate: rate, position: { azimuth: 30 } });
+      const r = new BinauralRenderer({ source: lookup, sampleRate: rate, position: { azimuth: 30 }, engine: 'js' });
       partMs.push(timeChunks(xs, 960, (c) => r.push(c)).total);
+      const w = new BinauralRenderer({ source: lookup, sampleRate: rate, position: { azimuth: 30 } });
+      wasmMs.push(timeChunks(xs, 960, (c) => w.push(c)).total);
       const t0 = performance.now();
       directStereo(xs, hl, hr, out);
       directMs.push(performance.now() - t0);
@@ -141,7 +149,7 @@ export async function benchBinaural(): Promise<BenchRow[]> {
     // real FFTs of 2B (each ~2B log2 B + 4B multiplies in kernels/fft) and 2P complex products per bin, per B samples.
     const fftMults = 2 * b * Math.log2(b) + 4 * b;
     const bound = (2 * L) / ((3 * fftMults + 2 * P * 4 * (b + 1)) / b);
-    const part = median(partMs), direct = median(directMs);
+    const part = median(partMs), direct = median(directMs), partWasm = median(wasmMs);
 
     const neural = await benchNeural(x48);
     return [
@@ -152,7 +160,8 @@ export async function benchBinaural(): Promise<BenchRow[]> {
         ratio: `${(sofaNet / ours44).toFixed(2)}x`,
         bound: '',
         notes:
-          `${seconds} s of mono pink noise at the SOFA file's rate, source at azimuth 30; ours: BinauralRenderer (B = 128, P = ${Math.ceil(set.length / 128)} partitions, barycentric lookup) fed 20 ms chunks, median of 3 rounds; ` +
+          `${seconds} s of mono pink noise at the SOFA file's rate, source at azimuth 30; ours: BinauralRenderer (B = 128, P = ${Math.ceil(set.length / 128)} partitions, barycentric lookup, engine ${engine}) fed 20 ms chunks, median of 3 rounds; ` +
+          `the same with engine 'js' (same rounds): ${xRealTime(js44)}, ${(sofaNet / js44).toFixed(2)}x sofalizer's speed, ${(js44 / ours44).toFixed(1)}x the time of ours; ` +
           `sofalizer: type=freq (default, 1024-sample frames), -filter_threads 1, net of ffmpeg's decode and start-up (anull run subtracted: ${nul.toFixed(0)} ms); ` +
           `sofalizer type=time ran at ${xRealTime(timeNet)}. Ratio > 1: ours is faster. Latency differs: ours B = ${((128 / native) * 1000).toFixed(1)} ms, sofalizer renders 1024-sample frames; ` +
           `ours with B = 1024 runs at ${xRealTime(ours1024)} (${(sofaNet / ours1024).toFixed(2)}x sofalizer's speed).`,
@@ -164,7 +173,7 @@ export async function benchBinaural(): Promise<BenchRow[]> {
         ratio: `${(movingRun.total / perBlock.total).toFixed(2)}x`,
         bound: '',
         notes:
-          `20 s of pink noise pushed one ${b}-sample block at a time (algorithmic latency ${((b / rate) * 1000).toFixed(2)} ms); HRIRs ${L} taps after resampling 44.1 -> 48 kHz, P = ${P}. ` +
+          `Engine ${fixed.engine}. 20 s of pink noise pushed one ${b}-sample block at a time (algorithmic latency ${((b / rate) * 1000).toFixed(2)} ms); HRIRs ${L} taps after resampling 44.1 -> 48 kHz, P = ${P}. ` +
           `Fixed source: per-block p50 ${us(quantile(perBlock.perChunk, 0.5))}, p99 ${us(quantile(perBlock.perChunk, 0.99))} (budget ${us((b / rate) * 1000)}). ` +
           `Baseline column = a source moving every block (lookup + ${2 * P} partition FFTs + crossfade each block): p50 ${us(quantile(movingRun.perChunk, 0.5))}, p99 ${us(quantile(movingRun.perChunk, 0.99))}; ratio = moving / fixed cost. Peak RSS ${peakRssMb().toFixed(0)} MB.`,
       },
@@ -175,8 +184,9 @@ export async function benchBinaural(): Promise<BenchRow[]> {
         ratio: `${(direct / part).toFixed(2)}x`,
         bound: `mults ${bound.toFixed(1)}x`,
         notes:
-          `5 s of input, both ears, ${L}-tap HRIRs, B = ${b}, median of 3 alternated rounds. Direct: 2L = ${2 * L} multiply-adds per sample with 4 partial sums; ` +
-          `partitioned (the renderer, fixed source): one forward and two inverse ${2 * b}-point real FFTs plus 2P = ${2 * P} spectrum products per block; bound = ratio of their multiply counts.`,
+          `5 s of input, both ears, ${L}-tap HRIRs, B = ${b}, median of 3 alternated rounds, both in JavaScript. Direct: 2L = ${2 * L} multiply-adds per sample with 4 partial sums; ` +
+          `partitioned (the renderer, fixed source, engine 'js'): one forward and two inverse ${2 * b}-point real FFTs plus 2P = ${2 * P} spectrum products per block; bound = ratio of their multiply counts. ` +
+          `The renderer's default engine (${fixed.engine}) in the same rounds: ${us(partWasm / (xs.length / b))}/block, ${(direct / partWasm).toFixed(1)}x the direct form.`,
       },
       ...neural,
     ];
