@@ -22,7 +22,7 @@
  * with direct convolution, for the streaming == offline tests.
  *
  * Steps 1 and 3 (and the partitioning in 2) run in WebAssembly SIMD by default
- * (kernels/wasm/pconv.wat, float32, about 8x the JavaScript on this machine); `engine: 'js'` runs
+ * (kernels/wasm/pconv.wat, float32, 5-8x faster: `npm run bench -- binaural`); `engine: 'js'` runs
  * them over kernels/partitioned-conv instead. Where the WebAssembly one cannot start, the
  * renderer runs the JavaScript one and says why in `engineFallback`.
  *
