@@ -105,30 +105,30 @@ describe('kernels/binaural-renderer', () => {
   });
 
   for (const engine of ['wasm', 'js'] as const) {
-  it(`streaming == binauralOffline for moving sources, random chunkings and update times (engine ${engine})`, () => {
-    const rand = rng(62);
-    const src = syntheticSource(200, 2);
-    for (const [smoothingMs, blockSize] of [[20, 64], [0, 32], [5, 128]]) {
-      const x = randomSignal(6000, rand);
-      const changes: PositionChange[] = [];
-      for (let at = 0; at < x.length; at += Math.floor(rand() * 900)) {
-        changes.push({ at, position: { azimuth: rand() * 720 - 360, elevation: rand() * 180 - 90, distance: 0.1 + rand() * 3 } });
+    it(`streaming == binauralOffline for moving sources, random chunkings and update times (engine ${engine})`, () => {
+      const rand = rng(62);
+      const src = syntheticSource(200, 2);
+      for (const [smoothingMs, blockSize] of [[20, 64], [0, 32], [5, 128]]) {
+        const x = randomSignal(6000, rand);
+        const changes: PositionChange[] = [];
+        for (let at = 0; at < x.length; at += Math.floor(rand() * 900)) {
+          changes.push({ at, position: { azimuth: rand() * 720 - 360, elevation: rand() * 180 - 90, distance: 0.1 + rand() * 3 } });
+        }
+        // Partial updates keep the other fields; two updates at the same time: the last wins.
+        changes.push({ at: 3000, position: { azimuth: 180 } }, { at: 3000, position: { elevation: -45 } });
+        changes.sort((p, q) => p.at - q.at);
+        const o = { source: src, sampleRate: 16000, blockSize, smoothingMs, position: { azimuth: 10, elevation: 0, distance: 1 }, engine };
+        const want = binauralOffline(x, o, changes);
+        for (const sizes of chunkings(x.length, rand, blockSize)) {
+          const r = new BinauralRenderer(o);
+          assert.equal(r.engine, engine);
+          const got = render(r, x, cutAt(sizes, changes), changes);
+          const err = maxAbsDiff(got, want);
+          assert.ok(err < 5e-5, `smoothing ${smoothingMs} ms, B=${blockSize}: max error ${err}`);
+          assert.ok(r.blocks === 0, 'flush resets');
+        }
       }
-      // Partial updates keep the other fields; two updates at the same time: the last wins.
-      changes.push({ at: 3000, position: { azimuth: 180 } }, { at: 3000, position: { elevation: -45 } });
-      changes.sort((p, q) => p.at - q.at);
-      const o = { source: src, sampleRate: 16000, blockSize, smoothingMs, position: { azimuth: 10, elevation: 0, distance: 1 }, engine };
-      const want = binauralOffline(x, o, changes);
-      for (const sizes of chunkings(x.length, rand, blockSize)) {
-        const r = new BinauralRenderer(o);
-        assert.equal(r.engine, engine);
-        const got = render(r, x, cutAt(sizes, changes), changes);
-        const err = maxAbsDiff(got, want);
-        assert.ok(err < 5e-5, `smoothing ${smoothingMs} ms, B=${blockSize}: max error ${err}`);
-        assert.ok(r.blocks === 0, 'flush resets');
-      }
-    }
-  });
+    });
   }
 
   it('the wasm and js engines agree on a moving source with crossfades, B = 4 .. 1024, filters of any length', () => {
