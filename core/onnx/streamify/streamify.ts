@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CausewayError } from '../../errors.js';
-import { cloneModel, declaredDims, floatValueInfo, int64Tensor, node, readModel, tensorShapes, writeModel, type Model, type Node, type ValueInfo } from '../graph.js';
+import { cloneModel, declaredDims, floatValueInfo, int64Tensor, node, onnx, readModel, tensorShapes, writeModel, type Model, type Node, type ValueInfo } from '../graph.js';
 import { traceTime, type Trace } from './trace.js';
 
 export interface StreamifyOptions {
@@ -23,6 +23,17 @@ export interface StreamifyOptions {
   timeAxis?: number;
   /** Frames a step brings (H), dividing what the model's strides need. */
   hop: number;
+  /**
+   * The window's length along time, for a model whose input does not fix it (a fully
+   * convolutional front end): the span of one output frame, so that a window has one result.
+   */
+  window?: number;
+  /**
+   * Stream the graph up to this tensor instead of its output (dropping what comes after it):
+   * for a model whose last ops are not streamable but not part of what a stream needs, e.g. a
+   * normalisation over the whole call.
+   */
+  output?: string;
 }
 
 /** step.json: what a consumer needs to drive the step graph. */
@@ -38,9 +49,12 @@ export interface StepSpec {
   outputsPerStep: number;
   /** Steps whose output still reaches before the stream's start; from this step on, the stream equals the window model. */
   warmupSteps: number;
-  /** Convolution multiply-accumulates per window and per step: the bound on the speed-up. */
+  /**
+   * Convolution multiply-accumulates per window and per step; the bound on the speed-up over
+   * running the window model for each of a step's results is window * outputsPerStep / step.
+   */
   macs: { window: number; step: number };
-  /** The caches in the packed state, in order. */
+  /** The caches in the packed state, in order (`node`: the first of the nodes reading it). */
   caches: { node: string; frames: number; size: number }[];
 }
 
@@ -63,26 +77,57 @@ function dataInput(model: Model): ValueInfo {
   return inputs[0];
 }
 
-export async function streamify(window: Model, options: StreamifyOptions): Promise<Streamified> {
+/**
+ * The model cut at tensor `name`: it becomes the one output, and nodes it does not need go. Its
+ * declared shape is left open (onnxruntime infers it).
+ */
+export function cutAt(model: Model, name: string): Model {
+  const cut = cloneModel(model);
+  const g = cut.graph!;
+  const producer = new Map<string, Node>();
+  for (const n of g.node ?? []) for (const o of n.output ?? []) producer.set(o, n);
+  if (!producer.has(name)) throw new CausewayError('invalid-argument', `streamify: the model computes no tensor named '${name}'`);
+  const needed = new Set<Node>();
+  const visit = (t: string) => {
+    const n = producer.get(t);
+    if (!n || needed.has(n)) return;
+    needed.add(n);
+    for (const i of n.input ?? []) if (i) visit(i);
+  };
+  visit(name);
+  g.node = (g.node ?? []).filter((n) => needed.has(n));
+  g.output = [onnx.ValueInfoProto.create({ name })];
+  return cut;
+}
+
+export async function streamify(model: Model, options: StreamifyOptions): Promise<Streamified> {
   const timeAxis = options.timeAxis ?? 1;
   const hop = options.hop;
+  const window = options.output !== undefined ? cutAt(model, options.output) : model;
   const input = dataInput(window);
   const dims = declaredDims(input);
   if (!Number.isInteger(timeAxis) || timeAxis < 1 || timeAxis >= dims.length) {
     throw new CausewayError('invalid-argument', `streamify: time axis ${timeAxis} is not one of the input's axes 1..${dims.length - 1} ('${input.name}' is [${dims.join(', ')}]; axis 0 is the batch)`);
   }
-  const w = dims[timeAxis];
-  if (typeof w !== 'number' || w < 1) throw new CausewayError('not-streamable', `the input '${input.name}' has no fixed window length along axis ${timeAxis} ([${dims.join(', ')}])`);
-  if (!Number.isInteger(hop) || hop < 1 || hop > w) throw new CausewayError('invalid-argument', `streamify: hop must be a whole number of frames in 1..${w} (the window), got ${hop}`);
+  const declared = dims[timeAxis];
+  if (typeof declared === 'number' && options.window !== undefined && options.window !== declared) {
+    throw new CausewayError('invalid-argument', `streamify: the model's input fixes the window at ${declared} frames along axis ${timeAxis}; window ${options.window} was asked for`);
+  }
+  const w = typeof declared === 'number' ? declared : options.window;
+  if (w === undefined) throw new CausewayError('not-streamable', `the input '${input.name}' does not fix the window's length along axis ${timeAxis} ([${dims.join(', ')}]): give it (window, --window: the frames one result needs)`);
+  if (!Number.isInteger(w) || w < 1) throw new CausewayError('invalid-argument', `streamify: window must be a positive whole number of frames, got ${w}`);
+  dims[timeAxis] = w;
+  if (!Number.isInteger(hop) || hop < 1) throw new CausewayError('invalid-argument', `streamify: hop must be a positive whole number of frames, got ${hop}`);
   const fixed = dims.map((d) => (typeof d === 'number' ? d : 1));
   const probe = new ort.Tensor('float32', new Float32Array(fixed.reduce((a, b) => a * b, 1)), fixed);
   const shapes = await tensorShapes(window, { [input.name!]: probe });
   const dry = traceTime(window, input.name!, timeAxis, undefined, shapes);
-  const least = dry.strides.reduce((a, b) => a * b.stride, 1);
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  const least = dry.strides.reduce((a, x) => (a * x.res) / gcd(a, x.res), 1);
   if (hop % least !== 0) {
     throw new CausewayError(
       'not-streamable',
-      `hop ${hop} is not a multiple of ${least}, the product of the model's strides along time (${dry.strides.map((x) => `'${x.node}' ${x.stride}`).join(', ')}): each of them must divide what a step brings`,
+      `hop ${hop} is not a multiple of ${least}, the input frames per frame after the model's strides along time (${dry.strides.map((x) => `'${x.node}' stride ${x.stride}: ${x.res}`).join(', ')}): a step must bring whole frames to each`,
     );
   }
   const trace = traceTime(window, input.name!, timeAxis, hop, shapes);
@@ -92,7 +137,9 @@ export async function streamify(window: Model, options: StreamifyOptions): Promi
     throw new CausewayError('not-streamable', `the output '${output}' has ${end.len} frames per window along axis ${end.axis}; streamify takes a model with one result per window`);
   }
   const outputsPerStep = end ? hop / end.res : 1;
-  const step = rewrite(window, trace, input.name!, timeAxis, hop, output, end ? { axis: end.axis, frames: outputsPerStep } : undefined);
+  const outDims: (number | string)[] = declaredDims(window.graph!.output![0]);
+  const computed = shapes.get(output)!;
+  const step = rewrite(window, trace, input.name!, timeAxis, hop, output, outDims.length === computed.length ? outDims : computed, end ? { axis: end.axis, frames: outputsPerStep } : undefined);
   const sizes = trace.caches.map((c) => c.dims.slice(1).reduce((a, b) => a * b, 1));
   const spec: StepSpec = {
     hop,
@@ -109,7 +156,7 @@ export async function streamify(window: Model, options: StreamifyOptions): Promi
   return { step, spec };
 }
 
-function rewrite(window: Model, trace: Trace, input: string, timeAxis: number, hop: number, output: string, end: { axis: number; frames: number } | undefined): Model {
+function rewrite(window: Model, trace: Trace, input: string, timeAxis: number, hop: number, output: string, outDims: (number | string)[], end: { axis: number; frames: number } | undefined): Model {
   const model = cloneModel(window);
   const g = model.graph!;
   // The trace names the window model's nodes; the same nodes of the copy are at the same places.
@@ -120,7 +167,7 @@ function rewrite(window: Model, trace: Trace, input: string, timeAxis: number, h
   inDims[timeAxis] = hop;
   const batch = typeof inDims[0] === 'string' ? inDims[0] : 'batch';
   g.input = g.input!.map((i) => (i.name === input ? floatValueInfo(input, inDims) : i));
-  const outDims = declaredDims(g.output![0]);
+  outDims = [...outDims];
   if (end && end.axis < outDims.length) outDims[end.axis] = end.frames;
   g.output = [floatValueInfo(output, outDims.map((d, i) => (i === 0 ? batch : d)))];
 
@@ -157,7 +204,10 @@ function rewrite(window: Model, trace: Trace, input: string, timeAxis: number, h
       node('Flatten', [`${p}_out`], [`${p}_flat_out`], { axis: 1 }),
     ];
     target.input![0] = `${p}_joined`;
-    nodes.splice(nodes.indexOf(target), 0, ...before);
+    for (const other of c.alsoFor) same(other).input![0] = `${p}_joined`;
+    // Before the first of its readers in graph order.
+    const first = Math.min(...[target, ...c.alsoFor.map(same)].map((n) => nodes.indexOf(n)));
+    nodes.splice(first, 0, ...before);
     flat.push(`${p}_flat_out`);
   });
   const offset = sizes.reduce((a, b) => a + b, 0);

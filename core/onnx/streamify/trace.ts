@@ -26,6 +26,8 @@ export interface Timed {
 /** A node that needs earlier frames: `frames` of its input `tensor`, kept as state between steps. */
 export interface CacheSite {
   node: Node;
+  /** Other nodes that read the same frames of the same tensor: they share this cache. */
+  alsoFor: Node[];
   tensor: string;
   axis: number;
   frames: number;
@@ -40,8 +42,8 @@ export interface Trace {
   reshapes: Map<Node, number[]>;
   /** Multiply-accumulates of the convolutions over one window, and over one step. */
   macs: { window: number; step: number };
-  /** The strides along time, in graph order: their product is the least hop. */
-  strides: { node: string; stride: number }[];
+  /** The nodes that stride along time, each with the input frames per frame after it: a hop must be a multiple of every `res`. */
+  strides: { node: string; stride: number; res: number }[];
 }
 
 const PER_FRAME = new Set([
@@ -114,6 +116,12 @@ export function traceTime(model: Model, input: string, timeAxis: number, hop: nu
       result = undefined;
     } else if (op === 'Reshape') {
       result = reshape(node, first, hop, shapeOf(ins[0], node), shapeOf(out, node), constants.get(ins[1]), trace);
+    } else if (op === 'MatMul' && t[0] !== undefined && t[1] === undefined) {
+      // A per-frame linear map (e.g. a mel filterbank), unless it contracts the time axis.
+      const rank = shapeOf(ins[0], node).length;
+      if (first.axis === rank - 1) throw refuse(node, `it sums over the time axis (${describe(first)})`);
+      if (shapeOf(ins[1], node).length > rank) throw refuse(node, 'its second input has more axes than the timed one');
+      result = first;
     } else if (op === 'Transpose') {
       const perm = intsAttr(node, 'perm') ?? [...Array(outRank).keys()].reverse();
       result = { ...first, axis: perm.indexOf(first.axis) };
@@ -134,7 +142,7 @@ export function traceTime(model: Model, input: string, timeAxis: number, hop: nu
         result = { ...first, axis };
       }
     } else {
-      throw refuse(node, `it reads across the time axis (${describe(first)}) in a way streamify cannot make exact; supported: Conv, MaxPool, AveragePool (unpadded in time), per-frame and elementwise ops, Reshape, Transpose, Squeeze, Unsqueeze`);
+      throw refuse(node, `it reads across the time axis (${describe(first)}) in a way streamify cannot make exact; supported: Conv, MaxPool, AveragePool (unpadded in time), per-frame and elementwise ops, MatMul by a constant over another axis, Reshape, Transpose, Squeeze, Unsqueeze`);
     }
 
     if (result) {
@@ -171,7 +179,7 @@ function windowed(node: Node, x: Timed, hop: number | undefined, inDims: number[
   const step = hop === undefined ? s : hop / x.res;
   if (!Number.isInteger(step)) throw refuse(node, `a step brings ${hop} input frames, which is not a whole number of frames here (1 per ${x.res} input frames)`);
   if (step % s !== 0) throw refuse(node, `its time stride ${s} does not divide the ${step} frames a step brings here: choose a hop that is a multiple of ${x.res * s}`);
-  if (s > 1) trace.strides.push({ node: node.name || node.output![0], stride: s });
+  if (s > 1) trace.strides.push({ node: node.name || node.output![0], stride: s, res: x.res * s });
   const span = d * (k - 1) + 1;
   if ((x.len - span) % s !== 0) {
     throw refuse(node, `its ${x.len} frames over a window do not end on a stride boundary (span ${span}, stride ${s}): successive windows would group frames differently than a stream`);
@@ -182,7 +190,9 @@ function windowed(node: Node, x: Timed, hop: number | undefined, inDims: number[
   if (cache > 0) {
     const dims = [...inDims];
     dims[x.axis] = cache;
-    trace.caches.push({ node, tensor: node.input![0], axis: x.axis, frames: cache, dims });
+    const shared = trace.caches.find((c) => c.tensor === node.input![0] && c.axis === x.axis && c.frames === cache);
+    if (shared) shared.alsoFor.push(node);
+    else trace.caches.push({ node, alsoFor: [], tensor: node.input![0], axis: x.axis, frames: cache, dims });
   }
   if (op === 'Conv' && weightDims) {
     const perOutput = weightDims.slice(1).reduce((a, b) => a * b, 1);
