@@ -59,6 +59,7 @@ import { DEFAULT_SOFA, sharedHrtfSet, sharedLookup, type HrirInterpolation, type
 import { withInfo, type StreamOperator } from '../core/operator-info.js';
 import { serialMap, type QueueOptions, type SerialWorker } from '../core/serial-queue.js';
 import { syncMap, type SyncWorker } from '../core/sync-operator.js';
+import { logger } from '../core/log.js';
 import { checkAudio } from './audio-checks.js';
 
 export interface BinauralOptions {
@@ -103,6 +104,9 @@ export interface BinauralOptions {
 }
 
 const NAME = 'binaural';
+const log = logger(NAME);
+/** One warning per process when the renderer's WebAssembly block cannot start (--jitless, no memory). */
+let warnedFallback = false;
 
 function invalid(message: string): CausewayError {
   return new CausewayError('invalid-argument', `${NAME}: ${message}`);
@@ -191,6 +195,10 @@ function worker(controls: StampedControls<PositionUpdate>, set: HrtfSet, o: Bina
         controls.take(before, (p) => (position = { ...position, ...p }));
         const source = sharedLookup(set, frame.sampleRate, o.interpolation);
         renderer = new BinauralRenderer({ source, sampleRate: frame.sampleRate, blockSize: o.blockSize, smoothingMs: o.smoothingMs, position });
+        if (renderer.engineFallback !== undefined && !warnedFallback) {
+          warnedFallback = true;
+          log.warn(`binaural: the renderer's WebAssembly block cannot start (${renderer.engineFallback}); rendering with the JavaScript engine, several times the CPU`);
+        }
         out = new StereoEmitter(frame.sampleRate, renderer.latency);
       } else {
         controls.take(before, (p) => renderer!.setPosition(p));

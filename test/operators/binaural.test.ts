@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { Subject, map } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
@@ -49,6 +51,28 @@ function aligned(ours: Float32Array, ref: Float32Array): { lag: number; left: nu
 }
 
 describe('operators/binaural', () => {
+  it("warns once, naming why, when the renderer's WebAssembly block cannot start (node --jitless), and renders with the JavaScript engine", () => {
+    const script = `
+      import { firstValueFrom, from, toArray } from 'rxjs';
+      import { binaural } from ${JSON.stringify(new URL('../../operators/binaural.js', import.meta.url).href)};
+      import { audioFrame } from ${JSON.stringify(new URL('../../core/frames.js', import.meta.url).href)};
+      import { setLogSink } from ${JSON.stringify(new URL('../../core/log.js', import.meta.url).href)};
+      const lines = [];
+      setLogSink((_l, line) => lines.push(line));
+      // Six measured directions (the axes), 16-tap IRs: enough for the lookup's hull.
+      const positions = [[0, 0], [90, 0], [180, 0], [270, 0], [0, 90], [0, -90]].map(([azimuth, elevation]) => ({ azimuth, elevation, distance: 1 }));
+      const irs = positions.map((_, i) => ({ left: Float32Array.from({ length: 16 }, (_, t) => Math.cos(t + i)), right: Float32Array.from({ length: 16 }, (_, t) => Math.sin(t * 0.3 + i)) }));
+      const hrtf = { file: 'made-up', sampleRate: 16000, length: 16, positions, irs, name: 'made-up', normalization: 1 };
+      const frames = [0, 1, 2].map((k) => audioFrame(k * 20000, 16000, 1, Float32Array.from({ length: 320 }, (_, i) => Math.sin((k * 320 + i) / 9)), 0));
+      for (let run = 0; run < 2; run++) await firstValueFrom(from(frames).pipe(binaural({ engine: 'hrtf', hrtf, sampleRate: 16000 }), toArray()));
+      console.log(JSON.stringify(lines));`;
+    const run = spawnSync(process.execPath, ['--jitless', '--input-type=module', '-e', script], { encoding: 'utf8', cwd: fileURLToPath(new URL('../../..', import.meta.url)) });
+    assert.equal(run.status, 0, run.stderr);
+    const lines = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as string[];
+    const warnings = lines.filter((l) => /binaural: the renderer's WebAssembly block cannot start \(.*no WebAssembly.*\); rendering with the JavaScript engine/.test(l));
+    assert.equal(warnings.length, 1, lines.join('\n'));
+  });
+
   let dir: string;
   let hrtf: HrtfSet;
   before(async () => {
