@@ -12,10 +12,11 @@
 #              (bookworm) has 22.3, which WebGPU refuses: there it comes from bookworm-backports (the script adds
 #              that archive to apt's sources); later Debian releases have it in their main archive.
 #   vulkan-tools vulkaninfo: `causeway doctor` names the Vulkan device WebGPU runs on (onnxruntime-node does not say)
+#   nats-server the message broker of a scale-out deployment (fronts and workers, docs/deployment.md); the tests start one on loopback
 # Without root it prints the exact command to run instead, and stops (exit 1).
 # Already-installed packages are not touched, so running it again is cheap.
 set -euo pipefail
-packages=(ffmpeg espeak-ng flite sox chromium pocketsphinx-testdata libmysofa1 vulkan-tools)
+packages=(ffmpeg espeak-ng flite sox chromium pocketsphinx-testdata libmysofa1 vulkan-tools nats-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -84,6 +84,11 @@ const OPTIONS = {
   port: { type: 'string', default: '8080' },
   token: { type: 'string' },
   'max-sessions': { type: 'string', default: '8' },
+  nats: { type: 'string' },
+  'nats-creds': { type: 'string' },
+  role: { type: 'string' },
+  name: { type: 'string' },
+  'drain-seconds': { type: 'string', default: '30' },
   'asr-model': { type: 'string' },
   'binaural-engine': { type: 'string', default: 'hrtf' },
   engine: { type: 'string' },
@@ -276,6 +281,44 @@ const COMMANDS: Record<string, Command> = {
       );
     },
   },
+  worker: {
+    usage: `  causeway worker --nats nats://host:4222 [--max-sessions 8] [--name W] [--drain-seconds 30] [--nats-creds file] [--device D]
+      a scale-out worker: the default and generate pipelines for sessions a front places here over
+      NATS, no public HTTP; SIGTERM drains (no new sessions; running ones end at the deadline)`,
+    args: 0,
+    argsError: 'worker takes no arguments',
+    async run({ values, device }) {
+      if (!values.nats) throw new UsageError('worker needs --nats <url>');
+      const maxSessions = Number(values['max-sessions']);
+      if (!Number.isInteger(maxSessions) || maxSessions < 1) throw new UsageError(`--max-sessions must be a positive integer, got '${values['max-sessions']}'`);
+      const drainSeconds = Number(values['drain-seconds']);
+      if (!(drainSeconds >= 0)) throw new UsageError(`--drain-seconds must be a number >= 0, got '${values['drain-seconds']}'`);
+      const { startWorker } = await import('./cluster/worker.js');
+      const { defaultPipeline } = await import('./server/session-pipeline.js');
+      const { generatePipeline } = await import('./server/generate-pipeline.js');
+      const worker = await startWorker({
+        nats: values.nats,
+        natsCredsFile: values['nats-creds'],
+        name: values.name,
+        maxSessions,
+        pipeline: defaultPipeline({ device, asrModel: values['asr-model'] }),
+        pipelines: { generate: generatePipeline({ device }) },
+      });
+      cli.serving = true;
+      cli.out(`Causeway worker ${worker.name} is serving over NATS ${values.nats} (${maxSessions} sessions at most)\n`);
+      let stopping = false;
+      process.once('SIGINT', () => void worker.close().then(() => process.exit(0)));
+      process.on('SIGTERM', () => {
+        if (stopping) return;
+        stopping = true;
+        cli.out(`worker ${worker.name}: draining (deadline ${drainSeconds} s)\n`);
+        void worker
+          .drain(drainSeconds * 1000)
+          .then(() => worker.close())
+          .then(() => process.exit(0));
+      });
+    },
+  },
   doctor: {
     usage: `  causeway doctor [--json]
       which execution providers start here (cpu, cuda, webgpu) and, for each shipped model on each,
@@ -330,9 +373,13 @@ const COMMANDS: Record<string, Command> = {
       the WebRTC server (WHIP ingest, /events, /metrics, /healthz) and the example page; live
       captions use --asr-model (a conformer-engine model; default: the embedded command recogniser);
       the microphone returns binaurally, --binaural-engine hrtf (default) or neural; the page's
-      Generate mode (POST /whip?pipeline=generate) streams the video-world model, steered live`,
+      Generate mode (POST /whip?pipeline=generate) streams the video-world model, steered live
+  causeway serve --nats nats://host:4222 --role front [--host] [--port] [--token T] [--nats-creds file]
+      a scale-out front: the page, WHIP, /events, /metrics, /healthz, no models; sessions run on
+      workers (docs/deployment.md); a NATS token comes from CAUSEWAY_NATS_TOKEN`,
     args: 'any',
     async run({ values, device }) {
+      if (values.nats !== undefined || values.role !== undefined) return serveFront(values);
       const port = Number(values.port);
       const maxSessions = Number(values['max-sessions']);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got '${values.port}'`);
@@ -362,6 +409,23 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+async function serveFront(values: Values): Promise<void> {
+  if (values.role !== 'front') throw new UsageError(`--nats needs --role front (a worker is \`causeway worker --nats <url>\`), got '${values.role ?? ''}'`);
+  if (!values.nats) throw new UsageError('--role front needs --nats <url>');
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got '${values.port}'`);
+  const { startFront } = await import('./cluster/front.js');
+  const front = await startFront({ nats: values.nats, natsCredsFile: values['nats-creds'], host: values.host, port, token: values.token, page: examplePageDir() });
+  cli.serving = true;
+  cli.out(`Causeway front is serving on ${front.url}/  (sessions placed on workers over NATS ${values.nats})\n`);
+  const stop = () => {
+    cli.out('front: shutting down\n');
+    void front.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
 
 function fmtMacs(n: number): string {
   return `${(n / 1e6).toFixed(2)} M`;

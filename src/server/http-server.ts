@@ -13,7 +13,8 @@ import { invalidArgument } from '../../core/errors.js';
 import { logger } from '../../core/log.js';
 import { collectProcessMetrics, counter, metrics } from '../../core/metrics.js';
 import type { Session } from './session.js';
-import { defaultPipeline, type SessionPipeline } from './session-pipeline.js';
+import type { SessionPipeline } from './session-pipeline.js';
+import { pipelineTable } from './pipeline-table.js';
 import { CORS, HttpError } from './http-util.js';
 import type { RouteContext } from './route-context.js';
 import { isStaticPath, serveStatic } from './static-files.js';
@@ -95,36 +96,11 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
   const maxViewers = options.maxViewers ?? 4;
   const bodyTimeoutMs = positiveMs('bodyTimeoutMs', options.bodyTimeoutMs ?? 5000);
   const headersTimeoutMs = positiveMs('headersTimeoutMs', options.headersTimeoutMs ?? 10_000);
-  const pipeline = options.pipeline ?? defaultPipeline();
-  const named = new Map(Object.entries(options.pipelines ?? {}));
-  for (const name of named.keys()) {
-    if (name === 'default') throw invalidArgument("startServer: 'default' is the `pipeline` option's name; give the others another");
-    if (!/^[a-z][a-z0-9-]{0,31}$/.test(name)) throw invalidArgument(`startServer: pipeline names are lower-case words (a-z, 0-9, -), got '${name}'`);
-  }
+  const table = pipelineTable(options.pipeline, options.pipelines);
   // /metrics shows the process too: CPU, memory, GC and event-loop lag (prom-client's default metrics).
   collectProcessMetrics();
-  // Models load before the first session, not inside one (a load blocks the event loop).
-  const releases: (() => void)[] = [];
-  try {
-    for (const p of [pipeline, ...named.values()]) {
-      const release = await p.warm?.();
-      if (release) releases.push(release);
-    }
-  } catch (e) {
-    releases.forEach((r) => r());
-    throw e;
-  }
-  const releaseWarm = () => releases.forEach((r) => r());
-  const pipelineFor = (url: URL): { name: string; pipeline: SessionPipeline } => {
-    const name = url.searchParams.get('pipeline');
-    if (name === null || name === 'default') return { name: 'default', pipeline };
-    const p = named.get(name);
-    if (p === undefined) {
-      const names = ['default', ...named.keys()].join(', ');
-      throw new HttpError(400, `no pipeline '${name.slice(0, 40)}' on this server (pipelines: ${names})`);
-    }
-    return { name, pipeline: p };
-  };
+  const releaseWarm = await table.warm();
+  const pipelineFor = (url: URL) => table.pick(url.searchParams.get('pipeline'));
   const sessions = new Map<string, Session>();
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
 

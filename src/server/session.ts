@@ -44,6 +44,10 @@ export class Session {
   readonly id = randomUUID();
   readonly createdAt = Date.now();
   private readonly sockets = new Set<WebSocket>();
+  /** Other receivers of the session's events as JSON text (a scale-out worker's NATS subject). */
+  private readonly sinks = new Set<(text: string) => void>();
+  /** Why the session ended, once it has (close()'s reason). */
+  endReason: string | undefined;
   private readonly subs = new Subscription();
   private closing: Promise<void> | undefined;
   /** The pipeline's outputs, shared by the WHIP peer and the viewers. */
@@ -139,8 +143,9 @@ export class Session {
     if (this.closing) return;
     this.peer.send(event);
     sessionMetrics.eventsOut.inc({ channel: 'datachannel' });
-    if (this.sockets.size === 0) return;
+    if (this.sockets.size === 0 && this.sinks.size === 0) return;
     const text = JSON.stringify(event);
+    for (const sink of this.sinks) sink(text);
     for (const ws of this.sockets) {
       if (ws.bufferedAmount > WS_MAX_BUFFERED) {
         sessionMetrics.wsDrops.inc();
@@ -208,6 +213,12 @@ export class Session {
     return true;
   }
 
+  /** Sends every later event, as JSON text, to `sink` too (it must not block); returns the detach. */
+  attachSink(sink: (text: string) => void): () => void {
+    this.sinks.add(sink);
+    return () => this.sinks.delete(sink);
+  }
+
   attachSocket(ws: WebSocket): void {
     this.sockets.add(ws);
     ws.on('close', () => this.sockets.delete(ws));
@@ -237,9 +248,11 @@ export class Session {
 
   close(reason: string): Promise<void> {
     if (this.closing) return this.closing;
+    this.endReason = reason;
     this.closing = (async () => {
       log.info(`session ${this.id}: closing (${reason})`);
       this.subs.unsubscribe();
+      this.sinks.clear();
       for (const ws of this.sockets) ws.close(1000, 'session ended');
       this.sockets.clear();
       const viewers = [...this.viewerList.keys()].map((id) => this.removeViewer(id, 'session-ended'));

@@ -8,6 +8,7 @@ import { createWhipPeer } from '../../media/webrtc/index.js';
 import { logger } from '../../core/log.js';
 import { asHttp, CORS, HttpError, MAX_SDP_BYTES, readBody, requireSdp } from './http-util.js';
 import type { RouteContext } from './route-context.js';
+import type { SessionPipeline } from './session-pipeline.js';
 import { Session } from './session.js';
 
 const log = logger('server');
@@ -21,24 +22,43 @@ export async function whipPost(ctx: RouteContext, req: IncomingMessage, res: Ser
   if (sessions.size + ctx.pendingSessions >= maxSessions) throw full();
   const offer = await readBody(req, MAX_SDP_BYTES, ctx.bodyTimeoutMs);
   if (sessions.size + ctx.pendingSessions >= maxSessions) throw full();
+  const session = await openSession(ctx, offer, chosen);
+  const location = `/whip/${session.id}`;
+  res.writeHead(201, { ...CORS, 'Content-Type': 'application/sdp', Location: location, ETag: `"${session.id}"` });
+  res.end(session.peer.answer);
+  log.info(`session ${session.id}: started (${sessions.size} open)`);
+}
+
+/**
+ * A session from a WHIP offer, counted against maxSessions while its peer is made, started on
+ * `chosen`. An offer the peer cannot take is an HttpError (400). Also what a scale-out worker
+ * runs for an offer a front hands it (src/cluster/worker.ts).
+ */
+export async function openSession(
+  ctx: Pick<RouteContext, 'sessions' | 'pendingSessions' | 'peerOptions'>,
+  offer: string,
+  chosen: { name: string; pipeline: SessionPipeline },
+  /** Called once the session has ended and left `sessions`. */
+  onClosed?: (s: Session) => void,
+): Promise<Session> {
   ctx.pendingSessions++;
-  let session: Session | undefined;
+  let session: Session;
   try {
     // 4 s without RTP means the client is gone (a browser sends 50 packets/s while connected;
     // a killed one sends no DTLS close, and werift's ICE consent timeout is 30 s).
     const peer = await createWhipPeer(offer, ctx.peerOptions()).catch((e: unknown) => {
       throw asHttp(e);
     });
-    session = new Session(peer, (s) => sessions.delete(s.id));
-    sessions.set(session.id, session);
+    session = new Session(peer, (s) => {
+      ctx.sessions.delete(s.id);
+      onClosed?.(s);
+    });
+    ctx.sessions.set(session.id, session);
   } finally {
     ctx.pendingSessions--;
   }
   session.start(chosen.pipeline, chosen.name);
-  const location = `/whip/${session.id}`;
-  res.writeHead(201, { ...CORS, 'Content-Type': 'application/sdp', Location: location, ETag: `"${session.id}"` });
-  res.end(session.peer.answer);
-  log.info(`session ${session.id}: started (${sessions.size} open)`);
+  return session;
 }
 
 export async function whipDelete(ctx: RouteContext, req: IncomingMessage, res: ServerResponse, url: URL, id: string): Promise<void> {
