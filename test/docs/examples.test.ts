@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { probeMedia } from '../../media/ffmpeg/index.js';
 import { until } from '../wait.js';
+import { freePort } from '../cluster/harness.js';
 import { normaliseWords, wordErrors } from '../wer.js';
 import { codeBlocks, type CodeBlock } from './markdown.js';
 
@@ -496,6 +497,37 @@ const CHECKS: Check[] = [
     },
   },
   { file: 'docs/streamify.md', has: 'window ending at frame 80', excluded: 'the output of the block before it, checked there' },
+  {
+    file: 'docs/deployment.md',
+    has: 'nats-server -a 127.0.0.1 -p 4222 &',
+    run: async (b) => {
+      // The block as one shell, on free ports (a developer's own nats-server or server may hold 4222 and 8080).
+      const natsPort = await freePort();
+      const code = b.code.replaceAll(':4222', `:${natsPort}`).replace('-p 4222', `-p ${natsPort}`).replace('--port 8080', '--port 0').replace(/\bnpx causeway\b/g, `node ${cli}`);
+      const child = spawn('bash', ['-c', code], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      try {
+        const url = await until('the front to print its URL', 90_000, () => /front is serving on (http:\/\/\S+?)\/ /.exec(out)?.[1], () => out);
+        const shown = /`GET \/healthz` says\n`([^`]+)`/.exec(readFileSync(join(root, 'docs/deployment.md'), 'utf8'))![1]!;
+        const want = JSON.parse(shown.replace('[...]', '[]')) as Record<string, unknown>;
+        const got = await until('both workers live', 90_000, async () => {
+          const h = (await (await fetch(`${url}/healthz`)).json()) as Record<string, unknown>;
+          return h.workers === 2 ? h : undefined;
+        });
+        assert.deepEqual({ ...got, list: [] }, want);
+      } finally {
+        // The whole group: the shell and the three processes it started.
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    },
+  },
+  { file: 'docs/deployment.md', has: 'services:', excluded: 'a compose file for several machines (docker); the same roles run in test/cluster/scale-out.test.ts and in the block above' },
   { file: 'examples/web/README.md', has: 'npm start', excluded: "serves on the fixed port 8080, which parallel runs may hold; README's `causeway serve --port` line runs the same server" },
 ];
 
