@@ -1,6 +1,6 @@
 /**
  * A scale-out front (`causeway serve --nats <url> --role front`): the public HTTP of a cluster
- * (the page, WHIP, /events, /metrics, /healthz) and no models. It places each WHIP offer on the
+ * (the page, WHIP, WHEP viewers, /events, /metrics, /healthz) and no models. It places each WHIP offer on the
  * least loaded live worker (by the workers' heartbeats; a worker that is full or draining
  * declines and the next is asked), returns that worker's answer, and relays sessions' events
  * from NATS to `/events/<session>` sockets. Any front can serve any session: what it needs to
@@ -163,17 +163,34 @@ export async function startFront(o: FrontOptions): Promise<CausewayFront> {
 
   async function remove(req: IncomingMessage, res: ServerResponse, url: URL, id: string): Promise<void> {
     requireAuth(req, url);
-    const w = owner.get(id);
-    if (!w) throw new HttpError(404, `no session ${id}`);
-    let reply: RemoveReply;
+    await askOwner<RemoveReply>(id, subjects.remove, { id });
+    res.writeHead(200, CORS);
+    res.end();
+  }
+
+  /** A request to the worker running `session`; its error reply becomes the same HTTP error. */
+  async function askOwner<A extends object>(session: string, subject: (w: string) => string, body: unknown): Promise<Exclude<A, { status: number; error: string }>> {
+    const w = owner.get(session);
+    if (!w) throw new HttpError(404, `no session ${session}`);
+    let reply: A | { status: number; error: string };
     try {
-      reply = JSON.parse(fromUtf8.decode((await nc.request(subjects.remove(w), encode({ id }), { timeout: offerTimeoutMs })).data)) as RemoveReply;
+      reply = JSON.parse(fromUtf8.decode((await nc.request(subject(w), encode(body), { timeout: offerTimeoutMs })).data)) as A;
     } catch (e) {
       throw new HttpError(502, `worker ${w} did not answer (${(e as Error).message})`);
     }
-    if (!('ok' in reply)) throw new HttpError(reply.status, reply.error);
-    res.writeHead(200, CORS);
-    res.end();
+    const failed = reply as { status?: number; error?: string };
+    if (typeof failed.status === 'number' && typeof failed.error === 'string') throw new HttpError(failed.status, failed.error, failed.status === 503 ? { 'Retry-After': '5' } : {});
+    return reply as Exclude<A, { status: number; error: string }>;
+  }
+
+  async function watch(req: IncomingMessage, res: ServerResponse, url: URL, session: string): Promise<void> {
+    requireAuth(req, url);
+    requireSdp(req);
+    if (!owner.has(session)) throw new HttpError(404, `no session ${session}`);
+    const offer = await readBody(req, MAX_SDP_BYTES, bodyTimeoutMs);
+    const viewer = await askOwner<OfferReply>(session, subjects.viewer, { session, offer });
+    res.writeHead(201, { ...CORS, 'Content-Type': 'application/sdp', Location: `/whep/${session}/${viewer.id}`, ETag: `"${viewer.id}"` });
+    res.end(viewer.answer);
   }
 
   async function clusterMetrics(): Promise<string> {
@@ -195,7 +212,7 @@ export async function startFront(o: FrontOptions): Promise<CausewayFront> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     const method = req.method ?? 'GET';
-    if (method === 'OPTIONS' && (path === '/whip' || path.startsWith('/whip/'))) {
+    if (method === 'OPTIONS' && (path === '/whip' || path.startsWith('/whip/') || path.startsWith('/whep/'))) {
       res.writeHead(204, CORS);
       res.end();
       return;
@@ -208,6 +225,20 @@ export async function startFront(o: FrontOptions): Promise<CausewayFront> {
     if (m) {
       if (method === 'DELETE') return remove(req, res, url, m[1]!);
       throw new HttpError(405, 'only DELETE is supported on a session', { Allow: 'DELETE, OPTIONS' });
+    }
+    const whep = /^\/whep\/([0-9a-f-]{36})$/.exec(path);
+    if (whep) {
+      if (method !== 'POST') throw new HttpError(405, 'use POST with a recvonly SDP offer to watch a session', { Allow: 'POST, OPTIONS' });
+      return watch(req, res, url, whep[1]!);
+    }
+    const viewer = /^\/whep\/([0-9a-f-]{36})\/([0-9a-f-]{36})$/.exec(path);
+    if (viewer) {
+      if (method !== 'DELETE') throw new HttpError(405, 'only DELETE is supported on a viewer', { Allow: 'DELETE, OPTIONS' });
+      requireAuth(req, url);
+      await askOwner<RemoveReply>(viewer[1]!, subjects.removeViewer, { session: viewer[1], viewer: viewer[2] });
+      res.writeHead(200, CORS);
+      res.end();
+      return;
     }
     if (path === '/healthz' && method === 'GET') {
       const live = [...workers.values()];

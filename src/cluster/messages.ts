@@ -10,6 +10,10 @@ export const subjects = {
   offer: (worker: string) => `causeway.worker.${worker}.offer`,
   /** Request: end one of this worker's sessions. */
   remove: (worker: string) => `causeway.worker.${worker}.delete`,
+  /** Request: a WHEP viewer of one of this worker's sessions. */
+  viewer: (worker: string) => `causeway.worker.${worker}.whep`,
+  /** Request: end a viewer. */
+  removeViewer: (worker: string) => `causeway.worker.${worker}.whep-delete`,
   /** Request: this worker's metrics, as prom-client's JSON. */
   metrics: (worker: string) => `causeway.worker.${worker}.metrics`,
   /** A session's events, as they are sent on its data channel. */
@@ -38,6 +42,11 @@ export interface OfferRequest {
 export type OfferReply = { id: string; answer: string } | { status: number; error: string };
 
 export type RemoveReply = { ok: true } | { status: number; error: string };
+
+export interface ViewerRequest {
+  session: string;
+  offer: string;
+}
 
 export interface Ended {
   reason: string;

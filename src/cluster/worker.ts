@@ -18,7 +18,8 @@ import { pipelineTable } from '../server/pipeline-table.js';
 import type { Session } from '../server/session.js';
 import type { SessionPipeline } from '../server/session-pipeline.js';
 import { openSession } from '../server/whip-routes.js';
-import { checkWorkerName, HEARTBEAT_MS, subjects, type Heartbeat, type OfferReply, type OfferRequest, type RemoveReply } from './messages.js';
+import { openViewer } from '../server/whep-routes.js';
+import { checkWorkerName, HEARTBEAT_MS, subjects, type Heartbeat, type OfferReply, type OfferRequest, type RemoveReply, type ViewerRequest } from './messages.js';
 import { connectNats } from './nats.js';
 
 const log = logger('worker');
@@ -33,6 +34,8 @@ export interface WorkerOptions {
   pipeline?: SessionPipeline;
   pipelines?: Readonly<Record<string, SessionPipeline>>;
   peer?: WhipPeerOptions;
+  /** WHEP viewers per session (default 4). */
+  maxViewers?: number;
   heartbeatMs?: number;
 }
 
@@ -65,6 +68,9 @@ export async function startWorker(o: WorkerOptions): Promise<CausewayWorker> {
   const ctx = {
     sessions,
     pendingSessions: 0,
+    pendingViewers: new Map<string, number>(),
+    maxViewers: o.maxViewers ?? 4,
+    viewerTimeoutSec: 15,
     peerOptions: (): WhipPeerOptions => ({ iceAdditionalHostAddresses: ['127.0.0.1'], timeoutSec: 4, ...o.peer }),
   };
   let draining = false;
@@ -123,6 +129,18 @@ export async function startWorker(o: WorkerOptions): Promise<CausewayWorker> {
     const s = sessions.get(id);
     if (!s) return { status: 404, error: `no session ${id}` };
     await s.close('deleted');
+    return { ok: true };
+  });
+  serve<ViewerRequest, OfferReply>(subjects.viewer(name), async ({ session, offer }) => {
+    try {
+      return await openViewer(ctx, session, offer);
+    } catch (e) {
+      return e instanceof HttpError ? { status: e.status, error: e.message } : { status: 500, error: (e as Error).message };
+    }
+  });
+  serve<{ session: string; viewer: string }, RemoveReply>(subjects.removeViewer(name), async ({ session, viewer }) => {
+    const s = sessions.get(session);
+    if (!s || !(await s.removeViewer(viewer))) return { status: 404, error: `no viewer ${viewer} of session ${session}` };
     return { ok: true };
   });
   serve<unknown, unknown>(subjects.metrics(name), async () => metrics.getMetricsAsJSON());

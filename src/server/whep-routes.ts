@@ -21,7 +21,24 @@ export async function whepPost(ctx: RouteContext, req: IncomingMessage, res: Ser
     throw new HttpError(503, `session ${id} has its ${maxViewers} viewers`, { 'Retry-After': '5' });
   }
   const offer = await readBody(req, MAX_SDP_BYTES, ctx.bodyTimeoutMs);
-  if (!sessions.has(id)) throw new HttpError(404, `session ${id} has ended`);
+  const viewer = await openViewer(ctx, id, offer);
+  res.writeHead(201, { ...CORS, 'Content-Type': 'application/sdp', Location: `/whep/${id}/${viewer.id}`, ETag: `"${viewer.id}"` });
+  res.end(viewer.answer);
+}
+
+/**
+ * A viewer of session `id` from its recvonly offer (the caller has checked the session and its
+ * viewer limit): counted as pending while its peer is made. Also what a scale-out worker runs for
+ * a viewer a front hands it (src/cluster/worker.ts).
+ */
+export async function openViewer(
+  ctx: Pick<RouteContext, 'sessions' | 'pendingViewers' | 'maxViewers' | 'peerOptions' | 'viewerTimeoutSec'>,
+  id: string,
+  offer: string,
+): Promise<{ id: string; answer: string }> {
+  const { sessions, pendingViewers, maxViewers } = ctx;
+  const session = sessions.get(id);
+  if (!session) throw new HttpError(404, `session ${id} has ended`);
   if (session.viewers + (pendingViewers.get(id) ?? 0) >= maxViewers) {
     throw new HttpError(503, `session ${id} has its ${maxViewers} viewers`, { 'Retry-After': '5' });
   }
@@ -43,9 +60,8 @@ export async function whepPost(ctx: RouteContext, req: IncomingMessage, res: Ser
     await peer.close();
     throw new HttpError(404, `session ${id} has ended`);
   }
-  res.writeHead(201, { ...CORS, 'Content-Type': 'application/sdp', Location: `/whep/${id}/${viewerId}`, ETag: `"${viewerId}"` });
-  res.end(peer.answer);
   log.info(`session ${id}: viewer ${viewerId} joined (${session.viewers} watching)`);
+  return { id: viewerId, answer: peer.answer };
 }
 
 export async function whepDelete(ctx: RouteContext, req: IncomingMessage, res: ServerResponse, url: URL, id: string, viewerId: string): Promise<void> {

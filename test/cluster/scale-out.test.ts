@@ -74,7 +74,7 @@ describe('cluster: fronts and workers on NATS', function () {
 
   const workersOf = async (front: string) => (await health(front)) as unknown as { workers: number; sessions: number; capacity: number; list: { name: string; sessions: number; draining: boolean; heardMsAgo: number }[] };
 
-  it('places sessions on the least loaded worker, relays events and DELETE through the front, and says 503 with Retry-After when no worker has room', async () => {
+  it('places sessions on the least loaded worker, relays events, WHEP viewers and DELETE through the front, and says 503 with Retry-After when no worker has room', async () => {
     await cluster.startNats();
     cluster.worker('w1', 2);
     cluster.worker('w2', 2);
@@ -97,6 +97,18 @@ describe('cluster: fronts and workers on NATS', function () {
     await e.open;
     placed[0]!.client.dc!.send(JSON.stringify({ type: 'ping', t: 42 }));
     await until('the pong through the front', 10_000, () => e.got.some((x) => x.type === 'pong' && x.t === 42));
+
+    // A WHEP viewer through the front watches a session on its worker: the session's audio reaches it.
+    const viewer = await FakeClient.create({ audioDirection: 'recvonly' });
+    clients.push(viewer);
+    const rv = await fetch(`${url}/whep/${placed[1]!.id}`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: viewer.offer });
+    assert.equal(rv.status, 201, await rv.clone().text());
+    const viewerAt = rv.headers.get('location')!;
+    assert.match(viewerAt, new RegExp(`^/whep/${placed[1]!.id}/[0-9a-f-]{36}$`));
+    await viewer.accept(await rv.text());
+    await until('audio at the viewer', 20_000, () => viewer.received.length >= 20);
+    assert.equal((await fetch(`${url}${viewerAt}`, { method: 'DELETE' })).status, 200);
+    assert.equal((await fetch(`${url}${viewerAt}`, { method: 'DELETE' })).status, 404);
 
     // DELETE through the front ends it on its worker; the socket hears why.
     const del = await fetch(`${url}/whip/${placed[0]!.id}`, { method: 'DELETE' });
