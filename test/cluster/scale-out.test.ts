@@ -155,7 +155,7 @@ describe('cluster: fronts and workers on NATS', function () {
     assert.equal(await w2.exited, 0);
   });
 
-  it('NATS restarted: workers and front reconnect and placement resumes; a NATS token from the environment is required and never printed', async () => {
+  it('NATS restarted: workers and front reconnect and placement resumes; a NATS token from the environment is required and never printed; a front stopped with SIGTERM exits and its sessions go on', async () => {
     const token = 's3cret-nats-token';
     await cluster.startNats(undefined, ['--auth', token]);
     const env = { CAUSEWAY_NATS_TOKEN: token };
@@ -178,5 +178,10 @@ describe('cluster: fronts and workers on NATS', function () {
     assert.match(denied.out(), /cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: .*(Authorization|AUTHORIZATION)/i);
     for (const p of cluster.procs) assert.ok(!p.out().includes(token), 'the token is never in a log line');
     assert.match(proc.out(), /reconnected to NATS/);
+    // SIGTERM on the front: it exits when its requests are done; the sessions go on at the worker.
+    proc.child.kill('SIGTERM');
+    assert.equal(await proc.exited, 0);
+    const other = await cluster.front([], env);
+    await until('the sessions seen by another front', 10_000, async () => (await workersOf(other.url)).sessions === 2);
   });
 });
