@@ -27,9 +27,13 @@ describe('cluster: fronts and workers on NATS', function () {
   let clients: FakeClient[];
   let pumps: Pump[];
   let sockets: WebSocket[];
+  /** The front's bearer token, when the test gives it one. */
+  let token: string | undefined;
   const packets = tonePackets();
+  const authHeaders = (): Record<string, string> => (token ? { Authorization: `Bearer ${token}` } : {});
 
   beforeEach(() => {
+    token = undefined;
     cluster = new Cluster();
     clients = [];
     pumps = [];
@@ -47,7 +51,7 @@ describe('cluster: fronts and workers on NATS', function () {
   async function offer(front: string): Promise<Response & { client?: FakeClient }> {
     const client = await FakeClient.create();
     clients.push(client);
-    const r = await fetch(`${front}/whip`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: client.offer });
+    const r = await fetch(`${front}/whip`, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...authHeaders() }, body: client.offer });
     return Object.assign(r, { client });
   }
 
@@ -64,7 +68,7 @@ describe('cluster: fronts and workers on NATS', function () {
   }
 
   function events(front: string, id: string): { got: Event[]; closed: Promise<void> } {
-    const ws = new WebSocket(`${front.replace('http', 'ws')}/events/${id}`);
+    const ws = new WebSocket(`${front.replace('http', 'ws')}/events/${id}${token ? `?token=${token}` : ''}`);
     sockets.push(ws);
     const got: Event[] = [];
     ws.on('message', (m) => got.push(JSON.parse(m.toString()) as Event));
@@ -74,19 +78,26 @@ describe('cluster: fronts and workers on NATS', function () {
 
   const workersOf = async (front: string) => (await health(front)) as unknown as { workers: number; sessions: number; capacity: number; list: { name: string; sessions: number; draining: boolean; heardMsAgo: number }[] };
 
-  it('places sessions on the least loaded worker, relays events, WHEP viewers and DELETE through the front, and says 503 with Retry-After when no worker has room', async () => {
+  it('places sessions by load in proportion to capacity, behind the bearer token, relays events, WHEP viewers, DELETE and the workers\' metrics through the front, and says 503 with Retry-After when no worker has room', async () => {
+    token = 'front-token';
     await cluster.startNats();
-    cluster.worker('w1', 2);
-    cluster.worker('w2', 2);
-    const { url } = await cluster.front();
+    cluster.worker('w1', 1);
+    cluster.worker('w2', 3);
+    const { url } = await cluster.front(['--token', token]);
     await until('both workers live at the front', 60_000, async () => (await workersOf(url)).workers === 2);
+    const anonymous = await fetch(`${url}/whip`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: 'v=0' });
+    assert.equal(anonymous.status, 401);
     const placed: Placed[] = [];
     for (let i = 0; i < 4; i++) placed.push(await place(url));
     const h = await until('heartbeats with 4 sessions', 10_000, async () => {
       const w = await workersOf(url);
       return w.sessions === 4 ? w : undefined;
     });
-    assert.deepEqual(h.list.map((w) => [w.name, w.sessions]).sort(), [['w1', 2], ['w2', 2]], 'two sessions on each worker');
+    assert.deepEqual(h.list.map((w) => [w.name, w.sessions]).sort(), [['w1', 1], ['w2', 3]], 'sessions in proportion to capacity (1 and 3)');
+    // The front's /metrics sums its workers': the four sessions are there.
+    const text = await (await fetch(`${url}/metrics`)).text();
+    assert.match(text, /^causeway_sessions 4$/m);
+    assert.match(text, /^causeway_sessions_started_total 4$/m);
     const full = await offer(url);
     assert.equal(full.status, 503);
     assert.equal(full.headers.get('retry-after'), '5');
@@ -101,21 +112,22 @@ describe('cluster: fronts and workers on NATS', function () {
     // A WHEP viewer through the front watches a session on its worker: the session's audio reaches it.
     const viewer = await FakeClient.create({ audioDirection: 'recvonly' });
     clients.push(viewer);
-    const rv = await fetch(`${url}/whep/${placed[1]!.id}`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: viewer.offer });
+    const rv = await fetch(`${url}/whep/${placed[1]!.id}`, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...authHeaders() }, body: viewer.offer });
     assert.equal(rv.status, 201, await rv.clone().text());
     const viewerAt = rv.headers.get('location')!;
     assert.match(viewerAt, new RegExp(`^/whep/${placed[1]!.id}/[0-9a-f-]{36}$`));
     await viewer.accept(await rv.text());
     await until('audio at the viewer', 20_000, () => viewer.received.length >= 20);
-    assert.equal((await fetch(`${url}${viewerAt}`, { method: 'DELETE' })).status, 200);
-    assert.equal((await fetch(`${url}${viewerAt}`, { method: 'DELETE' })).status, 404);
+    assert.equal((await fetch(`${url}${viewerAt}`, { method: 'DELETE', headers: authHeaders() })).status, 200);
+    assert.equal((await fetch(`${url}${viewerAt}`, { method: 'DELETE', headers: authHeaders() })).status, 404);
 
     // DELETE through the front ends it on its worker; the socket hears why.
-    const del = await fetch(`${url}/whip/${placed[0]!.id}`, { method: 'DELETE' });
+    assert.equal((await fetch(`${url}/whip/${placed[0]!.id}`, { method: 'DELETE' })).status, 401, 'the token applies at the front');
+    const del = await fetch(`${url}/whip/${placed[0]!.id}`, { method: 'DELETE', headers: authHeaders() });
     assert.equal(del.status, 200, await del.text());
     await e.closed;
     assert.deepEqual(e.got.at(-1), { type: 'ended', reason: 'deleted' });
-    assert.equal((await fetch(`${url}/whip/${placed[0]!.id}`, { method: 'DELETE' })).status, 404);
+    assert.equal((await fetch(`${url}/whip/${placed[0]!.id}`, { method: 'DELETE', headers: authHeaders() })).status, 404);
     await until('a slot free again', 10_000, async () => (await workersOf(url)).sessions === 3);
     await place(url);
   });
@@ -147,10 +159,13 @@ describe('cluster: fronts and workers on NATS', function () {
     const drained = events(url, onW2.id) as ReturnType<typeof events> & { open: Promise<void> };
     await drained.open;
     const w2 = cluster.procs.find((p) => p.child.spawnargs.includes('w2'))!;
+    const drainFrom = Date.now();
     w2.child.kill('SIGTERM');
     await until('w2 draining at the front', 5000, async () => (await workersOf(url)).list.find((w) => w.name === 'w2')?.draining === true);
     assert.equal((await offer(url)).status, 503);
     await drained.closed;
+    const drainedAfter = Date.now() - drainFrom;
+    assert.ok(drainedAfter >= 2000, `the session ran until the 2 s deadline (ended after ${drainedAfter} ms)`);
     assert.deepEqual(drained.got.slice(-2), [{ type: 'ending', reason: 'drain' }, { type: 'ended', reason: 'drain' }]);
     assert.equal(await w2.exited, 0);
   });
