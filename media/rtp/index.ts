@@ -1,0 +1,3 @@
+export { rtpAudioInput, rtpAudioTarget, newRtpInputStats, type RtpAudioInputOptions, type RtpInputStats } from './audio-input.js';
+export { parsePlainSdp, opusSdp, type PlainMedia } from './plain-sdp.js';
+export { parseRtp, type RtpPacketView } from './rtp-packet.js';
