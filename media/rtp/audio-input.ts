@@ -81,6 +81,15 @@ export function rtpAudioInput(o: RtpAudioInputOptions): Observable<AudioFrame> {
       receiver.flush();
       subscriber.complete();
     };
+    let lastPacketMs = 0;
+    // The timer may fire after the event loop was held up (a model loading downstream) with
+    // datagrams still unread: the decision waits for the I/O phase (setImmediate runs after it).
+    const checkIdle = () =>
+      setImmediate(() => {
+        const quiet = Date.now() - lastPacketMs;
+        if (quiet >= o.idleTimeoutMs!) end();
+        else idle = setTimeout(checkIdle, o.idleTimeoutMs! - quiet);
+      });
     socket.on('message', (d) => {
       stats.datagrams++;
       const p = parseRtp(d);
@@ -94,11 +103,9 @@ export function rtpAudioInput(o: RtpAudioInputOptions): Observable<AudioFrame> {
         dropped.inc({ why: 'payload-type' });
         return;
       }
-      receiver.push(p, Date.now());
-      if (o.idleTimeoutMs !== undefined) {
-        clearTimeout(idle);
-        idle = setTimeout(end, o.idleTimeoutMs);
-      }
+      lastPacketMs = Date.now();
+      receiver.push(p, lastPacketMs);
+      if (o.idleTimeoutMs !== undefined && idle === undefined) idle = setTimeout(checkIdle, o.idleTimeoutMs);
     });
     socket.on('error', (e) => subscriber.error(new CausewayError('input-not-found', `rtpAudioInput: cannot listen on ${o.host ?? '127.0.0.1'}:${target.port} (${e.message})`, { cause: e })));
     socket.bind(target.port, o.host ?? '127.0.0.1', () => o.onListening?.(socket.address().port));

@@ -1,3 +1,4 @@
 export { rtpAudioInput, rtpAudioTarget, newRtpInputStats, type RtpAudioInputOptions, type RtpInputStats } from './audio-input.js';
 export { parsePlainSdp, opusSdp, type PlainMedia } from './plain-sdp.js';
 export { parseRtp, type RtpPacketView } from './rtp-packet.js';
+export { rtpAudioOutput, rtpAudioSdp, type RtpAudioOutputOptions } from './audio-output.js';

@@ -13,6 +13,11 @@ import type { AudioFrame, VadEvent } from '../../core/frames.js';
 import { ffmpegAudioInput } from '../../media/ffmpeg/index.js';
 import { parsePlainSdp } from '../../media/rtp/plain-sdp.js';
 import { newRtpInputStats, rtpAudioInput } from '../../media/rtp/audio-input.js';
+import { rtpAudioOutput, rtpAudioSdp } from '../../media/rtp/audio-output.js';
+import { binaural } from '../../operators/binaural.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { until } from '../wait.js';
 import { parseRtp } from '../../media/rtp/rtp-packet.js';
 import { resample } from '../../operators/resample.js';
 import { vad } from '../../operators/vad.js';
@@ -160,6 +165,43 @@ describe('media/rtp: plain RTP audio in', function () {
       relay.close();
       out.close();
     }
+  });
+
+  it("RTP in, binaural, RTP out to ffmpeg reading the output's SDP: the voice placed to the left comes back louder in the left ear", async () => {
+    const outPort = await new Promise<number>((r) => {
+      const s = createSocket('udp4');
+      s.bind(0, '127.0.0.1', () => {
+        const p = s.address().port;
+        s.close(() => r(p));
+      });
+    });
+    const sdpFile = join(dir, 'out.sdp');
+    writeFileSync(sdpFile, rtpAudioSdp({ port: outPort, channels: 2 }));
+    const got = join(dir, 'back.f32');
+    const receiver = send('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-protocol_whitelist', 'file,udp,rtp', '-i', sdpFile, '-t', '3', '-f', 'f32le', '-ac', '2', '-ar', '48000', '-y', got]);
+    const done = new Promise<number | null>((r) => receiver.once('exit', (code) => r(code)));
+    // ffmpeg listens once it has read the SDP: its UDP port shows in /proc/net/udp.
+    const hex = outPort.toString(16).toUpperCase().padStart(4, '0');
+    await until('ffmpeg listening on the output port', 20_000, () => readFileSync('/proc/net/udp', 'utf8').includes(`:${hex} `));
+    const stats: { packetsOut?: number } = {};
+    await lastValueFrom(
+      rtpAudioInput({ port: 0, payloadType: 111, idleTimeoutMs: 500, onListening: (port) => ffmpegSender(port) }).pipe(
+        binaural({ engine: 'hrtf', sampleRate: 48000, azimuth: 90 }),
+        rtpAudioOutput({ port: outPort, channels: 2, stats }),
+      ),
+      { defaultValue: undefined },
+    );
+    assert.equal(await done, 0);
+    const pcm = new Float32Array(new Uint8Array(readFileSync(got)).buffer);
+    let l = 1e-12, r = 1e-12;
+    for (let i = 0; i + 1 < pcm.length; i += 2) {
+      l += pcm[i]! * pcm[i]!;
+      r += pcm[i + 1]! * pcm[i + 1]!;
+    }
+    const ild = 10 * Math.log10(l / r);
+    console.log(`      ${stats.packetsOut} packets sent, ffmpeg decoded ${(pcm.length / 2 / 48000).toFixed(2)} s: interaural level difference ${ild.toFixed(1)} dB (left over right)`);
+    assert.ok(pcm.length / 2 >= 48000 * 2, `ffmpeg received ${pcm.length / 2} samples`);
+    assert.ok(ild > 6, `ILD ${ild} dB`);
   });
 
   it('refuses clearly: an SDP whose audio is not Opus, a port in use', async () => {
