@@ -14,7 +14,7 @@ import { metricValue, sharedMetrics } from '../core/metrics.js';
 import { DEVICES, type Device } from '../core/onnx/session.js';
 import { defaultCommandModel } from '../core/models/default-models.js';
 import { detectSpeech } from './pipelines/detect-speech.js';
-import { probeMedia } from '../media/ffmpeg/index.js';
+import { probeInput } from './pipelines/file-audio.js';
 
 const OPTIONS_USAGE = `options:
   --json        one JSON object per segment
@@ -46,7 +46,7 @@ function printSegment(e: VadEvent, json: boolean): void {
 
 async function runVad(input: string, opts: { json: boolean; realtime: boolean; device: Device; threads: number; timeoutMs: number }): Promise<{ segments: number; seconds: number; wallSeconds: number }> {
   const t0 = nowMs();
-  const info = await probeMedia(input, { timeoutMs: opts.timeoutMs });
+  const info = await probeInput(input, opts.timeoutMs);
   let segments = 0;
   await lastValueFrom(
     detectSpeech(input, { info, realtime: opts.realtime, device: opts.device, threads: opts.threads, timeoutMs: opts.timeoutMs }).pipe(
@@ -145,12 +145,17 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   vad: {
     usage: `  causeway vad <input> [--json] [--realtime] [--timeout S] [--device D] [--threads N] [--debug]
-      speech segments of any media file or URL ffmpeg reads, one line each`,
+      speech segments of any media file or URL ffmpeg reads, one line each; a plain RTP stream
+      (an .sdp file or rtp://host:port, Opus) is read directly and ends --timeout S (default 2)
+      after its last packet`,
     args: 1,
     argsError: 'vad takes exactly one input (a file path or URL)',
     async run({ rest, common }) {
       const r = await runVad(rest[0], common);
-      if (!cli.stdoutClosed) process.stderr.write(`${r.segments} segment(s) in ${r.seconds.toFixed(2)} s of audio, processed in ${r.wallSeconds.toFixed(2)} s (real-time factor ${(r.wallSeconds / r.seconds).toFixed(4)})\n`);
+      if (cli.stdoutClosed) return;
+      // A live stream (plain RTP) has no duration to compare with.
+      if (Number.isNaN(r.seconds)) process.stderr.write(`${r.segments} segment(s); the stream ended after ${r.wallSeconds.toFixed(2)} s\n`);
+      else process.stderr.write(`${r.segments} segment(s) in ${r.seconds.toFixed(2)} s of audio, processed in ${r.wallSeconds.toFixed(2)} s (real-time factor ${(r.wallSeconds / r.seconds).toFixed(4)})\n`);
     },
   },
   transcribe: {

@@ -2,3 +2,4 @@ export { rtpAudioInput, rtpAudioTarget, newRtpInputStats, type RtpAudioInputOpti
 export { parsePlainSdp, opusSdp, type PlainMedia } from './plain-sdp.js';
 export { parseRtp, type RtpPacketView } from './rtp-packet.js';
 export { rtpAudioOutput, rtpAudioSdp, type RtpAudioOutputOptions } from './audio-output.js';
+export { isRtpSource, rtpSourceAudio, rtpSourceInfo } from './source.js';

@@ -19,7 +19,8 @@
 import type { Device } from '../../core/onnx/session.js';
 import { Subject, tap } from 'rxjs';
 import type { SourcePosition } from '../../kernels/binaural-renderer.js';
-import { ffmpegAudioInput, ffmpegAudioOutput, probeMedia, writeDone } from '../../media/ffmpeg/index.js';
+import { ffmpegAudioOutput, writeDone } from '../../media/ffmpeg/index.js';
+import { audioInput, probeInput } from './file-audio.js';
 import { binaural } from '../../operators/binaural.js';
 import { CausewayError, MediaError } from '../../core/errors.js';
 import { defaultBinauralFlowModel, readBinauralFlowConfig } from '../../core/models/binaural-flow.js';
@@ -114,7 +115,7 @@ export async function renderBinauralFile(input: string, output: string, o: Binau
   const neural = o.engine === 'neural';
   const model = o.model ?? defaultBinauralFlowModel();
   const rate = neural ? readBinauralFlowConfig(model).sampleRate : o.sampleRate ?? 48000;
-  const info = await probeMedia(input);
+  const info = await probeInput(input);
   if (!info.audio) throw new MediaError('no-audio-stream', `${input}: no audio stream`);
   const hrtf = neural ? undefined : await sharedHrtfSet(o.sofa);
   const path = o.path;
@@ -123,7 +124,7 @@ export async function renderBinauralFile(input: string, output: string, o: Binau
   let samples = 0;
   let clipped = 0;
   await writeDone(
-    ffmpegAudioInput(input, { sampleRate: rate, channels: 1, frameMs: 10 }).pipe(
+    audioInput(input, rate, { frameMs: 10 }).pipe(
       tap((f) => {
         samples += f.data.length;
         if (path) position$.next(positionOnPath(path, f.pts / 1e6, o.distance));

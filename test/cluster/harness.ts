@@ -3,6 +3,7 @@
  * and workers as separate `causeway` processes, each killed in `stop()` whatever happened.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { until } from '../wait.js';
@@ -15,6 +16,17 @@ export async function freePort(): Promise<number> {
     s.once('error', reject);
     s.listen(0, '127.0.0.1', () => {
       const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A UDP port nothing listens on now (bound once and released). */
+export async function freeUdpPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4');
+    s.bind(0, '127.0.0.1', () => {
+      const port = s.address().port;
       s.close(() => resolve(port));
     });
   });

@@ -18,6 +18,7 @@ import { binaural } from '../../operators/binaural.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { until } from '../wait.js';
+import { freeUdpPort } from '../cluster/harness.js';
 import { parseRtp } from '../../media/rtp/rtp-packet.js';
 import { resample } from '../../operators/resample.js';
 import { vad } from '../../operators/vad.js';
@@ -83,13 +84,7 @@ describe('media/rtp: plain RTP audio in', function () {
   });
 
   it("GStreamer (opusenc ! rtpopuspay ! udpsink, described by an SDP): the same speech segments as the file", async () => {
-    const port = await new Promise<number>((r) => {
-      const s = createSocket('udp4');
-      s.bind(0, '127.0.0.1', () => {
-        const p = s.address().port;
-        s.close(() => r(p));
-      });
-    });
+    const port = await freeUdpPort();
     const sdp = `v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=gst\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} RTP/AVP 96\r\na=rtpmap:96 OPUS/48000/2\r\n`;
     assert.deepEqual(parsePlainSdp(sdp)[0]!.formats.get(96), { codec: 'opus', clockRate: 48000, channels: 2 });
     const stats = newRtpInputStats();
@@ -168,13 +163,7 @@ describe('media/rtp: plain RTP audio in', function () {
   });
 
   it("RTP in, binaural, RTP out to ffmpeg reading the output's SDP: the voice placed to the left comes back louder in the left ear", async () => {
-    const outPort = await new Promise<number>((r) => {
-      const s = createSocket('udp4');
-      s.bind(0, '127.0.0.1', () => {
-        const p = s.address().port;
-        s.close(() => r(p));
-      });
-    });
+    const outPort = await freeUdpPort();
     const sdpFile = join(dir, 'out.sdp');
     writeFileSync(sdpFile, rtpAudioSdp({ port: outPort, channels: 2 }));
     const got = join(dir, 'back.f32');

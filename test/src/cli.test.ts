@@ -7,6 +7,8 @@ import { speechFixture, writeFixtureWav, type SpeechFixture } from '../fixtures-
 import { ffmpegSync, garbageBytes, makeTempDir, removeDir, truncateCopy } from '../fixtures-media.js';
 import { LIBRIVOX_DIR, librivoxUtterances, wer } from '../wer.js';
 import { runCli } from '../run-cli.js';
+import { until } from '../wait.js';
+import { freeUdpPort } from '../cluster/harness.js';
 
 const run = runCli;
 
@@ -156,5 +158,33 @@ describe('causeway CLI', () => {
     const usage = await run(['streamify', model, join(dir, 'bad')]);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /--hop must be a positive integer/);
+  });
+
+  it('vad reads a plain RTP stream from its .sdp file and transcribe from rtp://host:port (Opus sent by ffmpeg -re -f rtp), ending after the stream goes quiet', async () => {
+    const port = await freeUdpPort();
+    const sdp = join(dir, 'in.sdp');
+    writeFileSync(sdp, `v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n`);
+    const sendWhenListening = (p: number) =>
+      (async () => {
+        // The CLI listens once its models are loaded: its UDP port shows in /proc/net/udp.
+        const hex = p.toString(16).toUpperCase().padStart(4, '0');
+        await until('the CLI listening', 60_000, () => readFileSync('/proc/net/udp', 'utf8').includes(`:${hex} `));
+        ffmpegSync(['-re', '-i', wav, '-c:a', 'libopus', '-payload_type', '111', '-f', 'rtp', `rtp://127.0.0.1:${p}`]);
+      })();
+    const [r] = await Promise.all([run(['vad', sdp, '--quiet', '--timeout', '1']), sendWhenListening(port)]);
+    assert.equal(r.code, 0, r.stderr);
+    // Through Opus the VAD may split a phrase at a pause between its words: every segment lies
+    // within a spoken span, and every span is heard (the RTP timeline starts at the file's start).
+    const segs = r.stdout.trim().split('\n').map((l) => /^speech (\d+\.\d{3}) (\d+\.\d{3}) \(\d+\.\d{2} s\)$/.exec(l)?.slice(1).map(Number));
+    for (const g of segs) {
+      assert.ok(g, r.stdout);
+      assert.ok(fx.spans.some((sp) => g[0]! > sp.start - 0.2 && g[1]! < sp.end + 0.35), `${g} within a span of ${JSON.stringify(fx.spans)}`);
+    }
+    for (const sp of fx.spans) assert.ok(segs.some((g) => g![0]! < sp.end && g![1]! > sp.start), `span ${JSON.stringify(sp)} heard: ${r.stdout}`);
+    assert.match(r.stderr, /segment\(s\); the stream ended after [\d.]+ s/);
+    const port2 = await freeUdpPort();
+    const [t] = await Promise.all([run(['transcribe', `rtp://127.0.0.1:${port2}`, '--quiet', '--timeout', '1']), sendWhenListening(port2)]);
+    assert.equal(t.code, 0, t.stderr);
+    assert.ok(t.stdout.trim().length > 0, 'some words heard');
   });
 });
