@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { probeMedia } from '../../media/ffmpeg/index.js';
 import { until } from '../wait.js';
-import { freePort } from '../cluster/harness.js';
+import { freePort, freeUdpPort } from '../cluster/harness.js';
 import { normaliseWords, wordErrors } from '../wer.js';
 import { codeBlocks, type CodeBlock } from './markdown.js';
 
@@ -528,6 +528,28 @@ const CHECKS: Check[] = [
     },
   },
   { file: 'docs/deployment.md', has: 'services:', excluded: 'a compose file for several machines (docker); the same roles run in test/cluster/scale-out.test.ts and in the block above' },
+  {
+    file: 'docs/media-servers.md',
+    has: 'npx causeway vad rtp://127.0.0.1:5004',
+    run: async (b) => {
+      const [listen, send] = lines(b.code);
+      const port = await freeUdpPort();
+      // talk.wav: the demo clip, as the README's examples use it.
+      await bash(`ffmpeg -y -loglevel error -i ${join(root, 'examples/assets/speech.ogg')} talk.wav`, tmp);
+      const vadRun = bash(listen!.replace(/ &$/, '').replace('5004', String(port)), tmp);
+      // The CLI listens once its model is loaded: its UDP port shows in /proc/net/udp.
+      const hex = port.toString(16).toUpperCase().padStart(4, '0');
+      await until('the CLI listening', 60_000, () => readFileSync('/proc/net/udp', 'utf8').includes(`:${hex} `));
+      assert.equal((await bash(send!.replace('port=5004', `port=${port}`), tmp)).code, 0);
+      const r = await vadRun;
+      const got = lines(r.stdout).map((l) => /^speech ([\d.]+) ([\d.]+) \([\d.]+ s\)$/.exec(l)?.slice(1).map(Number));
+      // Through Opus a phrase may split at a pause; every segment lies within one of the clip's.
+      assert.ok(got.length >= SEGMENTS.length, r.stdout);
+      for (const g of got) assert.ok(g && SEGMENTS.some(([s0, s1]) => g[0]! > s0! - 0.25 && g[1]! < s1! + 0.4), `${g} within ${JSON.stringify(SEGMENTS)}`);
+    },
+  },
+  { file: 'docs/media-servers.md', has: '"request": "rtp_forward"', excluded: 'needs a Janus server; the RTP input tests receive the same Opus RTP from ffmpeg and GStreamer' },
+  { file: 'docs/media-servers.md', has: 'createPlainTransport', excluded: 'needs a mediasoup router (a native worker not in this project); the RTP input tests receive the same Opus RTP from ffmpeg and GStreamer' },
   { file: 'examples/web/README.md', has: 'npm start', excluded: "serves on the fixed port 8080, which parallel runs may hold; README's `causeway serve --port` line runs the same server" },
 ];
 
