@@ -3,3 +3,4 @@ export { parsePlainSdp, opusSdp, type PlainMedia } from './plain-sdp.js';
 export { parseRtp, type RtpPacketView } from './rtp-packet.js';
 export { rtpAudioOutput, rtpAudioSdp, type RtpAudioOutputOptions } from './audio-output.js';
 export { isRtpSource, rtpSourceAudio, rtpSourceInfo } from './source.js';
+export { createRtpPeer, type RtpPeerOptions } from './rtp-peer.js';

@@ -20,6 +20,7 @@ import type { RouteContext } from './route-context.js';
 import { isStaticPath, serveStatic } from './static-files.js';
 import { whepDelete, whepPost } from './whep-routes.js';
 import { whipDelete, whipPost } from './whip-routes.js';
+import { rtpAllowList, rtpPost } from './rtp-routes.js';
 
 const log = logger('server');
 
@@ -49,6 +50,11 @@ export interface ServerOptions {
   pipelines?: Readonly<Record<string, SessionPipeline>>;
   peer?: WhipPeerOptions;
   /**
+   * Networks allowed to open plain RTP sessions (`POST /rtp`), as CIDRs (default loopback only:
+   * ['127.0.0.0/8', '::1/128']). Plain RTP is neither encrypted nor authenticated on the wire.
+   */
+  rtpNetworks?: readonly string[];
+  /**
    * A folder served at `/`: its index.html and the plain files beside it, by exact name. Absent:
    * no page, the HTTP API only. `causeway serve` passes Causeway's example page (examples/web).
    */
@@ -67,9 +73,9 @@ const httpErrors = counter('causeway_http_errors_total', 'HTTP requests answered
  * The `route` label of an HTTP error: one of a fixed few, never taken from the path, so a client
  * walking through unknown paths cannot add a metric series per path.
  */
-export function routeLabel(pathname: string): 'whip' | 'whep' | 'events' | 'metrics' | 'static' | 'other' {
+export function routeLabel(pathname: string): 'whip' | 'whep' | 'rtp' | 'events' | 'metrics' | 'static' | 'other' {
   const first = pathname.split('/')[1] ?? '';
-  if (first === 'whip' || first === 'whep' || first === 'events' || first === 'metrics') return first;
+  if (first === 'whip' || first === 'whep' || first === 'rtp' || first === 'events' || first === 'metrics') return first;
   return isStaticPath(pathname) ? 'static' : 'other';
 }
 
@@ -101,6 +107,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
   collectProcessMetrics();
   const releaseWarm = await table.warm();
   const pipelineFor = (url: URL) => table.pick(url.searchParams.get('pipeline'));
+  const rtpAllowed = rtpAllowList(options.rtpNetworks);
   const sessions = new Map<string, Session>();
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
 
@@ -141,6 +148,16 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
       if (method === 'DELETE') return whipDelete(ctx, req, res, url, m[1]);
       // Trickle ICE and ICE restarts (PATCH) are not supported: answers carry all candidates.
       throw new HttpError(405, 'only DELETE is supported on a session', { Allow: 'DELETE, OPTIONS' });
+    }
+    if (path === '/rtp') {
+      if (method !== 'POST') throw new HttpError(405, 'use POST with a plain RTP SDP offer', { Allow: 'POST' });
+      // RTP listens where the request came in (the address the media server reached).
+      return rtpPost(ctx, rtpAllowed, (req.socket.localAddress ?? host).replace(/^::ffff:/, ''), req, res, url);
+    }
+    const rtpSession = /^\/rtp\/([0-9a-f-]{36})$/.exec(path);
+    if (rtpSession) {
+      if (method === 'DELETE') return whipDelete(ctx, req, res, url, rtpSession[1]!);
+      throw new HttpError(405, 'only DELETE is supported on a session', { Allow: 'DELETE' });
     }
     const whep = /^\/whep\/([0-9a-f-]{36})$/.exec(path);
     if (whep) {

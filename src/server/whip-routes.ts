@@ -4,7 +4,7 @@
  * stalls mid-body holds nothing.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createWhipPeer } from '../../media/webrtc/index.js';
+import { createWhipPeer, type WhipPeer } from '../../media/webrtc/index.js';
 import { logger } from '../../core/log.js';
 import { asHttp, CORS, HttpError, MAX_SDP_BYTES, readBody, requireSdp } from './http-util.js';
 import type { RouteContext } from './route-context.js';
@@ -40,13 +40,15 @@ export async function openSession(
   chosen: { name: string; pipeline: SessionPipeline },
   /** Called once the session has ended and left `sessions`. */
   onClosed?: (s: Session) => void,
+  /** Makes the session's peer from the offer (default: a WebRTC peer; plain RTP has its own, rtp-routes.ts). */
+  makePeer?: (offer: string) => Promise<WhipPeer>,
 ): Promise<Session> {
   ctx.pendingSessions++;
   let session: Session;
   try {
     // 4 s without RTP means the client is gone (a browser sends 50 packets/s while connected;
     // a killed one sends no DTLS close, and werift's ICE consent timeout is 30 s).
-    const peer = await createWhipPeer(offer, ctx.peerOptions()).catch((e: unknown) => {
+    const peer = await (makePeer ?? ((o: string) => createWhipPeer(o, ctx.peerOptions())))(offer).catch((e: unknown) => {
       throw asHttp(e);
     });
     session = new Session(peer, (s) => {
