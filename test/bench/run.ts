@@ -16,6 +16,7 @@ import { benchSoak } from './soak.bench.js';
 import { benchVideo } from './video.bench.js';
 import { benchStreamify } from './streamify.bench.js';
 import { benchCluster } from './cluster.bench.js';
+import { benchRtp } from './rtp.bench.js';
 import { setLogLevel } from '../../core/log.js';
 
 function table(rows: BenchRow[]): string {
@@ -35,7 +36,7 @@ function table(rows: BenchRow[]): string {
 async function main(): Promise<void> {
   setLogLevel('warn');
   // `npm run bench -- asr vad` runs only the parts named.
-  const parts = { kernels: benchKernels, resample: benchFfmpegResample, vad: benchVad, webrtc: benchWebrtc, asr: benchAsr, binaural: benchBinaural, batch: benchBatch, load: benchLoad, video: benchVideo, streamify: benchStreamify, cluster: benchCluster, soak: benchSoak };
+  const parts = { kernels: benchKernels, resample: benchFfmpegResample, vad: benchVad, webrtc: benchWebrtc, asr: benchAsr, binaural: benchBinaural, batch: benchBatch, load: benchLoad, video: benchVideo, streamify: benchStreamify, cluster: benchCluster, rtp: benchRtp, soak: benchSoak };
   // Parts that run only when named: the soak takes 30 minutes by default.
   const optIn = new Set(['soak']);
   const wanted = process.argv.slice(2);
