@@ -22,6 +22,9 @@ import { freeUdpPort } from '../cluster/harness.js';
 import { parseRtp } from '../../media/rtp/rtp-packet.js';
 import { resample } from '../../operators/resample.js';
 import { vad } from '../../operators/vad.js';
+import { asr } from '../../operators/asr/index.js';
+import { defaultCommandModel } from '../../core/models/default-models.js';
+import { filter, map } from 'rxjs';
 import { makeTempDir, removeDir } from '../fixtures-media.js';
 import { speechFixture, writeFixtureWav } from '../fixtures-speech.js';
 import { rng } from '../helpers-random.js';
@@ -191,6 +194,35 @@ describe('media/rtp: plain RTP audio in', function () {
     console.log(`      ${stats.packetsOut} packets sent, ffmpeg decoded ${(pcm.length / 2 / 48000).toFixed(2)} s: interaural level difference ${ild.toFixed(1)} dB (left over right)`);
     assert.ok(pcm.length / 2 >= 48000 * 2, `ffmpeg received ${pcm.length / 2} samples`);
     assert.ok(ild > 6, `ILD ${ild} dB`);
+  });
+
+  it("captions over RTP from GStreamer, a voice the command recogniser never heard: the spoken words exactly, as from the file", async () => {
+    const said = ['seven three nine one', 'volume up', 'lights off'];
+    const heldWav = writeFixtureWav(speechFixture([0.5, said[0]!, 0.9, said[1]!, 0.9, said[2]!, 0.9], 48000, 'en-us+m7'), dir, 'held-out.wav');
+    const finals = (frames$: Observable<AudioFrame>) =>
+      lastValueFrom(
+        frames$.pipe(
+          resample({ toRate: 16000 }),
+          asr({ engine: 'conformer', model: defaultCommandModel(), device: 'cpu', queue: { capacity: 100_000 } }),
+          filter((e) => e.type === 'final' && e.text !== ''),
+          map((e) => e.text),
+          toArray(),
+        ),
+      );
+    const fromFile = await finals(ffmpegAudioInput(heldWav, { sampleRate: 48000, channels: 1 }));
+    const port = await freeUdpPort();
+    const fromRtp = await finals(
+      rtpAudioInput({
+        port,
+        payloadType: 111,
+        idleTimeoutMs: 1000,
+        onListening: () =>
+          send('gst-launch-1.0', ['-q', 'filesrc', `location=${heldWav}`, '!', 'wavparse', '!', 'audioconvert', '!', 'audioresample', '!', 'opusenc', '!', 'rtpopuspay', 'pt=111', '!', 'udpsink', 'host=127.0.0.1', `port=${port}`]),
+      }),
+    );
+    console.log(`      en-us+m7 (held out): file ${JSON.stringify(fromFile)}, RTP ${JSON.stringify(fromRtp)}`);
+    assert.equal(fromRtp.join(' '), said.join(' '));
+    assert.equal(fromFile.join(' '), said.join(' '));
   });
 
   it('refuses clearly: an SDP whose audio is not Opus, a port in use', async () => {
