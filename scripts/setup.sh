@@ -14,10 +14,11 @@
 #   vulkan-tools vulkaninfo: `causeway doctor` names the Vulkan device WebGPU runs on (onnxruntime-node does not say)
 #   nats-server the message broker of a scale-out deployment (fronts and workers, docs/deployment.md); the tests start one on loopback
 #   gstreamer1.0-tools, -plugins-base, -plugins-good  a media server's way of sending plain RTP (gst-launch-1.0 with opusenc, rtpopuspay, udpsink): the RTP input's tests send with it
+#   janus      the Janus WebRTC server (videoroom plugin): a test publishes from chromium into a room and has Janus rtp_forward it to Causeway
 # Without root it prints the exact command to run instead, and stops (exit 1).
 # Already-installed packages are not touched, so running it again is cheap.
 set -euo pipefail
-packages=(ffmpeg espeak-ng flite sox chromium pocketsphinx-testdata libmysofa1 vulkan-tools nats-server gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good)
+packages=(ffmpeg espeak-ng flite sox chromium pocketsphinx-testdata libmysofa1 vulkan-tools nats-server gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good janus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -54,6 +54,8 @@ export interface ServerOptions {
    * ['127.0.0.0/8', '::1/128']). Plain RTP is neither encrypted nor authenticated on the wire.
    */
   rtpNetworks?: readonly string[];
+  /** Seconds without a packet before a plain RTP session ends (default 10). */
+  rtpIdleTimeoutSec?: number;
   /**
    * A folder served at `/`: its index.html and the plain files beside it, by exact name. Absent:
    * no page, the HTTP API only. `causeway serve` passes Causeway's example page (examples/web).
@@ -152,7 +154,7 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
     if (path === '/rtp') {
       if (method !== 'POST') throw new HttpError(405, 'use POST with a plain RTP SDP offer', { Allow: 'POST' });
       // RTP listens where the request came in (the address the media server reached).
-      return rtpPost(ctx, rtpAllowed, (req.socket.localAddress ?? host).replace(/^::ffff:/, ''), req, res, url);
+      return rtpPost(ctx, rtpAllowed, { host: (req.socket.localAddress ?? host).replace(/^::ffff:/, ''), idleTimeoutSec: options.rtpIdleTimeoutSec ?? 10 }, req, res, url);
     }
     const rtpSession = /^\/rtp\/([0-9a-f-]{36})$/.exec(path);
     if (rtpSession) {

@@ -29,7 +29,7 @@ export function rtpAllowList(networks: readonly string[] = ['127.0.0.0/8', '::1/
   return list;
 }
 
-export async function rtpPost(ctx: RouteContext, allowed: BlockList, rtpHost: string, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+export async function rtpPost(ctx: RouteContext, allowed: BlockList, rtp: { host: string; idleTimeoutSec: number }, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const remote = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
   if (!allowed.check(remote, isIPv4(remote) ? 'ipv4' : 'ipv6')) throw new HttpError(403, `plain RTP sessions are not open to ${remote} (ServerOptions.rtpNetworks)`);
   ctx.requireAuth(req, url);
@@ -37,7 +37,7 @@ export async function rtpPost(ctx: RouteContext, allowed: BlockList, rtpHost: st
   const chosen = ctx.pipelineFor(url);
   if (ctx.sessions.size + ctx.pendingSessions >= ctx.maxSessions) throw new HttpError(503, `server full (${ctx.maxSessions} sessions)`, { 'Retry-After': '5' });
   const offer = await readBody(req, MAX_SDP_BYTES, ctx.bodyTimeoutMs);
-  const session = await openSession(ctx, offer, chosen, undefined, (o) => createRtpPeer(o, { host: rtpHost }));
+  const session = await openSession(ctx, offer, chosen, undefined, (o) => createRtpPeer(o, rtp));
   res.writeHead(201, { ...CORS, 'Content-Type': 'application/sdp', Location: `/rtp/${session.id}`, ETag: `"${session.id}"` });
   res.end(session.peer.answer);
   log.info(`session ${session.id}: plain RTP, started (${ctx.sessions.size} open)`);

@@ -548,7 +548,7 @@ const CHECKS: Check[] = [
       for (const g of got) assert.ok(g && SEGMENTS.some(([s0, s1]) => g[0]! > s0! - 0.25 && g[1]! < s1! + 0.4), `${g} within ${JSON.stringify(SEGMENTS)}`);
     },
   },
-  { file: 'docs/media-servers.md', has: '"request": "rtp_forward"', excluded: 'needs a Janus server; the RTP input tests receive the same Opus RTP from ffmpeg and GStreamer' },
+  { file: 'docs/media-servers.md', has: '"request": "rtp_forward"', excluded: 'a request to a Janus server: test/server/janus.test.ts sends the same rtp_forward to Debian\'s Janus and checks what Causeway receives' },
   { file: 'docs/media-servers.md', has: 'createPlainTransport', excluded: 'needs a mediasoup router (a native worker not in this project); the RTP input tests receive the same Opus RTP from ffmpeg and GStreamer' },
   { file: 'examples/web/README.md', has: 'npm start', excluded: "serves on the fixed port 8080, which parallel runs may hold; README's `causeway serve --port` line runs the same server" },
 ];
