@@ -4,3 +4,4 @@ export { parseRtp, type RtpPacketView } from './rtp-packet.js';
 export { rtpAudioOutput, rtpAudioSdp, type RtpAudioOutputOptions } from './audio-output.js';
 export { isRtpSource, rtpSourceAudio, rtpSourceInfo } from './source.js';
 export { createRtpPeer, type RtpPeerOptions } from './rtp-peer.js';
+export { rtpVideoInput, rtpVideoOutput, rtpVideoSdp, type RtpVideoInputOptions, type RtpVideoOutputOptions } from './video.js';
