@@ -94,7 +94,14 @@ export async function startWorker(o: WorkerOptions): Promise<CausewayWorker> {
         nc.publish(subjects.ended(s.id), encode({ reason: s.endReason ?? 'ended' }));
         beat();
       });
-      session.attachSink((event) => nc.publish(subjects.events(session.id), json.encode(event)));
+      session.attachSink((event) => {
+        // A closed connection (the worker shutting down) throws: the event has nowhere to go.
+        try {
+          nc.publish(subjects.events(session.id), json.encode(event));
+        } catch {
+          // dropped with the connection
+        }
+      });
       log.info(`session ${session.id}: started (${sessions.size} open)`);
       beat();
       return { id: session.id, answer: session.peer.answer };
