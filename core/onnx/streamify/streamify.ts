@@ -97,6 +97,8 @@ export function cutAt(model: Model, name: string): Model {
   visit(name);
   g.node = (g.node ?? []).filter((n) => needed.has(n));
   g.output = [onnx.ValueInfoProto.create({ name })];
+  // Constants only the dropped nodes read go too (onnxruntime warns about each one it finds).
+  dropUnused(cut);
   return cut;
 }
 
