@@ -65,7 +65,8 @@ function colour(x, rate, rand) {
   return eq.length;
 }
 
-function noise(n, rate, rand, babblePool) {
+/** `n` samples of one kind of noise at `rate` (white, pink, brown, babble of `babblePool`'s 16 kHz voices, music, hum). */
+export function noise(n, rate, rand, babblePool) {
   const kinds = ['white', 'pink', 'brown', 'babble', 'music', 'hum'];
   let kind = kinds[Math.floor(rand() * kinds.length)];
   if (kind === 'babble' && babblePool.length < 3) kind = 'pink';
@@ -113,7 +114,7 @@ const power = (x) => {
   return p / Math.max(1, x.length);
 };
 
-/** Speech at `rate` -> degraded 16 kHz samples, and what was done (for the manifest). */
+/** Speech at `rate` -> degraded 16 kHz samples, what was done (for the manifest), and the speech's [start, end) sample there. */
 export function degrade(speech, rate, rand, babblePool) {
   const info = {};
   // Speed perturbation (Kaldi's): read the samples as if recorded at another rate: tempo,
@@ -128,6 +129,8 @@ export function degrade(speech, rate, rand, babblePool) {
   const tail = Math.floor((0.1 + rand() * 0.5) * work);
   const padded = new Float32Array(lead + x.length + tail);
   padded.set(x, lead);
+  // Where the speech lies in the 16 kHz output (the room's tail after it not counted).
+  const span = [Math.round((lead * 16000) / work), Math.round(((lead + x.length) * 16000) / work)];
   x = padded;
   const speechPower = power(x);
   if (rand() < 0.5) {
@@ -173,5 +176,5 @@ export function degrade(speech, rate, rand, babblePool) {
     dec.dispose();
     x = out.subarray(0, x.length);
   }
-  return { samples: Float32Array.from(resample(x, work, 16000)), info };
+  return { samples: Float32Array.from(resample(x, work, 16000)), info, span };
 }

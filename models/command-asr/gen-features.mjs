@@ -7,15 +7,13 @@
 // volume up."), then perturbed and degraded the ways real capture differs from a TTS file
 // (augment.mjs), then 80-band log-mel (nFft 512, hop 160) by StreamingLogMel. Writes
 // <outDir>/feats.f32 (all frames, 80 floats each) and <outDir>/manifest.jsonl.
-import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeSync, appendFileSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { StreamingLogMel } from '../../dist/kernels/index.js';
-import { parseWav } from '../../dist/media/wav.js';
 import { degrade, makeRng } from './augment.mjs';
-import { checkVariantsDiffer, voicesFor } from './voices.mjs';
+import { checkVariantsDiffer, drawStyle, drawVoice, speakWith, voicesFor } from './voices.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const [outDir, countArg, seedArg, split, fliteArg, plainArg] = process.argv.slice(2);
@@ -45,20 +43,7 @@ function text() {
 }
 
 const tmp = join(tmpdir(), `cw-cmd-${process.pid}.wav`);
-function speak(voice, style, phrase) {
-  if (voice.startsWith('flite:')) {
-    execFileSync('flite', ['-voice', voice.slice(6), '--setf', `duration_stretch=${style.stretch.toFixed(2)}`, '--setf', `int_f0_target_mean=${style.f0}`, '-t', phrase, '-o', tmp]);
-  } else {
-    execFileSync('espeak-ng', ['-v', voice, '-s', String(style.wpm), '-p', String(style.pitch), '-g', String(style.gap), '-w', tmp, phrase]);
-  }
-  const w = parseWav(readFileSync(tmp), tmp);
-  // Both synthesisers pad with silence; trimming it lets the pauses below be the ones chosen.
-  let a = 0;
-  let b = w.samples.length - 1;
-  while (a < b && Math.abs(w.samples[a]) < 1e-3) a++;
-  while (b > a && Math.abs(w.samples[b]) < 1e-3) b--;
-  return { rate: w.sampleRate, x: w.samples.subarray(a, b + 1) };
-}
+const speak = (voice, style, phrase) => speakWith(voice, style, phrase, tmp);
 
 mkdirSync(outDir, { recursive: true });
 rmSync(join(outDir, 'manifest.jsonl'), { force: true });
@@ -68,10 +53,8 @@ let offset = 0;
 const babblePool = [];
 for (let n = 0; n < Number(countArg); n++) {
   const ws = text();
-  const flite = rand() < fliteShare;
-  const plain = !flite && plainShare > 0 && rand() < plainShare;
-  const voice = flite ? `flite:${pick(voices.flite)}` : plain ? pick(voices.accents) : `${pick(voices.accents)}+${pick(voices.variants)}`;
-  const style = { stretch: range(0.75, 1.35), f0: Math.floor(range(80, 220)), wpm: Math.floor(range(110, 230)), pitch: Math.floor(range(10, 90)), gap: Math.floor(range(0, 8)) };
+  const voice = drawVoice(rand, voices, fliteShare, plainShare);
+  const style = drawStyle(rand);
   // Groups with pauses between them, a third of the multi-word utterances.
   const groups = [];
   if (ws.length > 1 && rand() < 0.35) {

@@ -4,6 +4,8 @@
 // (test/operators/asr-commands.test.ts) speaks with these held-out voices only. festival's voices
 // are used by neither: they are reserved for an independent evaluation.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { parseWav } from '../../dist/media/wav.js';
 
 export const HELD_OUT = {
   variants: ['m7', 'f4', 'Andy', 'Storm', 'belinda', 'rob', 'klatt4', 'grandma'],
@@ -52,4 +54,40 @@ export function checkVariantsDiffer(variants) {
   const plain = say('en-us');
   const same = variants.filter((v) => say(`en-us+${v}`).equals(plain));
   if (same.length) throw new Error(`espeak-ng variants that speak as the plain voice (unknown names?): ${same.join(', ')}`);
+}
+
+/**
+ * A voice of `voices` (voicesFor's lists): flite with probability `fliteShare`, else an espeak-ng
+ * accent, with a variant unless drawn plain (probability `plainShare` of the espeak-ng ones).
+ */
+export function drawVoice(rand, voices, fliteShare, plainShare) {
+  const pick = (a) => a[Math.floor(rand() * a.length)];
+  const flite = rand() < fliteShare;
+  const plain = !flite && plainShare > 0 && rand() < plainShare;
+  return flite ? `flite:${pick(voices.flite)}` : plain ? pick(voices.accents) : `${pick(voices.accents)}+${pick(voices.variants)}`;
+}
+
+/** How a voice speaks: flite's duration stretch and f0 mean; espeak-ng's words/min, pitch and word gap. */
+export function drawStyle(rand) {
+  const range = (a, b) => a + rand() * (b - a);
+  return { stretch: range(0.75, 1.35), f0: Math.floor(range(80, 220)), wpm: Math.floor(range(110, 230)), pitch: Math.floor(range(10, 90)), gap: Math.floor(range(0, 8)) };
+}
+
+/**
+ * `phrase` spoken by `voice` (`flite:NAME` or an espeak-ng voice) in `style`, through the WAV file
+ * `tmp`; the synthesiser's leading and trailing silence trimmed (first and last sample above 1e-3),
+ * so pauses put around it are the ones chosen. Needs `npm run build` (dist/media/wav.js).
+ */
+export function speakWith(voice, style, phrase, tmp) {
+  if (voice.startsWith('flite:')) {
+    execFileSync('flite', ['-voice', voice.slice(6), '--setf', `duration_stretch=${style.stretch.toFixed(2)}`, '--setf', `int_f0_target_mean=${style.f0}`, '-t', phrase, '-o', tmp]);
+  } else {
+    execFileSync('espeak-ng', ['-v', voice, '-s', String(style.wpm), '-p', String(style.pitch), '-g', String(style.gap), '-w', tmp, phrase]);
+  }
+  const w = parseWav(readFileSync(tmp), tmp);
+  let a = 0;
+  let b = w.samples.length - 1;
+  while (a < b && Math.abs(w.samples[a]) < 1e-3) a++;
+  while (b > a && Math.abs(w.samples[b]) < 1e-3) b--;
+  return { rate: w.sampleRate, x: w.samples.subarray(a, b + 1) };
 }
