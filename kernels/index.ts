@@ -35,6 +35,7 @@ export {
   type FbankSink,
 } from './fbank.js';
 export { VadSegmenter, segmentOffline, type SegmenterOptions, type SegmentEvent } from './vad-segmenter.js';
+export { KeywordDetector, detectKeywordsOffline, type KeywordDetectorOptions, type KeywordDetection } from './keyword-detector.js';
 export { CtcGreedyDecoder, ctcGreedyOffline, piecesToText, type CtcOptions, type CtcResult } from './ctc.js';
 export {
   GreedyTransducerSearch,
