@@ -61,6 +61,17 @@ export interface SpeechEndEvent extends TimedEvent {
 
 export type VadEvent = SpeechStartEvent | SpeechEndEvent;
 
+/**
+ * A keyword heard (the `kws` operator): the word, its score, and the audio the decision read
+ * (`startUs`..`endUs`: about 2 s ending at the step where it fired; the word ends inside it,
+ * usually in its last few hundred milliseconds).
+ */
+export interface KeywordEvent extends TimedEvent {
+  readonly type: 'keyword';
+  readonly word: string;
+  readonly score: number;
+}
+
 /** A caption: `partial` (the hypothesis still being heard, which only grows) or `final`. */
 export interface AsrEvent extends TimedEvent {
   readonly type: 'partial' | 'final';

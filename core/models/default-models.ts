@@ -32,3 +32,11 @@ export function checkConformerModelFiles(modelPath: string, what = 'asr model'):
     throw new ModelError('model-not-found', `${what} ${modelPath}: missing ${missing.join(', ')}`);
   }
 }
+
+/**
+ * The keyword spotter's head (`kws` operator): Causeway's own, trained on synthetic speech over
+ * openWakeWord's feature models (models/kws), with `head.json` beside it.
+ */
+export function defaultKwsModel(): string {
+  return join(PACKAGE_ROOT, 'models', 'kws', 'model', 'head.onnx');
+}
