@@ -26,6 +26,7 @@ export { rechunk, type RechunkOptions } from '../operators/rechunk.js';
 export { resample, type ResampleOptions } from '../operators/resample.js';
 export { stft, istft, logMel, type StftOperatorOptions } from '../operators/stft.js';
 export { vad, type VadOptions } from '../operators/vad.js';
+export { kws, preloadKws, type KwsOptions } from '../operators/kws.js';
 export { toMono } from '../operators/to-mono.js';
 export { asr, readTokens, type AsrOptions, type AsrEvent } from '../operators/asr/index.js';
 export { moonshineAsr, type MoonshineAsrOptions, type MoonshineDecode } from '../operators/asr/moonshine.js';
@@ -48,3 +49,4 @@ export { defaultPipeline, type SessionPipeline, type SessionInputs, type Session
 export { generatePipeline, type GeneratePipelineOptions } from './server/generate-pipeline.js';
 export { streamify, streamifyFile, type StreamifyOptions, type StepSpec, type Streamified } from '../core/onnx/streamify/streamify.js';
 export { StreamifiedStream, readStepSpec, streamifiedContract, type StreamifiedResult } from '../core/models/streamified.js';
+export { KwsFrontEnd, kwsStepGraphs, readKwsHeadConfig, type KwsFeatureStep, type KwsHeadConfig } from '../core/models/kws.js';
