@@ -354,6 +354,30 @@ const CHECKS: Check[] = [
   { file: 'docs/operators.md', has: 'And Mr. John Dashwood', excluded: 'the output of the block before it, checked there' },
   {
     file: 'docs/operators.md',
+    has: 'espeak-ng -g 40 -w /tmp/keywords.wav',
+    run: async (b) => {
+      await bash(b.code, root);
+      assert.ok((await probeMedia('/tmp/keywords.wav')).audio);
+    },
+  },
+  {
+    file: 'docs/operators.md',
+    has: '.pipe(kws())',
+    run: async (b) => {
+      await bash(blocks.find((x) => x.code.includes('espeak-ng -g 40 -w /tmp/keywords.wav'))!.code, root);
+      const got = lines((await runModule(b)).stdout).map((l) => l.split(' '));
+      const shown = shownAfter(b).map((l) => l.split(' '));
+      // The words as shown, each within 0.2 s of its shown time; the scores are printed with two decimals.
+      assert.deepEqual(got.map((g) => g.slice(0, 2)), shown.map((s) => s.slice(0, 2)), got.join('\n'));
+      got.forEach((g, i) => {
+        assert.match(g[2]!, /^(0|1)\.\d\d$/);
+        assert.ok(Math.abs(Number(g[3]) - Number(shown[i]![3])) <= 0.2, `${g.join(' ')} vs shown ${shown[i]!.join(' ')}`);
+      });
+    },
+  },
+  { file: 'docs/operators.md', has: 'keyword volume 0.93 0.48', excluded: 'the output of the block before it, checked there' },
+  {
+    file: 'docs/operators.md',
     has: "ffmpegAudioOutput('/tmp/speech-binaural.wav'",
     run: writesAudio('/tmp/speech-binaural.wav', 48000, 2),
   },
