@@ -160,7 +160,7 @@ describe('causeway CLI', () => {
     assert.match(usage.stderr, /--hop must be a positive integer/);
   });
 
-  it('vad reads a plain RTP stream from its .sdp file and transcribe from rtp://host:port (Opus sent by ffmpeg -re -f rtp), ending after the stream goes quiet', async () => {
+  it('vad reads a plain RTP stream from its .sdp file (Opus sent by ffmpeg -re -f rtp), ending after the stream goes quiet (rtp:// URLs: the docs test)', async () => {
     const port = await freeUdpPort();
     const sdp = join(dir, 'in.sdp');
     writeFileSync(sdp, `v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n`);
@@ -182,9 +182,5 @@ describe('causeway CLI', () => {
     }
     for (const sp of fx.spans) assert.ok(segs.some((g) => g![0]! < sp.end && g![1]! > sp.start), `span ${JSON.stringify(sp)} heard: ${r.stdout}`);
     assert.match(r.stderr, /segment\(s\); the stream ended after [\d.]+ s/);
-    const port2 = await freeUdpPort();
-    const [t] = await Promise.all([run(['transcribe', `rtp://127.0.0.1:${port2}`, '--quiet', '--timeout', '1']), sendWhenListening(port2)]);
-    assert.equal(t.code, 0, t.stderr);
-    assert.ok(t.stdout.trim().length > 0, 'some words heard');
   });
 });
