@@ -284,31 +284,46 @@ export async function startFront(o: FrontOptions): Promise<CausewayFront> {
     if (!authorized(req, url)) return refuse('401 Unauthorized');
     const id = m[1]!;
     if (!owner.has(id)) return refuse('404 Not Found');
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      let entry = sockets.get(id);
-      if (!entry) {
-        const set = new Set<WebSocket>();
-        const sub = nc.subscribe(subjects.events(id), {
-          callback: (err, msg) => {
-            if (err) return;
-            const event = fromUtf8.decode(msg.data);
-            for (const s of set) if (s.bufferedAmount < 1 << 20) s.send(event);
-          },
-        });
-        entry = { set, sub };
-        sockets.set(id, entry);
-      }
-      const mine = entry;
-      mine.set.add(ws);
-      ws.on('message', () => ws.send(JSON.stringify({ type: 'error', message: '/events is read-only; send control on the data channel' })));
-      ws.on('close', () => {
-        mine.set.delete(ws);
-        if (mine.set.size === 0 && sockets.get(id) === mine) {
-          mine.sub.unsubscribe();
-          sockets.delete(id);
-        }
+    let entry = sockets.get(id);
+    if (!entry) {
+      const set = new Set<WebSocket>();
+      const sub = nc.subscribe(subjects.events(id), {
+        callback: (err, msg) => {
+          if (err) return;
+          const event = fromUtf8.decode(msg.data);
+          for (const s of set) if (s.bufferedAmount < 1 << 20) s.send(event);
+        },
       });
-    });
+      entry = { set, sub };
+      sockets.set(id, entry);
+    }
+    const mine = entry;
+    const drop = (ws?: WebSocket) => {
+      if (ws) mine.set.delete(ws);
+      if (mine.set.size === 0 && sockets.get(id) === mine) {
+        mine.sub.unsubscribe();
+        sockets.delete(id);
+      }
+    };
+    // The socket opens only once NATS has the subscription (a flush is a round trip to the
+    // server): an event published right after the client sees the socket open is not missed.
+    nc.flush().then(
+      () =>
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          if (sockets.get(id) !== mine) {
+            // The session ended while the socket was being opened.
+            ws.close(1000, 'session ended');
+            return;
+          }
+          mine.set.add(ws);
+          ws.on('message', () => ws.send(JSON.stringify({ type: 'error', message: '/events is read-only; send control on the data channel' })));
+          ws.on('close', () => drop(ws));
+        }),
+      () => {
+        drop();
+        refuse('503 Service Unavailable');
+      },
+    );
   });
 
   try {
