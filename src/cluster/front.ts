@@ -16,7 +16,7 @@ import { AggregatorRegistry } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { logger } from '../../core/log.js';
 import { collectProcessMetrics, metrics } from '../../core/metrics.js';
-import { CORS, HttpError, MAX_SDP_BYTES, readBody, requireSdp } from '../server/http-util.js';
+import { answeringErrors, CORS, HttpError, MAX_SDP_BYTES, readBody, requireSdp } from '../server/http-util.js';
 import { serveStatic } from '../server/static-files.js';
 import { subjects, WORKER_TIMEOUT_MS, type Ended, type Heartbeat, type OfferReply, type RemoveReply } from './messages.js';
 import { connectNats } from './nats.js';
@@ -265,16 +265,14 @@ export async function startFront(o: FrontOptions): Promise<CausewayFront> {
     throw new HttpError(404, `not found: ${method} ${path}`);
   }
 
-  const server: Server = createServer((req, res) => {
-    route(req, res).catch((e: unknown) => {
-      const status = e instanceof HttpError ? e.status : 500;
-      const message = e instanceof HttpError ? e.message : `internal error: ${(e as Error)?.message ?? String(e)}`;
+  // The single server's deadlines: a client that stalls its headers or body holds nothing for long.
+  const headersTimeout = 10_000;
+  const server: Server = createServer(
+    { headersTimeout, requestTimeout: headersTimeout + bodyTimeoutMs + 1000, connectionsCheckingInterval: 1000 },
+    answeringErrors(route, (req, status, message) => {
       if (status === 500) log.error(`${req.method} ${req.url}: ${message}`);
-      if (res.headersSent) return void res.destroy();
-      res.writeHead(status, { ...CORS, 'Content-Type': 'text/plain; charset=utf-8', ...(e instanceof HttpError ? e.headers : {}) });
-      res.end(message.split('\n')[0] + '\n');
-    });
-  });
+    }),
+  );
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://localhost');

@@ -15,7 +15,7 @@ import { collectProcessMetrics, counter, metrics } from '../../core/metrics.js';
 import type { Session } from './session.js';
 import type { SessionPipeline } from './session-pipeline.js';
 import { pipelineTable } from './pipeline-table.js';
-import { CORS, HttpError } from './http-util.js';
+import { answeringErrors, CORS, HttpError } from './http-util.js';
 import type { RouteContext } from './route-context.js';
 import { isStaticPath, serveStatic } from './static-files.js';
 import { whepDelete, whepPost } from './whep-routes.js';
@@ -191,20 +191,13 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
   // Node checks these deadlines on a timer (30 s by default): check often enough to honour short ones.
   const requestTimeout = headersTimeoutMs + bodyTimeoutMs + 1000;
   const timeouts = { headersTimeout: headersTimeoutMs, requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1000, headersTimeoutMs / 4)) };
-  const server: Server = createServer(timeouts, (req, res) => {
-    route(req, res).catch((e: unknown) => {
-      const status = e instanceof HttpError ? e.status : 500;
-      const message = e instanceof HttpError ? e.message : `internal error: ${(e as Error)?.message ?? String(e)}`;
+  const server: Server = createServer(
+    timeouts,
+    answeringErrors(route, (req, status, message) => {
       if (status === 500) log.error(`${req.method} ${req.url}: ${message}`);
       httpErrors.inc({ route: routeLabel(pathOf(req)), status: String(status) });
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      res.writeHead(status, { ...CORS, 'Content-Type': 'text/plain; charset=utf-8', ...(e instanceof HttpError ? e.headers : {}) });
-      res.end(message.split('\n')[0] + '\n');
-    });
-  });
+    }),
+  );
 
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://localhost');

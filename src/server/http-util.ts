@@ -2,7 +2,7 @@
  * What every HTTP route of the server shares: its error type (a status and a one-line reason
  * the client reads), CORS headers, and the checks and body reading an SDP offer goes through.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isCausewayError } from '../../core/errors.js';
 
 /** The largest SDP offer read (a browser's is 3-6 KB). */
@@ -73,4 +73,28 @@ export function readBody(req: IncomingMessage, limit: number, timeoutMs: number)
       reject(e);
     });
   });
+}
+
+/**
+ * A request handler that answers what `route` throws: an HttpError with its status and one line,
+ * anything else with 500 (logged); a response already started is cut. Shared by the server and
+ * the scale-out front, so both answer failures the same way.
+ */
+export function answeringErrors(
+  route: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+  onError: (req: IncomingMessage, status: number, message: string) => void,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    route(req, res).catch((e: unknown) => {
+      const status = e instanceof HttpError ? e.status : 500;
+      const message = e instanceof HttpError ? e.message : `internal error: ${(e as Error)?.message ?? String(e)}`;
+      onError(req, status, message);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      res.writeHead(status, { ...CORS, 'Content-Type': 'text/plain; charset=utf-8', ...(e instanceof HttpError ? e.headers : {}) });
+      res.end(message.split('\n')[0] + '\n');
+    });
+  };
 }
