@@ -29,9 +29,17 @@ past frames; frequency kernels are centred (within one frame). Streaming, each c
 last P frames of its own input in a buffer: the step graph runs one STFT frame with every buffer
 as explicit state. The solver evaluates the U-Net E = 2 * steps times per frame (midpoint: at t_i
 and at t_i + h/2), each on a different input, so each evaluation has its own set of buffers: the
-bank is per layer AND per evaluation, packed into one tensor bank [1, E, S] (layout: for each
-layer in LAYERS order, its [channels, bins, P] buffer flattened, C order). offline() runs the same
+bank is per layer AND per evaluation, packed into one tensor bank [B, E, S] (layout: for each
+layer in LAYERS order, its [P, channels, bins] buffer flattened, C order). offline() runs the same
 weights over a whole sequence, each conv left-padded with P zero frames (= the initial buffers).
+
+Step layout. The step graph works on [1, C, B, bins]: the B streams of a batch sit on an axis of
+their own (where offline has frequency and time, the step has streams and frequency: freq axis
+fa = 3 instead of 2), and each conv becomes a (1 x freq kernel) conv over its time taps stacked
+as channels. A batch is then one GEMM per conv (onnxruntime's CPU Conv runs one GEMM per image,
+so [B, C, bins, T] gave a batch no GEMM width), a buffer is updated by whole [C, B, bins] slabs
+instead of one float per (stream, channel, bin), and moving the bank between [B, ...] and the
+step layout moves whole rows of bins. Same weights, same arithmetic.
 """
 import math
 from dataclasses import dataclass
@@ -98,8 +106,15 @@ class CausalConv(nn.Module):
         return self.conv(F.pad(x, (self.past, 0, 0, 0)))
 
     def step(self, x, buf):
-        y = torch.cat([buf, x], dim=3)
-        return self.conv(y), y[:, :, :, -self.past:]
+        """Step layout: x [1, C, B, bins] (this frame of B streams), buf [P, C, B, bins] (their
+        last P frames, oldest first) -> y [1, Cout, B, bins'], the next buf."""
+        w = self.conv.weight  # [Cout, C, kf, kt]; tap j sees frame t - (kt - 1 - j) * dil = buf[j * dil]
+        kt, dil = w.shape[3], self.conv.dilation[1]
+        taps = [buf[j * dil:j * dil + 1] for j in range(kt - 1)] + [x]
+        w_taps = w.permute(0, 3, 1, 2).reshape(w.shape[0], kt * w.shape[1], 1, w.shape[2])
+        y = F.conv2d(torch.cat(taps, dim=1), w_taps, self.conv.bias, stride=(1, self.conv.stride[0]), padding=(0, self.conv.padding[0]))
+        nxt = x if self.past == 1 else torch.cat([buf[1:], x], dim=0)
+        return y, nxt
 
 
 class Net(nn.Module):
@@ -144,19 +159,23 @@ class Net(nn.Module):
 
     # ---- pieces shared by training, offline and step ----
 
-    def cond_mask(self, cond):
-        """cond [B, 6, T] -> M_cond as (re, im) each [B, 2, bins, T]."""
+    def cond_mask(self, cond, fa=2):
+        """cond [B, 6, T] -> M_cond as (re, im) each [B, 2, bins, T] (fa 2), or in the step layout
+        (fa 3) cond [1, 6, B] -> [1, 2, B, bins]."""
         nb = self.c.bins
         h = self.mask(cond.transpose(1, 2))  # [B, T, 4 nb + 2]
         B, T = h.shape[0], h.shape[1]
-        a = h[..., :4 * nb].reshape(B, T, 2, 2, nb).permute(0, 2, 3, 4, 1)  # [B, ear, re/im, nb, T]
+        a = h[..., :4 * nb].reshape(B, T, 2, 2, nb).permute((0, 2, 3, 4, 1) if fa == 2 else (0, 2, 3, 1, 4))  # [B, ear, re/im, nb, T]
         # Per-ear delay: a spherical-head (Woodworth) interaural delay from the lateral angle, split
         # between the ears, plus a learned correction. Learning the delay from scratch through the
         # phase of a per-bin product gets stuck (the loss in tau has a local minimum every period).
         lat = torch.asin(torch.clamp(cond[:, 1] * cond[:, 2], -1.0, 1.0)).unsqueeze(2)  # [B, T, 1], > 0 left
         itd = self.c.head_delay * (lat + torch.sin(lat))  # samples the right ear lags the left
         tau = torch.cat([-itd / 2, itd / 2], dim=2) + self.c.max_delay * torch.tanh(h[..., 4 * nb:] / 8)  # [B, T, 2] samples
-        ph = -self.omega.unsqueeze(0) * tau.transpose(1, 2).unsqueeze(2)  # [B, 2, nb, T]
+        if fa == 2:
+            ph = -self.omega.unsqueeze(0) * tau.transpose(1, 2).unsqueeze(2)  # [B, 2, nb, T]
+        else:
+            ph = -self.omega.reshape(1, 1, 1, nb) * tau.transpose(1, 2).unsqueeze(3)  # [1, 2, B, nb]
         cr, ci = torch.cos(ph), torch.sin(ph)
         ar, ai = a[:, :, 0], a[:, :, 1]
         return ar * cr - ai * ci, ar * ci + ai * cr
@@ -169,14 +188,15 @@ class Net(nn.Module):
         tfe = tfe.unsqueeze(1).expand(B, T, 9)
         return self.emb(torch.cat([tfe, cond.transpose(1, 2)], dim=2))
 
-    def predict(self, phi, t, xr, xi, mr, mi, emb, bufs=None):
+    def predict(self, phi, t, xr, xi, mr, mi, emb, bufs=None, fa=2):
         """One U-Net evaluation. phi [B, 4, nb, T] (L re, L im, R re, R im), X = (xr, xi) [B, 1, nb, T],
         M_cond (mr, mi) [B, 2, nb, T]. bufs: None (offline) or the list of per-layer buffers.
-        Returns Y_hat [B, 4, nb, T] and the new buffers."""
-        B, _, nb, T = phi.shape
+        Returns Y_hat [B, 4, nb, T] and the new buffers. fa 3: the same in the step layout ([1, C, B, nb]).
+        """
+        pos = self.binpos if fa == 2 else self.binpos.transpose(2, 3)
         pr, pi = mr * xr - mi * xi, mr * xi + mi * xr  # [B, 2, nb, T]
         prior = torch.stack([pr[:, 0], pi[:, 0], pr[:, 1], pi[:, 1]], dim=1)
-        h = torch.cat([phi, xr, xi, prior, self.binpos.expand(B, 1, nb, T)], dim=1)
+        h = torch.cat([phi, xr, xi, prior, pos.expand_as(xr)], dim=1)
         new = []
         skips = []
 
@@ -187,7 +207,7 @@ class Net(nn.Module):
             else:
                 y, nbuf = layer.step(x, bufs[k])
                 new.append(nbuf)
-            s, b = self.film[k](emb).transpose(1, 2).unsqueeze(2).chunk(2, dim=1)  # [B, C, 1, T]
+            s, b = self.film[k](emb).transpose(1, 2).unsqueeze(fa).chunk(2, dim=1)  # [B, C, 1, T]
             return F.silu(y * (1 + s) + b)
 
         h = run(0, h)
@@ -199,7 +219,7 @@ class Net(nn.Module):
         h = run(3, h)
         h = run(4, h)
         for k, skip in zip((5, 6, 7), (skips[2], skips[1], skips[0])):
-            h = F.interpolate(h, scale_factor=(2.0, 1.0), mode="nearest")
+            h = F.interpolate(h, scale_factor=(2.0, 1.0) if fa == 2 else (1.0, 2.0), mode="nearest")
             h = run(k, torch.cat([h, skip], dim=1))
         o = self.head(h)  # [B, 8, nb, T]
         dmr = torch.stack([o[:, 0], o[:, 2]], dim=1)
@@ -210,27 +230,29 @@ class Net(nn.Module):
         y = torch.stack([yr[:, 0], yi[:, 0], yr[:, 1], yi[:, 1]], dim=1)
         return y, new
 
-    def inputs(self, mono, cond):
+    def inputs(self, mono, cond, fa=2):
         """mono [B, 2, nb + 1, T] raw STFT -> compressed X (xr, xi) [B, 1, nb, T] and M_cond."""
         nb = self.c.bins
-        xr, xi = compress(mono[:, 0:1, :nb], mono[:, 1:2, :nb], self.c.power)
-        mr, mi = self.cond_mask(cond)
+        xr, xi = compress(mono[:, 0:1].narrow(fa, 0, nb), mono[:, 1:2].narrow(fa, 0, nb), self.c.power)
+        mr, mi = self.cond_mask(cond, fa)
         return xr, xi, mr, mi
 
-    def output(self, phi):
+    def output(self, phi, fa=2):
         """Compressed binaural estimate [B, 4, nb, T] -> raw STFT [B, 4, nb + 1, T] (Nyquist 0)."""
         lr, li = decompress(phi[:, 0], phi[:, 1], self.c.power)
         rr, ri = decompress(phi[:, 2], phi[:, 3], self.c.power)
         y = torch.stack([lr, li, rr, ri], dim=1)
-        return F.pad(y, (0, 0, 0, 1))
+        return F.pad(y, (0, 0, 0, 1) if fa == 2 else (0, 1))
 
     # ---- the solver ----
 
     def solve(self, mono, cond, noise, bank=None):
         """Midpoint ODE solve from [X, X] + sigma noise along the schedule. With bank (a list of
-        E per-evaluation buffer lists) it is the one-frame step; without, the whole sequence."""
+        E per-evaluation buffer lists) it is the one-frame step, in the step layout; without, the
+        whole sequence."""
+        fa = 2 if bank is None else 3
         c = self.c
-        xr, xi, mr, mi = self.inputs(mono, cond)
+        xr, xi, mr, mi = self.inputs(mono, cond, fa)
         phi = torch.cat([xr, xi, xr, xi], dim=1) + c.sigma * noise
         new_bank = []
         e = 0
@@ -240,14 +262,14 @@ class Net(nn.Module):
             for tt, half in ((t0, True), (t0 + h / 2, False)):
                 t = torch.full((1,), tt, dtype=torch.float32)
                 emb = self.embed(t, cond)
-                y, nb_ = self.predict(phi if half else phi_mid, t, xr, xi, mr, mi, emb, None if bank is None else bank[e])
+                y, nb_ = self.predict(phi if half else phi_mid, t, xr, xi, mr, mi, emb, None if bank is None else bank[e], fa)
                 new_bank.append(nb_)
                 e += 1
                 if half:
                     phi_mid = phi + (h / 2) * (y - phi) / (1 - tt)
                 else:
                     phi = phi + h * (y - phi_mid) / (1 - tt)
-        return self.output(phi), new_bank
+        return self.output(phi, fa), new_bank
 
     # ---- bank packing ----
 
@@ -258,34 +280,44 @@ class Net(nn.Module):
         return sum(cin * nb * p for cin, nb, p in self.bank_layout())
 
     def unpack(self, bank):
-        """bank [B, E, S] -> E lists of per-layer buffers [B, cin, nb, P]."""
-        out = []
-        for e in range(self.c.evals):
-            off = 0
+        """bank [B, E, S] -> E lists of per-layer buffers [P, cin, B, nb] (step layout); each
+        transpose moves whole rows of bins."""
+        E, S = self.c.evals, self.bank_size()
+        flat = bank.reshape(-1, E * S)
+        out, off = [], 0
+        for e in range(E):
             bufs = []
             for cin, nb, p in self.bank_layout():
-                n = cin * nb * p
-                bufs.append(bank[:, e, off:off + n].reshape(-1, cin, nb, p))
-                off += n
+                # One Slice per buffer, not one Split: WebGPU binds every output of a node as a
+                # storage buffer, at most 16 per shader.
+                piece = flat.narrow(1, off, p * cin * nb)
+                bufs.append(piece.reshape(-1, p * cin, nb).transpose(0, 1).reshape(p, cin, -1, nb))
+                off += p * cin * nb
             out.append(bufs)
         return out
 
     def pack(self, new_bank):
-        return torch.stack([torch.cat([b.reshape(b.shape[0], -1) for b in bufs], dim=1) for bufs in new_bank], dim=1)
+        """E lists of per-layer buffers [P, cin, B, nb] -> bank [B, E, S]."""
+        # Concat per evaluation, then of the evaluations: at most 16 inputs a node (WebGPU).
+        per_eval = [torch.cat([b.reshape(p * cin, -1, nb).transpose(0, 1).reshape(-1, p * cin * nb)
+                               for b, (cin, nb, p) in zip(bufs, self.bank_layout())], dim=1) for bufs in new_bank]
+        return torch.stack(per_eval, dim=1)
 
 
 class Step(nn.Module):
     """One STFT frame of B streams: mono [B, 2, 257], cond [B, 6], noise [B, 4, 256], bank [B, E, S] ->
     binaural [B, 4, 257] (L re, L im, R re, R im), bank_next [B, E, S]. B is free in the export,
-    so many streams' steps run as one batch."""
+    so many streams' steps run as one batch; inside, the graph works in the step layout (see the
+    top of this file)."""
 
     def __init__(self, net):
         super().__init__()
         self.net = net
 
     def forward(self, mono, cond, noise, bank):
-        y, new = self.net.solve(mono.unsqueeze(3), cond.unsqueeze(2), noise.unsqueeze(3), self.net.unpack(bank))
-        return y.squeeze(3), self.net.pack(new)
+        y, new = self.net.solve(mono.transpose(0, 1).unsqueeze(0), cond.transpose(0, 1).unsqueeze(0),
+                                noise.transpose(0, 1).unsqueeze(0), self.net.unpack(bank))
+        return y[0].transpose(0, 1), self.net.pack(new)
 
 
 class Offline(nn.Module):
