@@ -197,13 +197,19 @@ function rewrite(window: Model, trace: Trace, input: string, timeAxis: number, h
   trace.caches.forEach((c, i) => {
     const target = same(c.node);
     const p = `stream_cache_${i}`;
-    g.initializer!.push(int64Tensor(`${p}_dims`, [-1, ...c.dims.slice(1)]), int64Tensor(`${p}_keep`, [-c.frames]), int64Tensor(`${p}_axis`, [c.axis]));
+    // The newest `frames` of what this node saw, flattened, are its part of the next state. When
+    // a step brings at least that many frames here they are the step's own frames: the last of
+    // them (no Slice at all when the cache holds exactly a step's frames), else the joined tensor's.
+    const fresh = hop / trace.timed.get(c.tensor)!.res;
+    const slice = c.frames !== fresh;
+    const kept = slice ? `${p}_out` : c.tensor;
+    g.initializer!.push(int64Tensor(`${p}_dims`, [-1, ...c.dims.slice(1)]));
+    if (slice) g.initializer!.push(int64Tensor(`${p}_keep`, [-c.frames]), int64Tensor(`${p}_axis`, [c.axis]));
     const before = [
       node('Reshape', [parts[i], `${p}_dims`], [`${p}_in`]),
       node('Concat', [`${p}_in`, c.tensor], [`${p}_joined`], { axis: c.axis }),
-      // The newest `frames` of what this node saw, flattened: its part of the next state.
-      node('Slice', [`${p}_joined`, `${p}_keep`, 'stream_end', `${p}_axis`], [`${p}_out`]),
-      node('Flatten', [`${p}_out`], [`${p}_flat_out`], { axis: 1 }),
+      ...(!slice ? [] : [node('Slice', [c.frames < fresh ? c.tensor : `${p}_joined`, `${p}_keep`, 'stream_end', `${p}_axis`], [`${p}_out`])]),
+      node('Flatten', [kept], [`${p}_flat_out`], { axis: 1 }),
     ];
     target.input![0] = `${p}_joined`;
     for (const other of c.alsoFor) same(other).input![0] = `${p}_joined`;
@@ -213,7 +219,7 @@ function rewrite(window: Model, trace: Trace, input: string, timeAxis: number, h
     flat.push(`${p}_flat_out`);
   });
   const offset = sizes.reduce((a, b) => a + b, 0);
-  g.initializer!.push(int64Tensor('stream_end', [INT64_MAX]));
+  if (nodes.some((n) => n.opType === 'Slice' && n.input![2] === 'stream_end')) g.initializer!.push(int64Tensor('stream_end', [INT64_MAX]));
   nodes.push(node('Concat', flat, [STATE_OUT], { axis: 1 }));
   g.node = nodes;
   g.output!.push(floatValueInfo(STATE_OUT, [batch, offset]));
