@@ -1,21 +1,23 @@
 /**
  * Plain RTP in: Opus over UDP, as media servers hand streams to processing (Janus's
  * rtp_forward, mediasoup's PlainTransport, GStreamer's udpsink, ffmpeg's `-f rtp`), into
- * AudioFrames at 48 kHz on the RTP timeline. The same receiver as the WebRTC peers'
+ * AudioFrames at 48 kHz. The same receiver as the WebRTC peers'
  * (media/webrtc/rtp-audio-receiver.ts): reorder buffer, Opus PLC for what was lost, a new SSRC
- * continuing where the old stream ended.
+ * continuing where the old stream ended. RTCP is read on the RTP port + 1 (or where the SDP
+ * says) and muxed on the RTP port: sender reports put pts on the sender's clock
+ * (sender-clock.ts says exactly how), a BYE from the source ends the stream.
  *
  * Whatever else arrives on the port is counted and dropped, never a throw: datagrams that are
- * not RTP, RTCP, other payload types. Loopback only by default (`host`).
+ * not RTP or RTCP, other payload types, malformed RTCP. Loopback only by default (`host`).
  */
-import { createSocket, type Socket } from 'node:dgram';
 import { Observable } from 'rxjs';
 import { CausewayError } from '../../core/errors.js';
 import type { AudioFrame } from '../../core/frames.js';
-import { counter } from '../../core/metrics.js';
 import { RtpAudioReceiver, type RtpAudioReceiverStats } from '../webrtc/rtp-audio-receiver.js';
 import { parsePlainSdp } from './plain-sdp.js';
-import { parseRtp } from './rtp-packet.js';
+import { newDoorStats, RtpDoor, type DoorStats } from './rtp-door.js';
+import { PtsMapper, rtpTimeline, type PtsMapperStats, type RtpTimeline } from './sender-clock.js';
+import { bindRtpSockets, type RtcpPort, type RtpSockets } from './udp-ports.js';
 
 export interface RtpAudioInputOptions {
   /** The stream's SDP: its audio section's port and Opus payload type are used. */
@@ -26,36 +28,41 @@ export interface RtpAudioInputOptions {
   readonly payloadType?: number;
   /** Address to listen on (default 127.0.0.1: loopback only; '0.0.0.0' for a media server elsewhere). */
   readonly host?: string;
+  /**
+   * Where RTCP comes (it is also always accepted muxed on the RTP port): a port, 'mux' for only
+   * there; default the SDP's `a=rtcp:` port, or none with its `a=rtcp-mux`, else the RTP port + 1
+   * when that is free.
+   */
+  readonly rtcpPort?: number | 'mux';
+  /** Shared with the inputs of the same sender so their pts line up (sender-clock.ts); default one of its own. */
+  readonly timeline?: RtpTimeline;
+  /** A BYE from the source ends the stream (default true); false keeps listening (a sender may come back with a new SSRC). */
+  readonly endOnBye?: boolean;
   /** Channels of the frames (default 1; Opus decodes a stereo stream to mono then). */
   readonly channels?: 1 | 2;
   /** How long a missing packet is waited for (default 60 ms). */
   readonly reorderWindowMs?: number;
   /** Ends the stream this long after the last packet, once one has come (default: never, a live input). */
   readonly idleTimeoutMs?: number;
-  /** Called with the bound port once the socket listens. */
-  readonly onListening?: (port: number) => void;
+  /** Called with the bound port (and the RTCP port, when one is listened on apart) once the sockets listen. */
+  readonly onListening?: (port: number, rtcpPort?: number) => void;
   /** Filled in while the input runs: the receiver's counts and what was dropped at the door. */
   readonly stats?: RtpInputStats;
 }
 
-export interface RtpInputStats extends Partial<RtpAudioReceiverStats> {
-  datagrams: number;
-  notRtp: number;
-  otherPayloadType: number;
-}
+/** The door's counts (RTP, RTCP, dropped), the receiver's, and the sender clock's steps. */
+export interface RtpInputStats extends DoorStats, Partial<RtpAudioReceiverStats>, Partial<PtsMapperStats> {}
 
 export function newRtpInputStats(): RtpInputStats {
-  return { datagrams: 0, notRtp: 0, otherPayloadType: 0 };
+  return newDoorStats();
 }
 
-const dropped = counter('causeway_rtp_dropped_total', 'Datagrams a plain RTP input dropped at the door, by why', ['why']);
-
-/** The port and payload type an input listens for: from the SDP, or from the options. */
-export function rtpAudioTarget(o: RtpAudioInputOptions): { port: number; payloadType: number } {
+/** The port, RTCP port and payload type an input listens for: from the SDP, or from the options. */
+export function rtpAudioTarget(o: RtpAudioInputOptions): { port: number; payloadType: number; rtcpPort: RtcpPort } {
   if (o.sdp === undefined) {
     const port = o.port ?? 0;
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CausewayError('invalid-argument', `rtpAudioInput: port must be 0..65535, got ${port}`);
-    return { port, payloadType: o.payloadType ?? 111 };
+    return { port, payloadType: o.payloadType ?? 111, rtcpPort: o.rtcpPort };
   }
   const audio = parsePlainSdp(o.sdp).find((m) => m.kind === 'audio');
   if (!audio) throw new CausewayError('invalid-argument', 'rtpAudioInput: the SDP has no audio section');
@@ -64,7 +71,7 @@ export function rtpAudioTarget(o: RtpAudioInputOptions): { port: number; payload
     const offered = [...audio.formats].map(([pt, f]) => `${pt} ${f.codec}/${f.clockRate}`).join(', ') || 'none described';
     throw new CausewayError('invalid-argument', `rtpAudioInput: the SDP's audio is not Opus (payload types: ${offered}); plain RTP input takes Opus`);
   }
-  return { port: o.port ?? audio.port, payloadType: opus[0] };
+  return { port: o.port ?? audio.port, payloadType: opus[0], rtcpPort: o.rtcpPort ?? audio.rtcpPort };
 }
 
 export function rtpAudioInput(o: RtpAudioInputOptions): Observable<AudioFrame> {
@@ -73,15 +80,21 @@ export function rtpAudioInput(o: RtpAudioInputOptions): Observable<AudioFrame> {
   if (channels !== 1 && channels !== 2) throw new CausewayError('invalid-argument', `rtpAudioInput: channels must be 1 or 2, got ${String(channels)}`);
   return new Observable<AudioFrame>((subscriber) => {
     const stats = o.stats ?? newRtpInputStats();
+    Object.assign(stats, newDoorStats());
+    const host = o.host ?? '127.0.0.1';
+    const mapper = new PtsMapper(o.timeline ?? rtpTimeline(), 48000);
+    const receiver = new RtpAudioReceiver({ channels, reorderWindowMs: o.reorderWindowMs, onFrame: (f) => subscriber.next(f), mapPts: (...a) => mapper.pts(...a) });
+    live(stats, receiver.stats);
+    live(stats, mapper.stats);
+    let sockets: RtpSockets | undefined;
+    let closed = false;
     let idle: NodeJS.Timeout | undefined;
-    const receiver = new RtpAudioReceiver({ channels, reorderWindowMs: o.reorderWindowMs, onFrame: (f) => subscriber.next(f) });
-    Object.defineProperties(stats, Object.fromEntries(Object.keys(receiver.stats).map((k) => [k, { get: () => receiver.stats[k as keyof RtpAudioReceiverStats], enumerable: true, configurable: true }])));
-    const socket: Socket = createSocket({ type: 'udp4', reuseAddr: false });
+    let lastPacketMs = 0;
     const end = () => {
+      if (closed) return;
       receiver.flush();
       subscriber.complete();
     };
-    let lastPacketMs = 0;
     // The timer may fire after the event loop was held up (a model loading downstream) with
     // datagrams still unread: the decision waits for the I/O phase (setImmediate runs after it).
     const checkIdle = () =>
@@ -90,33 +103,55 @@ export function rtpAudioInput(o: RtpAudioInputOptions): Observable<AudioFrame> {
         if (quiet >= o.idleTimeoutMs!) end();
         else idle = setTimeout(checkIdle, o.idleTimeoutMs! - quiet);
       });
-    socket.on('message', (d) => {
-      stats.datagrams++;
-      const p = parseRtp(d);
-      if (p === null) {
-        stats.notRtp++;
-        dropped.inc({ why: 'not-rtp' });
-        return;
-      }
-      if (p.payloadType !== target.payloadType) {
-        stats.otherPayloadType++;
-        dropped.inc({ why: 'payload-type' });
-        return;
-      }
-      lastPacketMs = Date.now();
-      receiver.push(p, lastPacketMs);
-      if (o.idleTimeoutMs !== undefined && idle === undefined) idle = setTimeout(checkIdle, o.idleTimeoutMs);
+    const door = new RtpDoor({
+      payloadType: target.payloadType,
+      timeline: mapper.timeline,
+      stats,
+      onPacket: (p, arrivalMs) => {
+        lastPacketMs = Date.now();
+        receiver.push(p, arrivalMs);
+        if (o.idleTimeoutMs !== undefined && idle === undefined) idle = setTimeout(checkIdle, o.idleTimeoutMs);
+      },
+      // Packets sent just before the BYE may still be on their way through the other socket or
+      // the reorder buffer: the stream ends once a reorder window has passed.
+      onBye: () => {
+        if (o.endOnBye === false) return;
+        clearTimeout(idle);
+        idle = setTimeout(() => setImmediate(end), o.reorderWindowMs ?? 60);
+      },
     });
-    socket.on('error', (e) => subscriber.error(new CausewayError('input-not-found', `rtpAudioInput: cannot listen on ${o.host ?? '127.0.0.1'}:${target.port} (${e.message})`, { cause: e })));
-    socket.bind(target.port, o.host ?? '127.0.0.1', () => o.onListening?.(socket.address().port));
+    bindRtpSockets(host, target.port, target.rtcpPort, 'rtpAudioInput').then(
+      (s) => {
+        sockets = s;
+        if (closed) return closeSockets(s);
+        const failed = (e: Error) => subscriber.error(new CausewayError('input-not-found', `rtpAudioInput: socket error on ${host}:${s.port} (${e.message})`, { cause: e }));
+        s.rtp.on('error', failed);
+        s.rtcp?.on('error', failed);
+        door.attach(s.rtp, s.rtcp);
+        o.onListening?.(s.port, s.rtcpPort);
+      },
+      (e: unknown) => subscriber.error(e),
+    );
     return () => {
+      closed = true;
       clearTimeout(idle);
       receiver.dispose();
-      try {
-        socket.close();
-      } catch {
-        // closed already (an error ended it)
-      }
+      if (sockets) closeSockets(sockets);
     };
   });
+}
+
+/** Exposes a component's live counts on the caller's stats object (read when read). */
+export function live(stats: object, from: object): void {
+  Object.defineProperties(stats, Object.fromEntries(Object.keys(from).map((k) => [k, { get: () => (from as Record<string, unknown>)[k], enumerable: true, configurable: true }])));
+}
+
+export function closeSockets(s: RtpSockets): void {
+  for (const socket of [s.rtp, s.rtcp]) {
+    try {
+      socket?.close();
+    } catch {
+      // closed already (an error ended it)
+    }
+  }
 }

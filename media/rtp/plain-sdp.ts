@@ -10,6 +10,8 @@ export interface PlainMedia {
   port: number;
   /** The connection address (c=), when given. */
   address?: string;
+  /** Where its RTCP goes, when the SDP says: `a=rtcp:PORT` (RFC 3605), or 'mux' (`a=rtcp-mux`, RFC 5761). */
+  rtcpPort?: number | 'mux';
   /** Payload type -> codec (lower case), clock rate, channels. */
   formats: Map<number, { codec: string; clockRate: number; channels: number }>;
 }
@@ -40,6 +42,13 @@ export function parsePlainSdp(sdp: string): PlainMedia[] {
       const address = line.split(/\s+/)[2]?.split('/')[0];
       if (media.length === 0) session = address;
       else if (address) media[media.length - 1]!.address = address;
+    } else if (line.startsWith('a=rtcp:') && media.length > 0) {
+      const port = Number(/^a=rtcp:(\d+)/.exec(line)?.[1]);
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad('the RTCP port is not 1..65535');
+      const m = media[media.length - 1]!;
+      if (m.rtcpPort !== 'mux') m.rtcpPort = port;
+    } else if (line === 'a=rtcp-mux' && media.length > 0) {
+      media[media.length - 1]!.rtcpPort = 'mux';
     } else if (line.startsWith('a=rtpmap:') && media.length > 0) {
       const m = /^a=rtpmap:(\d+)\s+([^/\s]+)\/(\d+)(?:\/(\d+))?/.exec(line);
       if (!m) throw bad('a malformed rtpmap');

@@ -3,17 +3,22 @@
  * (media/webrtc/video-in.ts, video-out.ts: reorder, frame assembly, ffmpeg's VP8 decoder and
  * encoder). Plain RTP has no feedback channel here, so a loss cannot ask for a key frame: video
  * in waits for the sender's next one (counted as `keyframesWanted`), and senders should send
- * them regularly (ffmpeg `-g`, GStreamer `vp8enc keyframe-max-dist`).
+ * them regularly (ffmpeg `-g`, GStreamer `vp8enc keyframe-max-dist`). RTCP as for audio
+ * (audio-input.ts): sender reports put pts on the sender's clock, a BYE ends the stream.
  */
 import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { Observable, type OperatorFunction } from 'rxjs';
 import { CausewayError } from '../../core/errors.js';
-import { nowMs, type PixelFormat, type VideoFrame } from '../../core/frames.js';
+import type { PixelFormat, VideoFrame } from '../../core/frames.js';
+import { VIDEO_CLOCK } from '../webrtc/vp8-rtp.js';
 import { VideoIn } from '../webrtc/video-in.js';
 import { VideoOut } from '../webrtc/video-out.js';
+import { closeSockets, live } from './audio-input.js';
 import { parsePlainSdp } from './plain-sdp.js';
-import { parseRtp } from './rtp-packet.js';
+import { newDoorStats, RtpDoor, type DoorStats } from './rtp-door.js';
+import { PtsMapper, rtpTimeline, type RtpTimeline } from './sender-clock.js';
+import { bindRtpSockets, type RtcpPort, type RtpSockets } from './udp-ports.js';
 
 export interface RtpVideoInputOptions {
   /** The stream's SDP: its video section's port and VP8 payload type are used. */
@@ -22,33 +27,41 @@ export interface RtpVideoInputOptions {
   /** Default 96. */
   readonly payloadType?: number;
   readonly host?: string;
+  /** Where RTCP comes: as RtpAudioInputOptions.rtcpPort (default the SDP's, or the RTP port + 1). */
+  readonly rtcpPort?: number | 'mux';
+  /** Shared with the sender's audio input so their pts line up (sender-clock.ts). */
+  readonly timeline?: RtpTimeline;
+  /** A BYE from the source ends the stream (default true). */
+  readonly endOnBye?: boolean;
   /** Size and format of the decoded frames, whatever the sender's (default 320x240 rgb24). */
   readonly width?: number;
   readonly height?: number;
   readonly pixelFormat?: PixelFormat;
   /** Ends the stream this long after the last packet, once one has come (default: never). */
   readonly idleTimeoutMs?: number;
-  readonly onListening?: (port: number) => void;
+  /** As RtpAudioInputOptions.onListening. */
+  readonly onListening?: (port: number, rtcpPort?: number) => void;
   /** Filled in while it runs. */
   readonly stats?: Record<string, number>;
 }
 
-function target(o: RtpVideoInputOptions): { port: number; payloadType: number } {
-  if (o.sdp === undefined) return { port: o.port ?? 0, payloadType: o.payloadType ?? 96 };
+function target(o: RtpVideoInputOptions): { port: number; payloadType: number; rtcpPort: RtcpPort } {
+  if (o.sdp === undefined) return { port: o.port ?? 0, payloadType: o.payloadType ?? 96, rtcpPort: o.rtcpPort };
   const video = parsePlainSdp(o.sdp).find((m) => m.kind === 'video');
   if (!video) throw new CausewayError('invalid-argument', 'rtpVideoInput: the SDP has no video section');
   const vp8 = [...video.formats].find(([, f]) => f.codec === 'vp8');
   if (!vp8) throw new CausewayError('invalid-argument', `rtpVideoInput: the SDP's video is not VP8 (${[...video.formats].map(([pt, f]) => `${pt} ${f.codec}`).join(', ') || 'no rtpmap'}); plain RTP video input takes VP8`);
-  return { port: o.port ?? video.port, payloadType: vp8[0] };
+  return { port: o.port ?? video.port, payloadType: vp8[0], rtcpPort: o.rtcpPort ?? video.rtcpPort };
 }
 
 export function rtpVideoInput(o: RtpVideoInputOptions): Observable<VideoFrame> {
   const t = target(o);
   return new Observable<VideoFrame>((subscriber) => {
     const stats = o.stats ?? {};
-    stats.datagrams = 0;
-    stats.dropped = 0;
-    stats.keyframesWanted = 0;
+    const host = o.host ?? '127.0.0.1';
+    Object.assign(stats, newDoorStats(), { keyframesWanted: 0 });
+    const mapper = new PtsMapper(o.timeline ?? rtpTimeline(), VIDEO_CLOCK);
+    live(stats, mapper.stats);
     const video = new VideoIn({
       width: o.width ?? 320,
       height: o.height ?? 240,
@@ -56,36 +69,53 @@ export function rtpVideoInput(o: RtpVideoInputOptions): Observable<VideoFrame> {
       onFrame: (f) => subscriber.next(f),
       sendPli: () => stats.keyframesWanted!++,
       onFault: (message) => subscriber.error(new CausewayError('ffmpeg-failed', `rtpVideoInput: the VP8 decoder ended (${message})`)),
+      mapPts: (...a) => mapper.pts(...a),
     });
-    const socket = createSocket('udp4');
+    let sockets: RtpSockets | undefined;
+    let closed = false;
     let last = 0;
     let idle: NodeJS.Timeout | undefined;
+    // A live input's end: frames still inside the decoder (a few) are not waited for.
+    const end = () => void video.close().then(() => subscriber.complete());
     const check = () =>
       setImmediate(() => {
         const quiet = Date.now() - last;
-        if (quiet >= o.idleTimeoutMs!) {
-          // A live input's end: frames still inside the decoder (a few) are not waited for.
-          void video.close().then(() => subscriber.complete());
-        } else idle = setTimeout(check, o.idleTimeoutMs! - quiet);
+        if (quiet >= o.idleTimeoutMs!) end();
+        else idle = setTimeout(check, o.idleTimeoutMs! - quiet);
       });
-    socket.on('message', (d) => {
-      stats.datagrams!++;
-      const p = parseRtp(d);
-      if (p === null || p.payloadType !== t.payloadType) return void stats.dropped!++;
-      last = Date.now();
-      video.push(p, nowMs());
-      if (o.idleTimeoutMs !== undefined && idle === undefined) idle = setTimeout(check, o.idleTimeoutMs);
+    const door = new RtpDoor({
+      payloadType: t.payloadType,
+      timeline: mapper.timeline,
+      stats: stats as unknown as DoorStats,
+      onPacket: (p, arrivalMs) => {
+        last = Date.now();
+        video.push(p, arrivalMs);
+        if (o.idleTimeoutMs !== undefined && idle === undefined) idle = setTimeout(check, o.idleTimeoutMs);
+      },
+      // As for audio: the packets sent just before the BYE are given the reorder window to come.
+      onBye: () => {
+        if (o.endOnBye === false) return;
+        clearTimeout(idle);
+        idle = setTimeout(() => setImmediate(end), 100);
+      },
     });
-    socket.on('error', (e) => subscriber.error(new CausewayError('input-not-found', `rtpVideoInput: cannot listen on ${o.host ?? '127.0.0.1'}:${t.port} (${e.message})`)));
-    socket.bind(t.port, o.host ?? '127.0.0.1', () => o.onListening?.(socket.address().port));
+    bindRtpSockets(host, t.port, t.rtcpPort, 'rtpVideoInput').then(
+      (s) => {
+        sockets = s;
+        if (closed) return closeSockets(s);
+        const failed = (e: Error) => subscriber.error(new CausewayError('input-not-found', `rtpVideoInput: socket error on ${host}:${s.port} (${e.message})`, { cause: e }));
+        s.rtp.on('error', failed);
+        s.rtcp?.on('error', failed);
+        door.attach(s.rtp, s.rtcp);
+        o.onListening?.(s.port, s.rtcpPort);
+      },
+      (e: unknown) => subscriber.error(e),
+    );
     return () => {
+      closed = true;
       clearTimeout(idle);
       void video.close();
-      try {
-        socket.close();
-      } catch {
-        // closed already
-      }
+      if (sockets) closeSockets(sockets);
     };
   });
 }

@@ -32,6 +32,12 @@ export interface RtpAudioReceiverOptions {
   readonly reorderWindowMs?: number;
   /** Gaps up to this long are concealed; longer ones are left as a jump in pts (default 1000 ms). */
   readonly maxConcealMs?: number;
+  /**
+   * Moves each frame's pts from this receiver's timeline to another (plain RTP: the sender's
+   * clock, media/rtp/sender-clock.ts), given the frame's source and the RTP timestamp of its
+   * first sample. Default: this receiver's timeline.
+   */
+  readonly mapPts?: (ssrc: number, rtpTimestamp: number, pts: number, arrivalMs: number) => number;
 }
 
 export interface RtpAudioReceiverStats {
@@ -176,7 +182,15 @@ export class RtpAudioReceiver {
     }
     if (samples === 0 || this.disposed) return;
     this.nextT = start + samples;
-    this.options.onFrame(audioFrame(samplePts(0, start, OPUS_RATE), OPUS_RATE, ch, pcm, p.arrivalMs));
+    this.options.onFrame(audioFrame(this.ptsAt(start, p.arrivalMs), OPUS_RATE, ch, pcm, p.arrivalMs));
+  }
+
+  private ptsAt(t: number, arrivalMs: number): number {
+    const pts = samplePts(0, t, OPUS_RATE);
+    if (!this.options.mapPts) return pts;
+    // t - tBase is the unwrapped RTP timestamp of the current source; modulo 2^32, the one it sent.
+    const rtp = (((t - this.tBase) % 2 ** 32) + 2 ** 32) % 2 ** 32;
+    return this.options.mapPts(this.ssrc!, rtp, pts, arrivalMs);
   }
 
   /** Fills [nextT, nextT + samples) with PLC, one frame per lost-packet duration. */
@@ -187,7 +201,7 @@ export class RtpAudioReceiver {
       const n = Math.min(step, samples);
       const pcm = this.decoder.decodeLoss(n);
       this.stats.framesConcealed++;
-      this.options.onFrame(audioFrame(samplePts(0, this.nextT, OPUS_RATE), OPUS_RATE, ch, pcm, wallMs));
+      this.options.onFrame(audioFrame(this.ptsAt(this.nextT, wallMs), OPUS_RATE, ch, pcm, wallMs));
       this.nextT += n;
       samples -= n;
     }

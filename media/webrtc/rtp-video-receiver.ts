@@ -35,6 +35,9 @@ export interface EncodedVideoFrame {
   readonly t: number;
   /** Arrival (ms, nowMs clock) of the frame's last packet. */
   readonly arrivalMs: number;
+  /** The source that sent it, and the RTP timestamp it had (for a sender's clock, media/rtp/sender-clock.ts). */
+  readonly ssrc: number;
+  readonly rtpTimestamp: number;
 }
 
 export interface RtpVideoReceiverOptions {
@@ -226,7 +229,9 @@ export class RtpVideoReceiver {
       this.stats.keyframesOut++;
     }
     this.stats.framesOut++;
-    this.options.onFrame({ data, keyframe, t: f.t, arrivalMs });
+    // f.t - tBase is the unwrapped RTP timestamp of the current source; modulo 2^32, the one it sent.
+    const rtpTimestamp = (((f.t - this.tBase) % 2 ** 32) + 2 ** 32) % 2 ** 32;
+    this.options.onFrame({ data, keyframe, t: f.t, arrivalMs, ssrc: this.ssrc!, rtpTimestamp });
   }
 
   private maybeRequest(nowMs: number): void {

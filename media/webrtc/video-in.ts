@@ -18,6 +18,8 @@ export interface VideoInOptions {
   readonly sendPli: () => void;
   /** The decoder's ffmpeg ended on its own; the message says whether video in goes on. */
   readonly onFault?: (message: string) => void;
+  /** Moves each frame's pts from the RTP timeline to another (see RtpAudioReceiverOptions.mapPts). */
+  readonly mapPts?: (ssrc: number, rtpTimestamp: number, pts: number, arrivalMs: number) => number;
 }
 
 interface Tag {
@@ -34,7 +36,8 @@ export class VideoIn {
   constructor(private readonly options: VideoInOptions) {
     this.receiver = new RtpVideoReceiver({
       onFrame: (f) => {
-        const pts = Math.round((f.t * 1e6) / VIDEO_CLOCK);
+        const rtpPts = Math.round((f.t * 1e6) / VIDEO_CLOCK);
+        const pts = options.mapPts ? options.mapPts(f.ssrc, f.rtpTimestamp, rtpPts, f.arrivalMs) : rtpPts;
         this.decoder.decode(f.data, f.keyframe, { pts, wallMs: f.arrivalMs }, isVp8Shown(f.data));
       },
       onKeyframeNeeded: () => {

@@ -1,0 +1,75 @@
+/**
+ * The door of a plain RTP receiver: every datagram on its RTP and RTCP sockets sorted into RTP
+ * of its payload type (passed on), RTCP (rtcp-intake.ts: counted, sender reports to the
+ * timeline, BYE), and what is neither (counted in `causeway_rtp_dropped_total{why}`, dropped).
+ * A BYE only counts when it names the source whose packets are being received.
+ */
+import type { Socket } from 'node:dgram';
+import { nowMs } from '../../core/frames.js';
+import { rtpDropped } from './metrics.js';
+import { takeRtcp, type RtcpStats } from './rtcp-intake.js';
+import { isRtcp } from './rtcp-packet.js';
+import { parseRtp, type RtpPacketView } from './rtp-packet.js';
+import type { RtpTimeline } from './sender-clock.js';
+
+export interface DoorStats extends RtcpStats {
+  datagrams: number;
+  notRtp: number;
+  otherPayloadType: number;
+}
+
+export function newDoorStats(): DoorStats {
+  return { datagrams: 0, notRtp: 0, otherPayloadType: 0, rtcpPackets: 0, senderReports: 0, rtcpMalformed: 0, byes: 0 };
+}
+
+export interface DoorOptions {
+  readonly payloadType: number;
+  readonly timeline: RtpTimeline;
+  readonly stats: DoorStats;
+  /** An RTP packet of the payload type, with its arrival (ms, Unix epoch). */
+  readonly onPacket: (p: RtpPacketView, arrivalMs: number) => void;
+  /** The source being received sent a BYE. */
+  readonly onBye: () => void;
+}
+
+export class RtpDoor {
+  private ssrc: number | undefined;
+
+  constructor(private readonly o: DoorOptions) {}
+
+  /** Listens on the RTP socket (RTP, and RTCP muxed) and the RTCP one, when there is one. */
+  attach(rtp: Socket, rtcp: Socket | undefined): void {
+    rtp.on('message', (d) => this.take(d));
+    rtcp?.on('message', (d) => {
+      this.o.stats.datagrams++;
+      if (isRtcp(d)) this.rtcp(d);
+      else this.drop('not-rtcp');
+    });
+  }
+
+  take(d: Uint8Array): void {
+    const stats = this.o.stats;
+    stats.datagrams++;
+    if (isRtcp(d)) return this.rtcp(d);
+    const p = parseRtp(d);
+    if (p === null) return this.drop('not-rtp');
+    if (p.payloadType !== this.o.payloadType) {
+      stats.otherPayloadType++;
+      rtpDropped.inc({ why: 'payload-type' });
+      return;
+    }
+    this.ssrc = p.ssrc;
+    this.o.onPacket(p, nowMs());
+  }
+
+  private rtcp(d: Uint8Array): void {
+    takeRtcp(d, nowMs(), this.o.timeline, this.o.stats, (ssrc) => {
+      if (ssrc === this.ssrc) this.o.onBye();
+    });
+  }
+
+  private drop(why: 'not-rtp' | 'not-rtcp'): void {
+    this.o.stats.notRtp++;
+    rtpDropped.inc({ why });
+  }
+}
