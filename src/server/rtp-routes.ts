@@ -1,7 +1,7 @@
 /**
  * Plain RTP sessions (docs/media-servers.md): `POST /rtp` opens a session from a media server's
- * SDP offer (the Opus it sends, and where it takes results back), answering with the UDP port
- * Causeway listens on; `DELETE /rtp/<id>` ends it. The same pipelines and `/events/<id>` as WHIP.
+ * SDP offer (the Opus it sends, optionally VP8 video, and where it takes results back),
+ * answering with the UDP ports Causeway listens on; `DELETE /rtp/<id>` ends it. The same pipelines and `/events/<id>` as WHIP.
  * Plain RTP has no encryption or authentication of its own, so only the networks the server is
  * told to trust may open one (default: loopback), and the bearer token applies as for WHIP.
  */
@@ -37,8 +37,11 @@ export async function rtpPost(ctx: RouteContext, allowed: BlockList, rtp: { host
   const chosen = ctx.pipelineFor(url);
   if (ctx.sessions.size + ctx.pendingSessions >= ctx.maxSessions) throw new HttpError(503, `server full (${ctx.maxSessions} sessions)`, { 'Retry-After': '5' });
   const offer = await readBody(req, MAX_SDP_BYTES, ctx.bodyTimeoutMs);
-  const session = await openSession(ctx, offer, chosen, undefined, (o) => createRtpPeer(o, rtp));
+  // The decoded video's size and the returned video's encoder: the same settings as WHIP's peers.
+  const { video, ffmpegPath } = ctx.peerOptions();
+  const options = { ...rtp, ...(video !== undefined ? { video } : {}), ...(ffmpegPath !== undefined ? { ffmpegPath } : {}) };
+  const session = await openSession(ctx, offer, chosen, undefined, (o) => createRtpPeer(o, options));
   res.writeHead(201, { ...CORS, 'Content-Type': 'application/sdp', Location: `/rtp/${session.id}`, ETag: `"${session.id}"` });
   res.end(session.peer.answer);
-  log.info(`session ${session.id}: plain RTP, started (${ctx.sessions.size} open)`);
+  log.info(`session ${session.id}: plain RTP${session.peer.hasVideo ? ' with video' : ''}, started (${ctx.sessions.size} open)`);
 }
