@@ -572,6 +572,29 @@ const CHECKS: Check[] = [
       for (const g of got) assert.ok(g && SEGMENTS.some(([s0, s1]) => g[0]! > s0! - 0.25 && g[1]! < s1! + 0.4), `${g} within ${JSON.stringify(SEGMENTS)}`);
     },
   },
+  {
+    file: 'docs/media-servers.md',
+    has: 'const timeline = rtpTimeline();',
+    run: async (b) => {
+      const [pa, pv] = [await freeUdpPort(), await freeUdpPort()];
+      const example = start(process.execPath, [moduleOf(b, (c) => c.replace('port: 5004', `port: ${pa}`).replace('port: 5006', `port: ${pv}`))], root);
+      const hex = (p: number) => `:${p.toString(16).toUpperCase().padStart(4, '0')} `;
+      await until('the example listening', 30_000, () => [pa, pv].every((p) => readFileSync('/proc/net/udp', 'utf8').includes(hex(p))));
+      // One ffmpeg sends both (its SRs on each port + 1): 3 s of a tone and of its test pattern.
+      const sent = await bash(
+        `ffmpeg -loglevel error -re -f lavfi -i sine=d=3 -f lavfi -i testsrc2=s=160x120:r=15:d=3 -map 0:a -c:a libopus -payload_type 111 -f rtp rtp://127.0.0.1:${pa} -map 1:v -c:v libvpx -g 15 -deadline realtime -payload_type 96 -f rtp rtp://127.0.0.1:${pv}`,
+        tmp,
+      );
+      assert.equal(sent.code, 0);
+      const out = lines((await finished(example, 'the timeline example', 30_000)).stdout).map((l) => l.split(' '));
+      const pts = (kind: string) => out.filter(([k]) => k === kind).map(([, t]) => Number(t));
+      const [audio, video] = [pts('audio'), pts('video')];
+      assert.ok(audio.length > 100 && video.length > 30, `${audio.length} audio and ${video.length} video lines`);
+      for (const s of [audio, video]) for (let i = 1; i < s.length; i++) assert.ok(s[i]! >= s[i - 1]!, 'pts increase');
+      // Both started with the sender: on its clock, the video's first frame is near the audio's first.
+      assert.ok(Math.min(audio[0]!, video[0]!) === 0 && Math.abs(video[0]! - audio[0]!) < 0.3, `first pts: audio ${audio[0]}, video ${video[0]}`);
+    },
+  },
   { file: 'docs/media-servers.md', has: '"request": "rtp_forward"', excluded: 'a request to a Janus server: test/server/janus.test.ts sends the same rtp_forward to Debian\'s Janus and checks what Causeway receives' },
   { file: 'docs/media-servers.md', has: 'createPlainTransport', excluded: 'needs a mediasoup router (a native worker not in this project); the RTP input tests receive the same Opus RTP from ffmpeg and GStreamer' },
   { file: 'examples/web/README.md', has: 'npm start', excluded: "serves on the fixed port 8080, which parallel runs may hold; README's `causeway serve --port` line runs the same server" },
