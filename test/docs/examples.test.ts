@@ -553,7 +553,7 @@ const CHECKS: Check[] = [
   },
   { file: 'docs/deployment.md', has: 'services:', excluded: 'a compose file for several machines (docker); the same roles run in test/cluster/scale-out.test.ts and in the block above' },
   {
-    file: 'docs/media-servers.md',
+    file: 'docs/rtp-gstreamer.md',
     has: 'npx causeway vad rtp://127.0.0.1:5004',
     run: async (b) => {
       const [listen, send] = lines(b.code);
@@ -595,8 +595,8 @@ const CHECKS: Check[] = [
       assert.ok(Math.min(audio[0]!, video[0]!) === 0 && Math.abs(video[0]! - audio[0]!) < 0.3, `first pts: audio ${audio[0]}, video ${video[0]}`);
     },
   },
-  { file: 'docs/media-servers.md', has: '"request": "rtp_forward"', excluded: 'a request to a Janus server: test/server/janus.test.ts sends the same rtp_forward to Debian\'s Janus and checks what Causeway receives' },
-  { file: 'docs/media-servers.md', has: 'createPlainTransport', excluded: 'needs a mediasoup router (a native worker not in this project); the RTP input tests receive the same Opus RTP from ffmpeg and GStreamer' },
+  { file: 'docs/rtp-janus.md', has: '"request": "rtp_forward"', excluded: 'a request to a Janus server: test/server/janus.test.ts sends the same rtp_forward to Debian\'s Janus and checks what Causeway receives' },
+  { file: 'docs/rtp-mediasoup.md', has: 'createPlainTransport', excluded: 'needs a mediasoup router (a native worker not in this project); the RTP input tests receive the same Opus RTP from ffmpeg and GStreamer' },
   { file: 'examples/web/README.md', has: 'npm start', excluded: "serves on the fixed port 8080, which parallel runs may hold; README's `causeway serve --port` line runs the same server" },
 ];
 
