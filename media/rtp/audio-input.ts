@@ -15,9 +15,9 @@ import { CausewayError } from '../../core/errors.js';
 import type { AudioFrame } from '../../core/frames.js';
 import { RtpAudioReceiver, type RtpAudioReceiverStats } from '../webrtc/rtp-audio-receiver.js';
 import { parsePlainSdp } from './plain-sdp.js';
-import { newDoorStats, RtpDoor, type DoorStats } from './rtp-door.js';
+import { newDoorStats, openDoor, RtpDoor, type DoorStats } from './rtp-door.js';
 import { PtsMapper, rtpTimeline, type PtsMapperStats, type RtpTimeline } from './sender-clock.js';
-import { bindRtpSockets, type RtcpPort, type RtpSockets } from './udp-ports.js';
+import type { RtcpPort } from './udp-ports.js';
 
 export interface RtpAudioInputOptions {
   /** The stream's SDP: its audio section's port and Opus payload type are used. */
@@ -86,7 +86,6 @@ export function rtpAudioInput(o: RtpAudioInputOptions): Observable<AudioFrame> {
     const receiver = new RtpAudioReceiver({ channels, reorderWindowMs: o.reorderWindowMs, onFrame: (f) => subscriber.next(f), mapPts: (...a) => mapper.pts(...a) });
     live(stats, receiver.stats);
     live(stats, mapper.stats);
-    let sockets: RtpSockets | undefined;
     let closed = false;
     let idle: NodeJS.Timeout | undefined;
     let lastPacketMs = 0;
@@ -120,23 +119,12 @@ export function rtpAudioInput(o: RtpAudioInputOptions): Observable<AudioFrame> {
         idle = setTimeout(() => setImmediate(end), o.reorderWindowMs ?? 60);
       },
     });
-    bindRtpSockets(host, target.port, target.rtcpPort, 'rtpAudioInput').then(
-      (s) => {
-        sockets = s;
-        if (closed) return closeSockets(s);
-        const failed = (e: Error) => subscriber.error(new CausewayError('input-not-found', `rtpAudioInput: socket error on ${host}:${s.port} (${e.message})`, { cause: e }));
-        s.rtp.on('error', failed);
-        s.rtcp?.on('error', failed);
-        door.attach(s.rtp, s.rtcp);
-        o.onListening?.(s.port, s.rtcpPort);
-      },
-      (e: unknown) => subscriber.error(e),
-    );
+    const closeDoor = openDoor(door, { host, port: target.port, rtcpPort: target.rtcpPort, who: 'rtpAudioInput' }, (e) => subscriber.error(e), o.onListening);
     return () => {
       closed = true;
       clearTimeout(idle);
       receiver.dispose();
-      if (sockets) closeSockets(sockets);
+      closeDoor();
     };
   });
 }
@@ -144,14 +132,4 @@ export function rtpAudioInput(o: RtpAudioInputOptions): Observable<AudioFrame> {
 /** Exposes a component's live counts on the caller's stats object (read when read). */
 export function live(stats: object, from: object): void {
   Object.defineProperties(stats, Object.fromEntries(Object.keys(from).map((k) => [k, { get: () => (from as Record<string, unknown>)[k], enumerable: true, configurable: true }])));
-}
-
-export function closeSockets(s: RtpSockets): void {
-  for (const socket of [s.rtp, s.rtcp]) {
-    try {
-      socket?.close();
-    } catch {
-      // closed already (an error ended it)
-    }
-  }
 }

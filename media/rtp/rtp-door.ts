@@ -5,12 +5,14 @@
  * A BYE only counts when it names the source whose packets are being received.
  */
 import type { Socket } from 'node:dgram';
+import { CausewayError } from '../../core/errors.js';
 import { nowMs } from '../../core/frames.js';
 import { rtpDropped } from './metrics.js';
 import { takeRtcp, type RtcpStats } from './rtcp-intake.js';
 import { isRtcp } from './rtcp-packet.js';
 import { parseRtp, type RtpPacketView } from './rtp-packet.js';
 import type { RtpTimeline } from './sender-clock.js';
+import { bindRtpSockets, closeSockets, type RtcpPort, type RtpSockets } from './udp-ports.js';
 
 export interface DoorStats extends RtcpStats {
   datagrams: number;
@@ -72,4 +74,35 @@ export class RtpDoor {
     this.o.stats.notRtp++;
     rtpDropped.inc({ why });
   }
+}
+
+/**
+ * Binds a receiver's sockets (udp-ports.ts) and lets `door` listen on them; a socket error, or
+ * a port that cannot be bound, goes to `fail`. Returns the teardown: it closes the sockets,
+ * also when they are bound only after it ran.
+ */
+export function openDoor(
+  door: RtpDoor,
+  where: { host: string; port: number; rtcpPort: RtcpPort; who: string },
+  fail: (e: unknown) => void,
+  onListening?: (port: number, rtcpPort: number | undefined) => void,
+): () => void {
+  let sockets: RtpSockets | undefined;
+  let closed = false;
+  bindRtpSockets(where.host, where.port, where.rtcpPort, where.who).then(
+    (s) => {
+      sockets = s;
+      if (closed) return closeSockets(s);
+      const failed = (e: Error) => fail(new CausewayError('input-not-found', `${where.who}: socket error on ${where.host}:${s.port} (${e.message})`, { cause: e }));
+      s.rtp.on('error', failed);
+      s.rtcp?.on('error', failed);
+      door.attach(s.rtp, s.rtcp);
+      onListening?.(s.port, s.rtcpPort);
+    },
+    fail,
+  );
+  return () => {
+    closed = true;
+    if (sockets) closeSockets(sockets);
+  };
 }

@@ -20,7 +20,7 @@ import { RtpAudioSender } from '../webrtc/rtp-audio-sender.js';
 import { VideoIn } from '../webrtc/video-in.js';
 import { VideoOut } from '../webrtc/video-out.js';
 import { VIDEO_CLOCK } from '../webrtc/vp8-rtp.js';
-import { closeSockets } from './audio-input.js';
+import { closeSockets } from './udp-ports.js';
 import { newDoorStats, RtpDoor, type DoorStats } from './rtp-door.js';
 import { PtsMapper, RtpTimeline } from './sender-clock.js';
 import { bindRtpSockets, type RtpSockets } from './udp-ports.js';

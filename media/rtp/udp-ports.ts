@@ -65,3 +65,14 @@ export async function bindRtpSockets(host: string, port: number, rtcp: RtcpPort,
     }
   }
 }
+
+/** Closes both sockets (either may have been closed by an error already). */
+export function closeSockets(s: RtpSockets): void {
+  for (const socket of [s.rtp, s.rtcp]) {
+    try {
+      socket?.close();
+    } catch {
+      // closed already (an error ended it)
+    }
+  }
+}

@@ -14,11 +14,11 @@ import type { PixelFormat, VideoFrame } from '../../core/frames.js';
 import { VIDEO_CLOCK } from '../webrtc/vp8-rtp.js';
 import { VideoIn } from '../webrtc/video-in.js';
 import { VideoOut } from '../webrtc/video-out.js';
-import { closeSockets, live } from './audio-input.js';
+import { live } from './audio-input.js';
 import { parsePlainSdp } from './plain-sdp.js';
-import { newDoorStats, RtpDoor, type DoorStats } from './rtp-door.js';
+import { newDoorStats, openDoor, RtpDoor, type DoorStats } from './rtp-door.js';
 import { PtsMapper, rtpTimeline, type RtpTimeline } from './sender-clock.js';
-import { bindRtpSockets, type RtcpPort, type RtpSockets } from './udp-ports.js';
+import type { RtcpPort } from './udp-ports.js';
 
 export interface RtpVideoInputOptions {
   /** The stream's SDP: its video section's port and VP8 payload type are used. */
@@ -71,8 +71,6 @@ export function rtpVideoInput(o: RtpVideoInputOptions): Observable<VideoFrame> {
       onFault: (message) => subscriber.error(new CausewayError('ffmpeg-failed', `rtpVideoInput: the VP8 decoder ended (${message})`)),
       mapPts: (...a) => mapper.pts(...a),
     });
-    let sockets: RtpSockets | undefined;
-    let closed = false;
     let last = 0;
     let idle: NodeJS.Timeout | undefined;
     // A live input's end: frames still inside the decoder (a few) are not waited for.
@@ -99,23 +97,11 @@ export function rtpVideoInput(o: RtpVideoInputOptions): Observable<VideoFrame> {
         idle = setTimeout(() => setImmediate(end), 100);
       },
     });
-    bindRtpSockets(host, t.port, t.rtcpPort, 'rtpVideoInput').then(
-      (s) => {
-        sockets = s;
-        if (closed) return closeSockets(s);
-        const failed = (e: Error) => subscriber.error(new CausewayError('input-not-found', `rtpVideoInput: socket error on ${host}:${s.port} (${e.message})`, { cause: e }));
-        s.rtp.on('error', failed);
-        s.rtcp?.on('error', failed);
-        door.attach(s.rtp, s.rtcp);
-        o.onListening?.(s.port, s.rtcpPort);
-      },
-      (e: unknown) => subscriber.error(e),
-    );
+    const closeDoor = openDoor(door, { host, port: t.port, rtcpPort: t.rtcpPort, who: 'rtpVideoInput' }, (e) => subscriber.error(e), o.onListening);
     return () => {
-      closed = true;
       clearTimeout(idle);
       void video.close();
-      if (sockets) closeSockets(sockets);
+      closeDoor();
     };
   });
 }

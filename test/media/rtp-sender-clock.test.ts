@@ -22,7 +22,7 @@ import { rtcpPackets } from '../../media/rtp/metrics.js';
 import { parseRtcp } from '../../media/rtp/rtcp-packet.js';
 import { rtpTimeline, STEP_TOLERANCE_US } from '../../media/rtp/sender-clock.js';
 import { bindRtpSockets, type RtpSockets } from '../../media/rtp/udp-ports.js';
-import { closeSockets } from '../../media/rtp/audio-input.js';
+import { closeSockets } from '../../media/rtp/udp-ports.js';
 import { rtpVideoInput } from '../../media/rtp/video.js';
 import { makeTempDir, removeDir } from '../fixtures-media.js';
 
