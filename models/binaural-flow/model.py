@@ -25,21 +25,26 @@ most reverberant training room). Directions are the source's relative to the lis
 SOFA's convention (azimuth counter-clockwise from ahead, 90 = left; elevation up).
 
 Causality. Every convolution has kernel 2 (or 3, dilated) in time and sees only the current and
-past frames; frequency kernels are centred (within one frame). Streaming, each conv keeps the
-last P frames of its own input in a buffer: the step graph runs one STFT frame with every buffer
-as explicit state. The solver evaluates the U-Net E = 2 * steps times per frame (midpoint: at t_i
-and at t_i + h/2), each on a different input, so each evaluation has its own set of buffers: the
-bank is per layer AND per evaluation, packed into one tensor bank [B, E, S] (layout: for each
-layer in LAYERS order, its [P, channels, bins] buffer flattened, C order). offline() runs the same
-weights over a whole sequence, each conv left-padded with P zero frames (= the initial buffers).
+past frames; frequency kernels are centred (within one frame). Streaming, each conv meets every
+input frame once, when it comes: its time taps applied to that frame give this frame's output
+(the current tap) and what the frame owes the outputs of the next P frames (the earlier taps),
+and the conv keeps those partial sums, P slots of its own output's size ([Cout, bins'], smaller
+than its input's [Cin, bins] for every layer here). The step graph runs one STFT frame with
+every conv's slots as explicit state. The solver evaluates the U-Net E = 2 * steps times per
+frame (midpoint: at t_i and at t_i + h/2), each on a different input, so each evaluation has its
+own slots: the bank is per layer AND per evaluation, packed into one tensor bank [B, E, S]
+(layout: for each layer in LAYERS order, its [P, Cout, bins'] slots flattened, C order, the
+next frame's slot first). offline() runs the same weights over a whole sequence, each conv
+left-padded with P zero frames (= the initial bank of zeros: a zero frame owes nothing).
 
 Step layout. The step graph works on [1, C, B, bins]: the B streams of a batch sit on an axis of
 their own (where offline has frequency and time, the step has streams and frequency: freq axis
-fa = 3 instead of 2), and each conv becomes a (1 x freq kernel) conv over its time taps stacked
-as channels. A batch is then one GEMM per conv (onnxruntime's CPU Conv runs one GEMM per image,
-so [B, C, bins, T] gave a batch no GEMM width), a buffer is updated by whole [C, B, bins] slabs
-instead of one float per (stream, channel, bin), and moving the bank between [B, ...] and the
-step layout moves whole rows of bins. Same weights, same arithmetic.
+fa = 3 instead of 2), and each conv becomes a (1 x freq kernel) conv of this frame with its time
+taps stacked as output channels. A batch is then one GEMM per conv (onnxruntime's CPU Conv runs
+one GEMM per image, so [B, C, bins, T] gave a batch no GEMM width), a slot is updated by whole
+[C, B, bins] slabs instead of one float per (stream, channel, bin), and moving the bank between
+[B, ...] and the step layout moves whole rows of bins. Same weights; the sums only add in another
+order.
 """
 import math
 from dataclasses import dataclass
@@ -98,23 +103,37 @@ class CausalConv(nn.Module):
 
     def __init__(self, cin, cout, kf=3, kt=2, stride_f=1, dil_t=1):
         super().__init__()
-        self.cin = cin
+        self.cin, self.cout, self.stride_f = cin, cout, stride_f
         self.conv = nn.Conv2d(cin, cout, (kf, kt), stride=(stride_f, 1), padding=(kf // 2, 0), dilation=(1, dil_t))
         self.past = (kt - 1) * dil_t
 
     def offline(self, x):
         return self.conv(F.pad(x, (self.past, 0, 0, 0)))
 
-    def step(self, x, buf):
-        """Step layout: x [1, C, B, bins] (this frame of B streams), buf [P, C, B, bins] (their
-        last P frames, oldest first) -> y [1, Cout, B, bins'], the next buf."""
-        w = self.conv.weight  # [Cout, C, kf, kt]; tap j sees frame t - (kt - 1 - j) * dil = buf[j * dil]
+    def step(self, x, pend):
+        """Step layout: x [1, C, B, bins] (this frame of B streams), pend [P, Cout, B, bins'] (the
+        sums already owed to the outputs of the next P frames, this one first) -> y [1, Cout, B,
+        bins'], the next pend. Each tap's weights meet a frame once, when it comes: tap j of
+        frame t belongs to the output of frame t + (kt - 1 - j) * dil, so the state is the partial
+        sums of the conv's (smaller) output instead of its input's last P frames."""
+        w, cout = self.conv.weight, self.conv.weight.shape[0]  # [Cout, C, kf, kt]
         kt, dil = w.shape[3], self.conv.dilation[1]
-        taps = [buf[j * dil:j * dil + 1] for j in range(kt - 1)] + [x]
-        w_taps = w.permute(0, 3, 1, 2).reshape(w.shape[0], kt * w.shape[1], 1, w.shape[2])
-        y = F.conv2d(torch.cat(taps, dim=1), w_taps, self.conv.bias, stride=(1, self.conv.stride[0]), padding=(0, self.conv.padding[0]))
-        nxt = x if self.past == 1 else torch.cat([buf[1:], x], dim=0)
-        return y, nxt
+        # Taps latest first: tap kt - 1 (this frame's own output), then those owed 1 dil, 2 dil... ahead.
+        w_taps = torch.cat([w[..., j] for j in reversed(range(kt))], dim=0).unsqueeze(2)  # [kt Cout, C, 1, kf]
+        bias = torch.cat([self.conv.bias, torch.zeros((kt - 1) * cout)])
+        a = F.conv2d(x, w_taps, bias, stride=(1, self.conv.stride[0]), padding=(0, self.conv.padding[0]))
+        owed = {(i + 1) * dil - 1: a[:, (i + 1) * cout:(i + 2) * cout] for i in range(kt - 1)}  # slot of frame t+1.. -> sum
+        y = pend[0:1] + a[:, :cout]
+        rows, k = [], 0
+        while k < self.past:
+            if k in owed:
+                rows.append(owed[k] if k + 1 >= self.past else pend[k + 1:k + 2] + owed[k])
+                k += 1
+                continue
+            end = min([j for j in owed if j > k] + [self.past - 1])  # copy the owed sums up to the next tap's slot
+            rows.append(pend[k + 1:end + 1])
+            k = end
+        return y, rows[0] if len(rows) == 1 else torch.cat(rows, dim=0)
 
 
 class Net(nn.Module):
@@ -196,7 +215,7 @@ class Net(nn.Module):
         pos = self.binpos if fa == 2 else self.binpos.transpose(2, 3)
         pr, pi = mr * xr - mi * xi, mr * xi + mi * xr  # [B, 2, nb, T]
         prior = torch.stack([pr[:, 0], pi[:, 0], pr[:, 1], pi[:, 1]], dim=1)
-        h = torch.cat([phi, xr, xi, prior, pos.expand_as(xr)], dim=1)
+        h = torch.cat([phi, xr, xi, prior, pos.expand(phi.shape[0], 1, phi.shape[2], phi.shape[3])], dim=1)
         new = []
         skips = []
 
@@ -274,7 +293,8 @@ class Net(nn.Module):
     # ---- bank packing ----
 
     def bank_layout(self):
-        return [(layer.cin, nb, layer.past) for layer, nb in zip(self.layers, self.in_bins)]
+        """Per layer: (channels, bins, P) of the partial sums it owes the next P frames' outputs."""
+        return [(layer.cout, nb // layer.stride_f, layer.past) for layer, nb in zip(self.layers, self.in_bins)]
 
     def bank_size(self):
         return sum(cin * nb * p for cin, nb, p in self.bank_layout())
