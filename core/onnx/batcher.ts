@@ -43,23 +43,7 @@ type Outputs = Record<string, ort.Tensor>;
  * One run of `rows` steps stacked along the batch axes. `handed` names the feeds whose buffers
  * the batcher made for this run alone: the run may take them (a worker thread's, by transfer).
  */
-type Run = (feeds: Feeds, rows: number, handed?: ReadonlySet<string>, fetches?: Fetches) => Promise<Outputs>;
-/** Every output by name: a tensor for the run to write into, or null for one it allocates. */
-export type Fetches = Record<string, ort.Tensor | null>;
-
-/**
- * The state outputs a batch writes into a buffer of the batcher's, reused from run to run, and
- * copies from there into each stream's own state buffer, reused from step to step (its last
- * state's, once the batch has stacked it). Without it, every run makes a fresh output tensor the
- * size of all its streams' states, and the copy of a stream's new state costs more in fresh
- * pages than in bytes.
- */
-export interface RecycledState {
-  /** Every output of the graph, in order. */
-  outputs: readonly string[];
-  /** State output -> the state input it feeds (pairs updated every step only). */
-  pairs: ReadonlyMap<string, string>;
-}
+type Run = (feeds: Feeds, rows: number, handed?: ReadonlySet<string>) => Promise<Outputs>;
 
 interface Pending {
   feeds: Feeds;
@@ -164,10 +148,6 @@ export class StepBatcher {
    * batch uses the front of one). A run takes one per batched input and gives it back when done.
    */
   private readonly spare = new Map<string, Data[]>();
-  /** Per recycled state output: the buffer its runs write into (one run in flight: see `recycle`). */
-  private readonly outSpare = new Map<string, Float32Array>();
-  /** State buffers this batcher made, which it may write a stream's next state into. */
-  private readonly owned = new WeakSet<Float32Array>();
   private warnedRetry = false;
 
   constructor(
@@ -180,8 +160,6 @@ export class StepBatcher {
      * without a copy), instead of buffers reused from run to run.
      */
     private readonly handOver = false,
-    /** Float32 state outputs along the leading axis, recycled (main thread: one run in flight only). */
-    private readonly recycle?: RecycledState,
   ) {
     this.maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 32));
     this.maxWaitMs = Math.max(0, options.maxWaitMs ?? 0);
@@ -197,50 +175,6 @@ export class StepBatcher {
     return new Promise((resolve, reject) => {
       this.queue.push({ feeds, key: this.keyOf(feeds), rows: this.rowsOf(feeds), resolve, reject });
       this.schedule();
-    });
-  }
-
-  /** The state input `output` feeds, when its rows are copied into the streams' own buffers. */
-  private recyclable(output: string, t: ort.Tensor): string | undefined {
-    const input = this.recycle?.pairs.get(output);
-    return input !== undefined && t.type === 'float32' && this.axes.get(output) === 0 ? input : undefined;
-  }
-
-  /** For a run with recycled state: every output named, each recycled one a reused buffer of the stacked state's shape. */
-  private fetchesFor(feeds: Feeds): Fetches | undefined {
-    if (!this.recycle || this.handOver || this.parallel > 1) return undefined;
-    const fetches: Fetches = {};
-    for (const name of this.recycle.outputs) {
-      const input = this.recycle.pairs.get(name);
-      const like = input === undefined ? undefined : feeds[input];
-      if (like === undefined || like.type !== 'float32' || this.axes.get(name) !== 0) {
-        fetches[name] = null;
-        continue;
-      }
-      const length = (like.data as Float32Array).length;
-      let buffer = this.outSpare.get(name);
-      if (!buffer || buffer.length < length) {
-        buffer = new Float32Array(Math.max(length, (length / like.dims[0]) * this.maxBatch));
-        this.outSpare.set(name, buffer);
-      }
-      fetches[name] = new ort.Tensor('float32', buffer.subarray(0, length), like.dims as number[]);
-    }
-    return fetches;
-  }
-
-  /** Each step's rows of a batched state output, copied into that stream's last state buffer when this batcher made it. */
-  private copyOut(t: ort.Tensor, batch: readonly Pending[], input: string): ort.Tensor[] {
-    const data = t.data as Float32Array;
-    const perRow = data.length / t.dims[0];
-    let row = 0;
-    return batch.map((p) => {
-      const n = p.rows * perRow;
-      const last = p.feeds[input]?.data as Float32Array | undefined;
-      const into = last !== undefined && this.owned.has(last) && last.length === n ? last : new Float32Array(n);
-      into.set(data.subarray(row * perRow, row * perRow + n));
-      this.owned.add(into);
-      row += p.rows;
-      return new ort.Tensor('float32', into, [p.rows, ...t.dims.slice(1)]);
     });
   }
 
@@ -343,7 +277,7 @@ export class StepBatcher {
         taken.push([name, buffer]);
         feeds[name] = concatAlong(parts, axis, buffer.subarray(0, length) as Data);
       }
-      out = await this.run(feeds, batch.reduce((a, p) => a + p.rows, 0), handed, this.fetchesFor(feeds));
+      out = await this.run(feeds, batch.reduce((a, p) => a + p.rows, 0), handed);
     } catch (e) {
       // Someone's step is bad (or the batch is): each step alone, each its own result. Said once
       // per model and counted, so a model that can never batch does not pass for one that does.
@@ -376,10 +310,7 @@ export class StepBatcher {
         for (const p of batch) p.reject(new Error(`${this.modelName}: output '${name}' has no batch axis the contract names; it cannot be split between streams`));
         return;
       }
-    }
-    for (const [name, t] of Object.entries(out)) {
-      const input = this.recyclable(name, t);
-      pieces[name] = input === undefined ? splitAlong(t, this.axes.get(name)!, sizes) : this.copyOut(t, batch, input);
+      pieces[name] = splitAlong(t, axis, sizes);
       t.dispose();
     }
     batch.forEach((p, i) => {

@@ -9,7 +9,7 @@ import { sharedMetrics } from '../metrics.js';
 import { nowMs } from '../frames.js';
 import { checkContract, checkFeed, type ModelContract, type TensorSpec } from './contract.js';
 import { logger } from '../log.js';
-import { batchAxes, batchIsFree, StepBatcher, type Fetches } from './batcher.js';
+import { batchAxes, batchIsFree, StepBatcher } from './batcher.js';
 import { checkDevice } from './device-check.js';
 import { autoBatchSizes, autoCandidates, describeCosts, deviceFromBatch, measureStep, type DeviceProvider } from './auto-device.js';
 import { cpuSession, loadSession, residentSession, type Provider, type SessionOptions } from './session.js';
@@ -158,9 +158,7 @@ export class StepModel {
       const axes = batchAxes(contract);
       // On a worker, a second batch in flight lets the main thread take one batch's results while the worker computes the next.
       const batch = { parallel: worker ? 2 : 1, ...options.batch };
-      // On the main thread a batch's state outputs go to buffers reused from run to run (batcher.ts: RecycledState).
-      const recycle = worker ? undefined : { outputs: session.outputNames, pairs: new Map(contract.state.filter((p) => p.updated !== 'once').map((p) => [p.output, p.input])) };
-      this.batcher = new StepBatcher((feeds, rows, handed, fetches) => this.runOnce(feeds, rows, handed, fetches), axes, contract.name, batch, worker !== undefined, recycle);
+      this.batcher = new StepBatcher((feeds, rows, handed) => this.runOnce(feeds, rows, handed), axes, contract.name, batch, worker !== undefined);
     }
   }
 
@@ -252,7 +250,7 @@ export class StepModel {
   }
 
   /** One ONNX run (one step, or a batch of `rows` of them), on the device when the route takes batches that large. */
-  private async runOnce(feeds: Record<string, ort.Tensor>, rows: number, handed?: ReadonlySet<string>, fetches?: Fetches): Promise<Record<string, ort.Tensor>> {
+  private async runOnce(feeds: Record<string, ort.Tensor>, rows: number, handed?: ReadonlySet<string>): Promise<Record<string, ort.Tensor>> {
     const t0 = nowMs();
     const onDevice = this.route !== undefined && rows >= this.route.fromBatch;
     sharedMetrics.modelRuns.inc({ model: this.contract.name, provider: onDevice ? this.route!.provider : this.provider });
@@ -260,7 +258,7 @@ export class StepModel {
     try {
       if (onDevice) out = await this.route!.session.run(feeds);
       else if (this.worker) out = await this.worker.run(feeds, handed);
-      else out = fetches ? await this.session.run(feeds, fetches) : await this.session.run(feeds);
+      else out = await this.session.run(feeds);
     } catch (e) {
       throw new ModelError('model-run-failed', `${this.contract.name} (${this.path}): step failed: ${(e as Error).message.split('\n')[0]}`, { cause: e });
     }

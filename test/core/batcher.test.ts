@@ -3,12 +3,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { histogramCount, metricValue, sharedMetrics } from '../../core/metrics.js';
-import { binauralFlowContract, BinauralFlowStream, conditioning, readBinauralFlowConfig } from '../../core/models/binaural-flow.js';
+import { BinauralFlowStream, conditioning } from '../../core/models/binaural-flow.js';
 import { CacheAwareStream } from '../../core/models/nemo-cache-aware.js';
 import { SileroStream } from '../../core/models/silero-vad.js';
 import { concatAlong, splitAlong, StepBatcher } from '../../core/onnx/batcher.js';
 import { loadedModelCount } from '../../core/onnx/shared-models.js';
-import { StepModel } from '../../core/onnx/step-model.js';
 import { rng } from '../helpers-random.js';
 
 const tinyBinauralFlow = fileURLToPath(new URL('../../../models/binaural-flow/tiny/step.onnx', import.meta.url));
@@ -167,38 +166,6 @@ describe('core/onnx/batcher (steps of many streams in one run)', () => {
     assert.ok(worst <= 1e-4, `max abs difference ${worst}`);
     assert.ok(runs < 4 * frames, `the steps should share runs: ${runs} runs`);
     assert.equal(loadedModelCount(), loaded);
-  });
-
-  it('on the main thread a batch writes each stream\'s next state into that stream\'s own buffer, reused from step to step, and the states equal those of each stream run alone', async () => {
-    const contract = binauralFlowContract(readBinauralFlowConfig(tinyBinauralFlow));
-    const feeds = (k: number, i: number) => {
-      const rand = rng(1000 * k + i);
-      const t = (dims: number[]) => new ort.Tensor('float32', Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1), dims);
-      return { mono: t([1, 2, 257]), cond: t([1, 6]), noise: t([1, 4, 256]) };
-    };
-    const banks = async (maxBatch: number) => {
-      const model = await StepModel.load(tinyBinauralFlow, contract, { device: 'cpu', batch: { maxBatch }, thread: 'main' });
-      const states = [0, 1, 2].map(() => model.newState());
-      const buffers = new Set<unknown>();
-      try {
-        for (let i = 0; i < 5; i++) {
-          await Promise.all(states.map((s, k) => model.step(feeds(k, i), s)));
-          if (i >= 2) for (const s of states) buffers.add(s.get('bank').data);
-        }
-        return { banks: states.map((s) => Float32Array.from(s.get('bank').data as Float32Array)), buffers: buffers.size };
-      } finally {
-        for (const s of states) s.dispose();
-        await model.dispose();
-      }
-    };
-    const alone = await banks(1);
-    const batched = await banks(32);
-    let worst = 0;
-    for (let k = 0; k < 3; k++) worst = Math.max(worst, maxDiff(batched.banks[k], alone.banks[k]));
-    assert.ok(worst <= 1e-4, `max abs difference ${worst}`);
-    // Steps 3 to 5 of three streams: one buffer a stream (alone, each run makes new ones).
-    assert.equal(batched.buffers, 3);
-    assert.equal(alone.buffers, 9);
   });
 
   it("a failed batched run is retried step by step: only the bad step fails, the others get their own results", async () => {
