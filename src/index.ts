@@ -50,6 +50,6 @@ export { generatePipeline, type GeneratePipelineOptions } from './server/generat
 export { streamify, streamifyFile, type StreamifyOptions, type StepSpec, type Streamified } from '../core/onnx/streamify/streamify.js';
 export { StreamifiedStream, readStepSpec, streamifiedContract, type StreamifiedResult } from '../core/models/streamified.js';
 export { KwsFrontEnd, kwsStepGraphs, readKwsHeadConfig, type KwsFeatureStep, type KwsHeadConfig } from '../core/models/kws.js';
-export { rtpAudioInput, rtpAudioOutput, rtpAudioSdp, rtpVideoInput, rtpVideoOutput, rtpVideoSdp, parsePlainSdp, parseRtcp, rtpTimeline, createRtpPeer, newRtpInputStats, type RtpTimeline, type RtcpPacketView, type RtpAudioInputOptions, type RtpAudioOutputOptions, type RtpVideoInputOptions, type RtpVideoOutputOptions, type RtpInputStats, type RtpPeerOptions } from '../media/rtp/index.js';
+export { rtpAudioInput, rtpAudioOutput, rtpAudioSdp, rtpVideoInput, rtpVideoOutput, rtpVideoSdp, parsePlainSdp, parseRtcp, rtpTimeline, createRtpPeer, newRtpInputStats, type RtpTimeline, type RtcpPacketView, type RtpInputOptions, type RtpAudioInputOptions, type RtpAudioOutputOptions, type RtpVideoInputOptions, type RtpVideoOutputOptions, type RtpInputStats, type RtpPeerOptions } from '../media/rtp/index.js';
 export { startFront, type FrontOptions, type CausewayFront } from './cluster/front.js';
 export { startWorker, type WorkerOptions, type CausewayWorker } from './cluster/worker.js';

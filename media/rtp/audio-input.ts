@@ -15,37 +15,15 @@ import { CausewayError } from '../../core/errors.js';
 import type { AudioFrame } from '../../core/frames.js';
 import { RtpAudioReceiver, type RtpAudioReceiverStats } from '../webrtc/rtp-audio-receiver.js';
 import { parsePlainSdp } from './plain-sdp.js';
-import { newDoorStats, openDoor, RtpDoor, type DoorStats } from './rtp-door.js';
-import { PtsMapper, rtpTimeline, type PtsMapperStats, type RtpTimeline } from './sender-clock.js';
+import { newDoorStats, openDoor, RtpDoor, type DoorStats, type RtpInputOptions } from './rtp-door.js';
+import { PtsMapper, rtpTimeline, type PtsMapperStats } from './sender-clock.js';
 import type { RtcpPort } from './udp-ports.js';
 
-export interface RtpAudioInputOptions {
-  /** The stream's SDP: its audio section's port and Opus payload type are used. */
-  readonly sdp?: string;
-  /** Without an SDP: the UDP port to listen on (0 picks a free one; `onListening` says which)... */
-  readonly port?: number;
-  /** ...and the Opus payload type (default 111). */
-  readonly payloadType?: number;
-  /** Address to listen on (default 127.0.0.1: loopback only; '0.0.0.0' for a media server elsewhere). */
-  readonly host?: string;
-  /**
-   * Where RTCP comes (it is also always accepted muxed on the RTP port): a port, 'mux' for only
-   * there; default the SDP's `a=rtcp:` port, or none with its `a=rtcp-mux`, else the RTP port + 1
-   * when that is free.
-   */
-  readonly rtcpPort?: number | 'mux';
-  /** Shared with the inputs of the same sender so their pts line up (sender-clock.ts); default one of its own. */
-  readonly timeline?: RtpTimeline;
-  /** A BYE from the source ends the stream (default true); false keeps listening (a sender may come back with a new SSRC). */
-  readonly endOnBye?: boolean;
+export interface RtpAudioInputOptions extends RtpInputOptions {
   /** Channels of the frames (default 1; Opus decodes a stereo stream to mono then). */
   readonly channels?: 1 | 2;
   /** How long a missing packet is waited for (default 60 ms). */
   readonly reorderWindowMs?: number;
-  /** Ends the stream this long after the last packet, once one has come (default: never, a live input). */
-  readonly idleTimeoutMs?: number;
-  /** Called with the bound port (and the RTCP port, when one is listened on apart) once the sockets listen. */
-  readonly onListening?: (port: number, rtcpPort?: number) => void;
   /** Filled in while the input runs: the receiver's counts and what was dropped at the door. */
   readonly stats?: RtpInputStats;
 }

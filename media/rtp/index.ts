@@ -1,5 +1,6 @@
 export { rtpAudioInput, rtpAudioTarget, newRtpInputStats, type RtpAudioInputOptions, type RtpInputStats } from './audio-input.js';
 export { parsePlainSdp, opusSdp, type PlainMedia } from './plain-sdp.js';
+export type { RtpInputOptions } from './rtp-door.js';
 export { parseRtp, type RtpPacketView } from './rtp-packet.js';
 export { isRtcp, parseRtcp, type RtcpPacketView } from './rtcp-packet.js';
 export { rtpTimeline, RtpTimeline } from './sender-clock.js';

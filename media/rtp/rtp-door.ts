@@ -106,3 +106,29 @@ export function openDoor(
     if (sockets) closeSockets(sockets);
   };
 }
+
+/** What every plain RTP input (audio, video) takes: where it listens, and how a stream ends. */
+export interface RtpInputOptions {
+  /** The stream's SDP: its audio (or video) section's port and payload type are used. */
+  readonly sdp?: string;
+  /** Without an SDP: the UDP port to listen on (0 picks a free one; `onListening` says which)... */
+  readonly port?: number;
+  /** ...and the payload type (default 111 for Opus audio, 96 for VP8 video). */
+  readonly payloadType?: number;
+  /** Address to listen on (default 127.0.0.1: loopback only; '0.0.0.0' for a media server elsewhere). */
+  readonly host?: string;
+  /**
+   * Where RTCP comes (it is also always accepted muxed on the RTP port): a port, 'mux' for only
+   * there; default the SDP's `a=rtcp:` port, or none with its `a=rtcp-mux`, else the RTP port + 1
+   * when that is free.
+   */
+  readonly rtcpPort?: number | 'mux';
+  /** Shared with the inputs of the same sender so their pts line up (sender-clock.ts); default one of its own. */
+  readonly timeline?: RtpTimeline;
+  /** A BYE from the source ends the stream (default true); false keeps listening (a sender may come back with a new SSRC). */
+  readonly endOnBye?: boolean;
+  /** Ends the stream this long after the last packet, once one has come (default: never, a live input). */
+  readonly idleTimeoutMs?: number;
+  /** Called with the bound port (and the RTCP port, when one is listened on apart) once the sockets listen. */
+  readonly onListening?: (port: number, rtcpPort?: number) => void;
+}

@@ -16,31 +16,15 @@ import { VideoIn } from '../webrtc/video-in.js';
 import { VideoOut } from '../webrtc/video-out.js';
 import { live } from './audio-input.js';
 import { parsePlainSdp } from './plain-sdp.js';
-import { newDoorStats, openDoor, RtpDoor, type DoorStats } from './rtp-door.js';
-import { PtsMapper, rtpTimeline, type RtpTimeline } from './sender-clock.js';
+import { newDoorStats, openDoor, RtpDoor, type DoorStats, type RtpInputOptions } from './rtp-door.js';
+import { PtsMapper, rtpTimeline } from './sender-clock.js';
 import type { RtcpPort } from './udp-ports.js';
 
-export interface RtpVideoInputOptions {
-  /** The stream's SDP: its video section's port and VP8 payload type are used. */
-  readonly sdp?: string;
-  readonly port?: number;
-  /** Default 96. */
-  readonly payloadType?: number;
-  readonly host?: string;
-  /** Where RTCP comes: as RtpAudioInputOptions.rtcpPort (default the SDP's, or the RTP port + 1). */
-  readonly rtcpPort?: number | 'mux';
-  /** Shared with the sender's audio input so their pts line up (sender-clock.ts). */
-  readonly timeline?: RtpTimeline;
-  /** A BYE from the source ends the stream (default true). */
-  readonly endOnBye?: boolean;
+export interface RtpVideoInputOptions extends RtpInputOptions {
   /** Size and format of the decoded frames, whatever the sender's (default 320x240 rgb24). */
   readonly width?: number;
   readonly height?: number;
   readonly pixelFormat?: PixelFormat;
-  /** Ends the stream this long after the last packet, once one has come (default: never). */
-  readonly idleTimeoutMs?: number;
-  /** As RtpAudioInputOptions.onListening. */
-  readonly onListening?: (port: number, rtcpPort?: number) => void;
   /** Filled in while it runs. */
   readonly stats?: Record<string, number>;
 }
