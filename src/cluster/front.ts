@@ -18,6 +18,7 @@ import { logger } from '../../core/log.js';
 import { collectProcessMetrics, metrics } from '../../core/metrics.js';
 import { answeringErrors, CORS, HttpError, MAX_SDP_BYTES, readBody, requireSdp } from '../server/http-util.js';
 import { serveStatic } from '../server/static-files.js';
+import { routeWhipWhep, type WhipWhepHandlers } from '../server/whip-whep-table.js';
 import { subjects, WORKER_TIMEOUT_MS, type Ended, type Heartbeat, type OfferReply, type RemoveReply } from './messages.js';
 import { connectNats } from './nats.js';
 
@@ -208,38 +209,23 @@ export async function startFront(o: FrontOptions): Promise<CausewayFront> {
     return AggregatorRegistry.aggregate(parts).metrics();
   }
 
+  const whipWhep: WhipWhepHandlers = {
+    publish: place,
+    end: remove,
+    watch,
+    async stopWatching(req, res, url, session, viewer) {
+      requireAuth(req, url);
+      await askOwner<RemoveReply>(session, subjects.removeViewer, { session, viewer });
+      res.writeHead(200, CORS);
+      res.end();
+    },
+  };
+
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     const method = req.method ?? 'GET';
-    if (method === 'OPTIONS' && (path === '/whip' || path.startsWith('/whip/') || path.startsWith('/whep/'))) {
-      res.writeHead(204, CORS);
-      res.end();
-      return;
-    }
-    if (path === '/whip') {
-      if (method !== 'POST') throw new HttpError(405, 'use POST with an SDP offer', { Allow: 'POST, OPTIONS' });
-      return place(req, res, url);
-    }
-    const m = /^\/whip\/([0-9a-f-]{36})$/.exec(path);
-    if (m) {
-      if (method === 'DELETE') return remove(req, res, url, m[1]!);
-      throw new HttpError(405, 'only DELETE is supported on a session', { Allow: 'DELETE, OPTIONS' });
-    }
-    const whep = /^\/whep\/([0-9a-f-]{36})$/.exec(path);
-    if (whep) {
-      if (method !== 'POST') throw new HttpError(405, 'use POST with a recvonly SDP offer to watch a session', { Allow: 'POST, OPTIONS' });
-      return watch(req, res, url, whep[1]!);
-    }
-    const viewer = /^\/whep\/([0-9a-f-]{36})\/([0-9a-f-]{36})$/.exec(path);
-    if (viewer) {
-      if (method !== 'DELETE') throw new HttpError(405, 'only DELETE is supported on a viewer', { Allow: 'DELETE, OPTIONS' });
-      requireAuth(req, url);
-      await askOwner<RemoveReply>(viewer[1]!, subjects.removeViewer, { session: viewer[1], viewer: viewer[2] });
-      res.writeHead(200, CORS);
-      res.end();
-      return;
-    }
+    if (await routeWhipWhep(req, res, url, whipWhep)) return;
     if (path === '/healthz' && method === 'GET') {
       const live = [...workers.values()];
       res.writeHead(200, { 'Content-Type': 'application/json' });

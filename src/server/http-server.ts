@@ -15,12 +15,13 @@ import { collectProcessMetrics, counter, metrics } from '../../core/metrics.js';
 import type { Session } from './session.js';
 import type { SessionPipeline } from './session-pipeline.js';
 import { pipelineTable } from './pipeline-table.js';
-import { answeringErrors, CORS, HttpError } from './http-util.js';
+import { answeringErrors, HttpError } from './http-util.js';
 import type { RouteContext } from './route-context.js';
 import { isStaticPath, serveStatic } from './static-files.js';
 import { whepDelete, whepPost } from './whep-routes.js';
 import { whipDelete, whipPost } from './whip-routes.js';
 import { rtpAllowList, rtpPost } from './rtp-routes.js';
+import { routeWhipWhep, type WhipWhepHandlers } from './whip-whep-table.js';
 
 const log = logger('server');
 
@@ -132,25 +133,18 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
     peerOptions: () => ({ iceAdditionalHostAddresses: ['127.0.0.1'], timeoutSec: 4, ...options.peer }),
   };
 
+  const whipWhep: WhipWhepHandlers = {
+    publish: (req, res, url) => whipPost(ctx, req, res, url),
+    end: (req, res, url, session) => whipDelete(ctx, req, res, url, session),
+    watch: (req, res, url, session) => whepPost(ctx, req, res, url, session),
+    stopWatching: (req, res, url, session, viewer) => whepDelete(ctx, req, res, url, session, viewer),
+  };
+
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     const method = req.method ?? 'GET';
-    if (method === 'OPTIONS' && (path === '/whip' || path.startsWith('/whip/') || path.startsWith('/whep/'))) {
-      res.writeHead(204, CORS);
-      res.end();
-      return;
-    }
-    if (path === '/whip') {
-      if (method !== 'POST') throw new HttpError(405, 'use POST with an SDP offer', { Allow: 'POST, OPTIONS' });
-      return whipPost(ctx, req, res, url);
-    }
-    const m = /^\/whip\/([0-9a-f-]{36})$/.exec(path);
-    if (m) {
-      if (method === 'DELETE') return whipDelete(ctx, req, res, url, m[1]);
-      // Trickle ICE and ICE restarts (PATCH) are not supported: answers carry all candidates.
-      throw new HttpError(405, 'only DELETE is supported on a session', { Allow: 'DELETE, OPTIONS' });
-    }
+    if (await routeWhipWhep(req, res, url, whipWhep)) return;
     if (path === '/rtp') {
       if (method !== 'POST') throw new HttpError(405, 'use POST with a plain RTP SDP offer', { Allow: 'POST' });
       // RTP listens where the request came in (the address the media server reached).
@@ -161,17 +155,6 @@ export async function startServer(options: ServerOptions = {}): Promise<Causeway
       if (method === 'DELETE') return whipDelete(ctx, req, res, url, rtpSession[1]!);
       throw new HttpError(405, 'only DELETE is supported on a session', { Allow: 'DELETE' });
     }
-    const whep = /^\/whep\/([0-9a-f-]{36})$/.exec(path);
-    if (whep) {
-      if (method !== 'POST') throw new HttpError(405, 'use POST with a recvonly SDP offer to watch a session', { Allow: 'POST, OPTIONS' });
-      return whepPost(ctx, req, res, url, whep[1]);
-    }
-    const viewer = /^\/whep\/([0-9a-f-]{36})\/([0-9a-f-]{36})$/.exec(path);
-    if (viewer) {
-      if (method === 'DELETE') return whepDelete(ctx, req, res, url, viewer[1], viewer[2]);
-      throw new HttpError(405, 'only DELETE is supported on a viewer', { Allow: 'DELETE, OPTIONS' });
-    }
-    if (path === '/whep' || path.startsWith('/whep/')) throw new HttpError(404, 'watch a session with POST /whep/<session id>');
     if (path === '/healthz' && method === 'GET') {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ status: 'ok', sessions: sessions.size, maxSessions }));
