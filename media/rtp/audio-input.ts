@@ -15,7 +15,7 @@ import { CausewayError } from '../../core/errors.js';
 import type { AudioFrame } from '../../core/frames.js';
 import { RtpAudioReceiver, type RtpAudioReceiverStats } from '../webrtc/rtp-audio-receiver.js';
 import { parsePlainSdp } from './plain-sdp.js';
-import { newDoorStats, openDoor, RtpDoor, type DoorStats, type RtpInputOptions } from './rtp-door.js';
+import { LiveEnd, newDoorStats, openDoor, RtpDoor, type DoorStats, type RtpInputOptions } from './rtp-door.js';
 import { PtsMapper, rtpTimeline, type PtsMapperStats } from './sender-clock.js';
 import type { RtcpPort } from './udp-ports.js';
 
@@ -65,42 +65,30 @@ export function rtpAudioInput(o: RtpAudioInputOptions): Observable<AudioFrame> {
     live(stats, receiver.stats);
     live(stats, mapper.stats);
     let closed = false;
-    let idle: NodeJS.Timeout | undefined;
-    let lastPacketMs = 0;
     const end = () => {
       if (closed) return;
       receiver.flush();
       subscriber.complete();
     };
-    // The timer may fire after the event loop was held up (a model loading downstream) with
-    // datagrams still unread: the decision waits for the I/O phase (setImmediate runs after it).
-    const checkIdle = () =>
-      setImmediate(() => {
-        const quiet = Date.now() - lastPacketMs;
-        if (quiet >= o.idleTimeoutMs!) end();
-        else idle = setTimeout(checkIdle, o.idleTimeoutMs! - quiet);
-      });
+    const ends = new LiveEnd(o.idleTimeoutMs, end);
     const door = new RtpDoor({
       payloadType: target.payloadType,
       timeline: mapper.timeline,
       stats,
       onPacket: (p, arrivalMs) => {
-        lastPacketMs = Date.now();
+        ends.packet();
         receiver.push(p, arrivalMs);
-        if (o.idleTimeoutMs !== undefined && idle === undefined) idle = setTimeout(checkIdle, o.idleTimeoutMs);
       },
       // Packets sent just before the BYE may still be on their way through the other socket or
       // the reorder buffer: the stream ends once a reorder window has passed.
       onBye: () => {
-        if (o.endOnBye === false) return;
-        clearTimeout(idle);
-        idle = setTimeout(() => setImmediate(end), o.reorderWindowMs ?? 60);
+        if (o.endOnBye !== false) ends.bye(o.reorderWindowMs ?? 60);
       },
     });
     const closeDoor = openDoor(door, { host, port: target.port, rtcpPort: target.rtcpPort, who: 'rtpAudioInput' }, (e) => subscriber.error(e), o.onListening);
     return () => {
       closed = true;
-      clearTimeout(idle);
+      ends.stop();
       receiver.dispose();
       closeDoor();
     };

@@ -132,3 +132,41 @@ export interface RtpInputOptions {
   /** Called with the bound port (and the RTCP port, when one is listened on apart) once the sockets listen. */
   readonly onListening?: (port: number, rtcpPort?: number) => void;
 }
+
+/**
+ * When a live plain RTP input ends: `idleTimeoutMs` after its last packet, once one has come
+ * (never without it), or a short wait after a BYE, for what the sender sent just before it. The
+ * idle check waits for the I/O phase (setImmediate runs after it): the timer may fire after the
+ * event loop was held up (a model loading downstream) with datagrams still unread.
+ */
+export class LiveEnd {
+  private timer: NodeJS.Timeout | undefined;
+  private lastMs = 0;
+
+  constructor(
+    private readonly idleTimeoutMs: number | undefined,
+    private readonly end: () => void,
+  ) {}
+
+  packet(): void {
+    this.lastMs = Date.now();
+    if (this.idleTimeoutMs !== undefined && this.timer === undefined) this.timer = setTimeout(this.check, this.idleTimeoutMs);
+  }
+
+  bye(waitMs: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => setImmediate(this.end), waitMs);
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+
+  private readonly check = (): void => {
+    setImmediate(() => {
+      const quiet = Date.now() - this.lastMs;
+      if (quiet >= this.idleTimeoutMs!) this.end();
+      else this.timer = setTimeout(this.check, this.idleTimeoutMs! - quiet);
+    });
+  };
+}

@@ -16,7 +16,7 @@ import { VideoIn } from '../webrtc/video-in.js';
 import { VideoOut } from '../webrtc/video-out.js';
 import { live } from './audio-input.js';
 import { parsePlainSdp } from './plain-sdp.js';
-import { newDoorStats, openDoor, RtpDoor, type DoorStats, type RtpInputOptions } from './rtp-door.js';
+import { LiveEnd, newDoorStats, openDoor, RtpDoor, type DoorStats, type RtpInputOptions } from './rtp-door.js';
 import { PtsMapper, rtpTimeline } from './sender-clock.js';
 import type { RtcpPort } from './udp-ports.js';
 
@@ -55,35 +55,25 @@ export function rtpVideoInput(o: RtpVideoInputOptions): Observable<VideoFrame> {
       onFault: (message) => subscriber.error(new CausewayError('ffmpeg-failed', `rtpVideoInput: the VP8 decoder ended (${message})`)),
       mapPts: (...a) => mapper.pts(...a),
     });
-    let last = 0;
-    let idle: NodeJS.Timeout | undefined;
     // A live input's end: frames still inside the decoder (a few) are not waited for.
     const end = () => void video.close().then(() => subscriber.complete());
-    const check = () =>
-      setImmediate(() => {
-        const quiet = Date.now() - last;
-        if (quiet >= o.idleTimeoutMs!) end();
-        else idle = setTimeout(check, o.idleTimeoutMs! - quiet);
-      });
+    const ends = new LiveEnd(o.idleTimeoutMs, end);
     const door = new RtpDoor({
       payloadType: t.payloadType,
       timeline: mapper.timeline,
       stats: stats as unknown as DoorStats,
       onPacket: (p, arrivalMs) => {
-        last = Date.now();
+        ends.packet();
         video.push(p, arrivalMs);
-        if (o.idleTimeoutMs !== undefined && idle === undefined) idle = setTimeout(check, o.idleTimeoutMs);
       },
       // As for audio: the packets sent just before the BYE are given the reorder window to come.
       onBye: () => {
-        if (o.endOnBye === false) return;
-        clearTimeout(idle);
-        idle = setTimeout(() => setImmediate(end), 100);
+        if (o.endOnBye !== false) ends.bye(100);
       },
     });
     const closeDoor = openDoor(door, { host, port: t.port, rtcpPort: t.rtcpPort, who: 'rtpVideoInput' }, (e) => subscriber.error(e), o.onListening);
     return () => {
-      clearTimeout(idle);
+      ends.stop();
       void video.close();
       closeDoor();
     };
