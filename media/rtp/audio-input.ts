@@ -14,6 +14,7 @@ import { Observable } from 'rxjs';
 import { CausewayError } from '../../core/errors.js';
 import type { AudioFrame } from '../../core/frames.js';
 import { RtpAudioReceiver, type RtpAudioReceiverStats } from '../webrtc/rtp-audio-receiver.js';
+import { live } from './metrics.js';
 import { parsePlainSdp } from './plain-sdp.js';
 import { LiveEnd, newDoorStats, openDoor, RtpDoor, type DoorStats, type RtpInputOptions } from './rtp-door.js';
 import { PtsMapper, rtpTimeline, type PtsMapperStats } from './sender-clock.js';
@@ -95,7 +96,3 @@ export function rtpAudioInput(o: RtpAudioInputOptions): Observable<AudioFrame> {
   });
 }
 
-/** Exposes a component's live counts on the caller's stats object (read when read). */
-export function live(stats: object, from: object): void {
-  Object.defineProperties(stats, Object.fromEntries(Object.keys(from).map((k) => [k, { get: () => (from as Record<string, unknown>)[k], enumerable: true, configurable: true }])));
-}

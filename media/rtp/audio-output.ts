@@ -12,6 +12,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import { CausewayError } from '../../core/errors.js';
 import type { AudioFrame } from '../../core/frames.js';
 import { RtpAudioSender, type RtpAudioSenderStats } from '../webrtc/rtp-audio-sender.js';
+import { live } from './metrics.js';
 import { opusSdp } from './plain-sdp.js';
 
 export interface RtpAudioOutputOptions {
@@ -71,7 +72,7 @@ export function rtpAudioOutput(o: RtpAudioOutputOptions): OperatorFunction<Audio
           return true;
         },
       });
-      Object.defineProperties(stats, Object.fromEntries(Object.keys(sender.stats).map((k) => [k, { get: () => sender.stats[k as keyof RtpAudioSenderStats], enumerable: true, configurable: true }])));
+      live(stats, sender.stats);
       socket.on('error', () => stats.sendErrors!++);
       const sub = source.subscribe({
         next: (f) => {

@@ -8,7 +8,7 @@ import type { Socket } from 'node:dgram';
 import { CausewayError } from '../../core/errors.js';
 import { nowMs } from '../../core/frames.js';
 import { rtpDropped } from './metrics.js';
-import { takeRtcp, type RtcpStats } from './rtcp-intake.js';
+import { newRtcpStats, takeRtcp, type RtcpStats } from './rtcp-intake.js';
 import { isRtcp } from './rtcp-packet.js';
 import { parseRtp, type RtpPacketView } from './rtp-packet.js';
 import type { RtpTimeline } from './sender-clock.js';
@@ -21,7 +21,7 @@ export interface DoorStats extends RtcpStats {
 }
 
 export function newDoorStats(): DoorStats {
-  return { datagrams: 0, notRtp: 0, otherPayloadType: 0, rtcpPackets: 0, senderReports: 0, rtcpMalformed: 0, byes: 0 };
+  return { datagrams: 0, notRtp: 0, otherPayloadType: 0, ...newRtcpStats() };
 }
 
 export interface DoorOptions {

@@ -4,6 +4,7 @@
  * back), and the answer naming the ports Causeway listens on. An offer Causeway cannot take is
  * a 'bad-offer' error (the server's 400) that says why.
  */
+import { isIP } from 'node:net';
 import { CausewayError } from '../../core/errors.js';
 import { parsePlainSdp, type PlainMedia } from './plain-sdp.js';
 import type { RtpSockets } from './udp-ports.js';
@@ -24,7 +25,11 @@ const bad = (why: string) => new CausewayError('bad-offer', `bad plain RTP offer
 function track(m: PlainMedia, codec: string): Track | undefined {
   const f = [...m.formats].find(([, x]) => x.codec === codec);
   if (!f) return undefined;
-  return { payloadType: f[0], ...(m.port > 0 ? { returnTo: { address: m.address ?? '127.0.0.1', port: m.port, payloadType: f[0] } } : {}) };
+  if (m.port === 0) return { payloadType: f[0] };
+  // Results go to an address, never a name: a lookup would be a request of the offer's making.
+  const address = m.address ?? '127.0.0.1';
+  if (isIP(address) !== 4) throw bad(`its ${m.kind} section's connection address '${address}' is not an IPv4 address (c=IN IP4 a.b.c.d)`);
+  return { payloadType: f[0], returnTo: { address, port: m.port, payloadType: f[0] } };
 }
 
 const offered = (m: PlainMedia) => [...m.formats].map(([pt, f]) => `${pt} ${f.codec}`).join(', ') || 'no rtpmap';

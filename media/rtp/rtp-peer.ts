@@ -20,10 +20,9 @@ import { RtpAudioSender } from '../webrtc/rtp-audio-sender.js';
 import { VideoIn } from '../webrtc/video-in.js';
 import { VideoOut } from '../webrtc/video-out.js';
 import { VIDEO_CLOCK } from '../webrtc/vp8-rtp.js';
-import { closeSockets } from './udp-ports.js';
 import { newDoorStats, RtpDoor, type DoorStats } from './rtp-door.js';
 import { PtsMapper, RtpTimeline } from './sender-clock.js';
-import { bindRtpSockets, type RtpSockets } from './udp-ports.js';
+import { bindRtpSockets, closeSockets, type RtpSockets } from './udp-ports.js';
 import { offerTracks, peerAnswer, type PeerTracks } from './rtp-peer-sdp.js';
 
 export interface RtpPeerOptions {
@@ -45,6 +44,7 @@ interface VideoPath {
   readonly input: VideoIn;
   keyframesWanted: number;
   out?: VideoOut;
+  ssrc?: number;
 }
 
 class RtpPeer implements WhipPeer {
@@ -65,6 +65,8 @@ class RtpPeer implements WhipPeer {
   private readonly sender: RtpAudioSender | undefined;
   private readonly video: VideoPath | undefined;
   private packetsOut = 0;
+  /** Datagrams that could not be sent back, and socket errors (counted: the session goes on). */
+  private sendErrors = 0;
   private lastPacketMs = Date.now();
   private readonly idleTimer: NodeJS.Timeout;
   private closing: Promise<void> | undefined;
@@ -78,6 +80,8 @@ class RtpPeer implements WhipPeer {
     private readonly options: RtpPeerOptions,
   ) {
     this.answer = peerAnswer(host, tracks, audioSockets, videoSockets);
+    this.watchErrors(audioSockets);
+    if (videoSockets) this.watchErrors(videoSockets);
     this.receiver = new RtpAudioReceiver({
       channels: 1,
       reorderWindowMs: options.reorderWindowMs,
@@ -92,8 +96,7 @@ class RtpPeer implements WhipPeer {
         send: (p) => {
           p.header.ssrc = ssrc;
           p.header.payloadType = back.payloadType;
-          this.packetsOut++;
-          audioSockets.rtp.send(p.serialize(), back.port, back.address);
+          this.sendBack(audioSockets, p.serialize(), back);
           return true;
         },
       });
@@ -128,7 +131,7 @@ class RtpPeer implements WhipPeer {
     const back = this.tracks.video?.returnTo;
     if (this.closing !== undefined || v === undefined || back === undefined) return;
     const o = this.options.video ?? {};
-    const ssrc = randomInt(1, 2 ** 32);
+    const ssrc = (v.ssrc ??= randomInt(1, 2 ** 32));
     v.out ??= new VideoOut({
       ...(o.fps !== undefined ? { fps: o.fps } : {}),
       ...(o.bitrateKbps !== undefined ? { bitrateKbps: o.bitrateKbps } : {}),
@@ -138,8 +141,7 @@ class RtpPeer implements WhipPeer {
       send: (p) => {
         p.header.ssrc = ssrc;
         p.header.payloadType = back.payloadType;
-        this.packetsOut++;
-        v.sockets.rtp.send(p.serialize(), back.port, back.address);
+        this.sendBack(v.sockets, p.serialize(), back);
         return true;
       },
       onProcessEnded: (message) => this.faultSubject.next(`vp8-encoder: ${message}`),
@@ -154,7 +156,7 @@ class RtpPeer implements WhipPeer {
       Object.assign(video, v.input.stats(), v.out?.stats() ?? {}, { keyframesWanted: v.keyframesWanted });
       for (const [k, n] of Object.entries({ ...v.stats, ...v.mapper.stats })) video[`video${k[0]!.toUpperCase()}${k.slice(1)}`] = n;
     }
-    return { ...this.audioStats, ...this.audioMapper.stats, packetsOut: this.packetsOut, ...this.receiver.stats, ...video };
+    return { ...this.audioStats, ...this.audioMapper.stats, packetsOut: this.packetsOut, sendErrors: this.sendErrors, ...this.receiver.stats, ...video };
   }
 
   close(): Promise<void> {
@@ -173,6 +175,19 @@ class RtpPeer implements WhipPeer {
       this.stateSubject.complete();
     })();
     return this.closing;
+  }
+
+  /** A result datagram to the media server; a failure is counted (an unreachable network), never thrown. */
+  private sendBack(sockets: RtpSockets, data: Uint8Array, to: { port: number; address: string }): void {
+    this.packetsOut++;
+    sockets.rtp.send(data, to.port, to.address, (e) => {
+      if (e) this.sendErrors++;
+    });
+  }
+
+  /** A socket error (ICMP-reported, or the system's) is counted: unhandled, it would end the process. */
+  private watchErrors(sockets: RtpSockets): void {
+    for (const s of [sockets.rtp, sockets.rtcp]) s?.on('error', () => this.sendErrors++);
   }
 
   /** A packet came: the peer is connected and not idle. */

@@ -14,7 +14,7 @@ import type { PixelFormat, VideoFrame } from '../../core/frames.js';
 import { VIDEO_CLOCK } from '../webrtc/vp8-rtp.js';
 import { VideoIn } from '../webrtc/video-in.js';
 import { VideoOut } from '../webrtc/video-out.js';
-import { live } from './audio-input.js';
+import { live } from './metrics.js';
 import { parsePlainSdp } from './plain-sdp.js';
 import { LiveEnd, newDoorStats, openDoor, RtpDoor, type DoorStats, type RtpInputOptions } from './rtp-door.js';
 import { PtsMapper, rtpTimeline } from './sender-clock.js';
@@ -88,6 +88,8 @@ export interface RtpVideoOutputOptions {
   readonly fps?: number;
   readonly bitrateKbps?: number;
   readonly keyframeIntervalSec?: number;
+  /** Filled in while it runs: datagrams that could not be sent (the host unreachable, a bad address). */
+  readonly stats?: { sendErrors?: number };
 }
 
 /** The SDP a receiver of rtpVideoOutput(o) needs. */
@@ -108,6 +110,9 @@ export function rtpVideoOutput(o: RtpVideoOutputOptions): OperatorFunction<Video
   return (source) =>
     new Observable<never>((subscriber) => {
       const socket = createSocket('udp4');
+      const stats = o.stats ?? {};
+      stats.sendErrors = 0;
+      socket.on('error', () => stats.sendErrors!++);
       const ssrc = randomInt(1, 2 ** 32);
       const out = new VideoOut({
         fps: o.fps ?? 30,
@@ -116,7 +121,9 @@ export function rtpVideoOutput(o: RtpVideoOutputOptions): OperatorFunction<Video
         send: (p) => {
           p.header.ssrc = ssrc;
           p.header.payloadType = pt;
-          socket.send(p.serialize(), o.port, o.host ?? '127.0.0.1');
+          socket.send(p.serialize(), o.port, o.host ?? '127.0.0.1', (e) => {
+            if (e) stats.sendErrors!++;
+          });
           return true;
         },
       });

@@ -63,7 +63,7 @@ describe('server: plain RTP sessions (POST /rtp)', function () {
     await until('the session gone', 5000, () => server!.sessions.size === 0);
   });
 
-  it('only trusted networks may open one; a non-Opus or malformed offer is a 400', async () => {
+  it('only trusted networks may open one; a non-Opus or malformed offer, or one sending results to a name, is a 400', async () => {
     server = await startServer({ port: 0, pipeline: defaultPipeline({ device: 'cpu' }), rtpNetworks: ['10.0.0.0/8'] });
     const refused = await fetch(`${server.url}/rtp`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offerFor(5004) });
     assert.equal(refused.status, 403);
@@ -75,6 +75,11 @@ describe('server: plain RTP sessions (POST /rtp)', function () {
     assert.match(await pcmu.text(), /its audio is not Opus \(0 pcmu\); plain RTP takes Opus/);
     const junk = await fetch(`${server.url}/rtp`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: 'v=0\r\nm=audio 5004 UDP/TLS/RTP/SAVPF 111\r\n' });
     assert.equal(junk.status, 400);
+    // A name where the results go would be looked up (and a failed lookup an unhandled socket error).
+    const named = await fetch(`${server.url}/rtp`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offerFor(5004).replace('c=IN IP4 127.0.0.1', 'c=IN IP4 nowhere.invalid') });
+    assert.equal(named.status, 400);
+    assert.match(await named.text(), /connection address 'nowhere\.invalid' is not an IPv4 address/);
     assert.equal(server.sessions.size, 0);
+    assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
   });
 });
