@@ -40,3 +40,5 @@ cp "$work/command-asr.pt" "$work/stage1.pt"
 /usr/bin/python3 "$here/train.py" "$work/train-a,$work/train-b,$work/train-c,$work/train-d" "$work/eval" "$work/stage2" 8 full "$work/stage1.pt" 0.12 | tee -a "$here/model/training.log"
 cp "$work/command-asr.pt" "$work/stage2.pt"
 /usr/bin/python3 "$here/train.py" "$work/train-a,$work/train-b,$work/train-c,$work/train-d,$work/train-e,$work/train-f" "$work/eval" "$here/model" "$epochs" full "$work/stage2.pt" 0.12 | tee -a "$here/model/training.log"
+# The step graph in its batch-friendly form (same weights; README, "Recipe" 4).
+/usr/bin/python3 "$here/restep.py" "$here/model"
