@@ -101,6 +101,25 @@ export function concatAlong(tensors: readonly ort.Tensor[], axis: number, into?:
 }
 
 /**
+ * The tensors' data as one view when, stacked along a leading `axis`, they already lie side by
+ * side in one buffer, in order (each stream's state is its rows of the last run's output: when
+ * the same streams step again in the same order, their states are that output, whole); else
+ * undefined.
+ */
+export function adjacentViews(tensors: readonly ort.Tensor[], axis: number): Data | undefined {
+  if (tensors[0].dims.slice(0, axis).some((d) => d !== 1)) return undefined;
+  const first = tensors[0].data as Data;
+  let end = first.byteOffset + first.byteLength;
+  for (let i = 1; i < tensors.length; i++) {
+    const d = tensors[i].data as Data;
+    if (d.buffer !== first.buffer || d.constructor !== first.constructor || d.byteOffset !== end) return undefined;
+    end += d.byteLength;
+  }
+  const Ctor = first.constructor as unknown as new (b: ArrayBufferLike, offset: number, length: number) => Data;
+  return new Ctor(first.buffer, first.byteOffset, (end - first.byteOffset) / first.BYTES_PER_ELEMENT);
+}
+
+/**
  * Splits a tensor along `axis` into pieces of the given sizes. Along the leading axis each piece
  * is a view of its rows (no copy: the pieces are disjoint, and the run's output buffer is nobody
  * else's); along an inner axis each piece is a copy.
@@ -267,6 +286,15 @@ export class StepBatcher {
         const perRow = first.length / parts[0].dims[axis];
         const length = perRow * parts.reduce((n, t) => n + t.dims[axis], 0);
         const Ctor = first.constructor as new (n: number) => Data;
+        // Already stacked (the same streams, in the same order, stepping again): the run reads
+        // them where they are. Not when handing over: a transfer would take the streams' states.
+        const whole = this.handOver ? undefined : adjacentViews(parts, axis);
+        if (whole) {
+          const dims = [...parts[0].dims];
+          dims[axis] = length / perRow;
+          feeds[name] = new ort.Tensor(parts[0].type as 'float32', whole as Float32Array, dims);
+          continue;
+        }
         if (this.handOver) {
           feeds[name] = concatAlong(parts, axis, new Ctor(length));
           handed.add(name);

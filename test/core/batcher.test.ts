@@ -6,7 +6,7 @@ import { histogramCount, metricValue, sharedMetrics } from '../../core/metrics.j
 import { BinauralFlowStream, conditioning } from '../../core/models/binaural-flow.js';
 import { CacheAwareStream } from '../../core/models/nemo-cache-aware.js';
 import { SileroStream } from '../../core/models/silero-vad.js';
-import { concatAlong, splitAlong, StepBatcher } from '../../core/onnx/batcher.js';
+import { adjacentViews, concatAlong, splitAlong, StepBatcher } from '../../core/onnx/batcher.js';
 import { loadedModelCount } from '../../core/onnx/shared-models.js';
 import { rng } from '../helpers-random.js';
 
@@ -55,6 +55,22 @@ describe('core/onnx/batcher (steps of many streams in one run)', () => {
     const a = new ort.Tensor('float32', Float32Array.from([1, 2, 3, 4]), [2, 1, 2]);
     const b = new ort.Tensor('float32', Float32Array.from([5, 6, 7, 8]), [2, 1, 2]);
     assert.deepEqual(Array.from(concatAlong([a, b], 1).data as Float32Array), [1, 2, 5, 6, 3, 4, 7, 8]);
+  });
+
+  it('adjacentViews: the rows of one output, in order, are that output again (no copy); any other order or buffer is not', () => {
+    const whole = new ort.Tensor('float32', Float32Array.from({ length: 6 * 5 }, (_, i) => i), [6, 5]);
+    const rows = splitAlong(whole, 0, [1, 2, 1, 2]);
+    const again = adjacentViews(rows, 0) as Float32Array;
+    assert.equal(again.buffer, (whole.data as Float32Array).buffer);
+    assert.deepEqual(Array.from(again), Array.from(whole.data as Float32Array));
+    // A part of them, in order, is the span they cover.
+    assert.deepEqual(Array.from(adjacentViews(rows.slice(1, 3), 0) as Float32Array), Array.from({ length: 15 }, (_, i) => 5 + i));
+    assert.equal(adjacentViews([rows[1], rows[0], rows[2]], 0), undefined);
+    assert.equal(adjacentViews([rows[0], rows[2]], 0), undefined);
+    assert.equal(adjacentViews([rows[0], new ort.Tensor('float32', new Float32Array(10), [2, 5])], 0), undefined);
+    // Stacked along an inner axis of [2, B, ...], rows of one output are not adjacent.
+    const inner = splitAlong(new ort.Tensor('float32', new Float32Array(2 * 3 * 2), [2, 3, 2]), 1, [1, 2]);
+    assert.equal(adjacentViews(inner, 1), undefined);
   });
 
   it('Silero VAD: 6 streams of different audio, starting at different times, batched, equal each stream run alone (<= 1e-5)', async () => {
