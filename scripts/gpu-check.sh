@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The GPU check, for a machine with a GPU (CI never runs it): what `causeway doctor` sees, then
 # the captions load harness on each device that starts, beside the CPU, and with device auto
-# (measured routing), in one run.
+# (measured routing), then the video-world model at the GPU goal's size (256x256, 12 layers
+# d512, random weights written here from a seed) with its cache resident on each device, beside
+# the CPU, in one run.
 #   bash scripts/gpu-check.sh [seconds per load trial, default 20] [sessions, default 64 128 256]
 # Needs `npm ci && npm run build` first; CUDA only after `npm run install-cuda` (README).
 # WebGPU needs a Vulkan driver (an NVIDIA driver's Vulkan ICD with libvulkan1; docs/devices.md).
@@ -32,3 +34,6 @@ for device in cpu cuda webgpu auto; do
     node dist/src/cli.js loadtest --pipeline captions --sessions "$n" --seconds "$seconds" --device "$device" --json --quiet
   done
 done
+echo "== video-world large: ms a frame with the cache resident, per device (bench video-device)"
+[ -f models/video-world/large/step.weights ] || node models/video-world/large-weights.mjs
+node dist/test/bench/run.js video-device

@@ -14,6 +14,7 @@ import { benchBatch } from './batch.bench.js';
 import { benchLoad } from './load.bench.js';
 import { benchSoak } from './soak.bench.js';
 import { benchVideo } from './video.bench.js';
+import { benchVideoDevice } from './video-device.bench.js';
 import { benchStreamify } from './streamify.bench.js';
 import { benchCluster } from './cluster.bench.js';
 import { benchRtp } from './rtp.bench.js';
@@ -36,9 +37,10 @@ function table(rows: BenchRow[]): string {
 async function main(): Promise<void> {
   setLogLevel('warn');
   // `npm run bench -- asr vad` runs only the parts named.
-  const parts = { kernels: benchKernels, resample: benchFfmpegResample, vad: benchVad, webrtc: benchWebrtc, asr: benchAsr, binaural: benchBinaural, batch: benchBatch, load: benchLoad, video: benchVideo, streamify: benchStreamify, cluster: benchCluster, rtp: benchRtp, soak: benchSoak };
-  // Parts that run only when named: the soak takes 30 minutes by default.
-  const optIn = new Set(['soak']);
+  const parts = { kernels: benchKernels, resample: benchFfmpegResample, vad: benchVad, webrtc: benchWebrtc, asr: benchAsr, binaural: benchBinaural, batch: benchBatch, load: benchLoad, video: benchVideo, 'video-device': benchVideoDevice, streamify: benchStreamify, cluster: benchCluster, rtp: benchRtp, soak: benchSoak };
+  // Parts that run only when named: the soak takes 30 minutes by default, and video-device is for
+  // a machine with a GPU (a large model's frames take seconds on a CPU).
+  const optIn = new Set(['soak', 'video-device']);
   const wanted = process.argv.slice(2);
   for (const w of wanted) if (!(w in parts)) throw new Error(`unknown bench part '${w}'; parts: ${Object.keys(parts).join(', ')}`);
   const rows: BenchRow[] = [];
