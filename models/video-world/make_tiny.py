@@ -21,7 +21,7 @@ def main():
     net = Net(c)
     with torch.no_grad():
         net.dist_bias.normal_(0, 1.0)
-        net.head.weight.normal_(0, 0.2)
+        net.head[-1].weight.normal_(0, 0.2)
     net.eval()
     diff, scale = self_test(net)
     print(f"python stream vs offline: max abs diff {diff:.2e} (output scale {scale:.2e})")

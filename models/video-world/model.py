@@ -253,9 +253,9 @@ def self_test(net, frames=None, batch=1):
     return (a - b).abs().max().item(), b.abs().max().item()
 
 
-def export(net, out, extra=None):
+def export_step(net, path):
+    """The step graph (the cache as state, the new frame's slot written: ring_step.py) to path."""
     c = net.c
-    os.makedirs(out, exist_ok=True)
     net.eval()
     with torch.no_grad():
         B = 1
@@ -264,17 +264,15 @@ def export(net, out, extra=None):
               torch.zeros(B, c.slots, dtype=torch.long))
         names = ["frame", "cond", "past_k", "past_v", "slot_distance"]
         outs = ["next_frame", "new_k", "new_v"]
-        torch.onnx.export(Step(net), ex, f"{out}/step.onnx", opset_version=17, input_names=names, output_names=outs,
+        torch.onnx.export(Step(net), ex, path, opset_version=17, input_names=names, output_names=outs,
                           dynamic_axes={n: {0: "B"} for n in names + outs})
-        # The shipped step takes the cache as state and returns it with the new slot written.
-        ring_step(f"{out}/step.onnx")
-        N = c.slots + 3
-        torch.onnx.export(Offline(net), (torch.randn(1, N, c.tokens, c.patch_dim), torch.randn(1, N, c.cond_dim),
-                                         distance_matrix(N, c.sink, c.window)),
-                          f"{out}/offline.onnx", opset_version=17, input_names=["frames", "cond", "distance"],
-                          output_names=["next_frames", "all_k", "all_v"],
-                          dynamic_axes={"frames": {0: "B", 1: "N"}, "cond": {0: "B", 1: "N"}, "distance": {0: "N", 1: "N"},
-                                        "next_frames": {0: "B", 1: "N"}, "all_k": {0: "B", 1: "N"}, "all_v": {0: "B", 1: "N"}})
+    # The shipped step takes the cache as state and returns it with the new slot written.
+    ring_step(path)
+
+
+def step_meta(net, extra=None):
+    """step.json's contents."""
+    c = net.c
     meta = {
         "model_type": "causeway-video-world",
         "size": c.size, "patch": c.patch, "channels": c.channels, "tokens": c.tokens, "patch_dim": c.patch_dim,
@@ -283,6 +281,22 @@ def export(net, out, extra=None):
         "parameters": sum(p.numel() for p in net.parameters()),
     }
     meta.update(extra or {})
+    return meta
+
+
+def export(net, out, extra=None):
+    c = net.c
+    os.makedirs(out, exist_ok=True)
+    export_step(net, f"{out}/step.onnx")
+    with torch.no_grad():
+        N = c.slots + 3
+        torch.onnx.export(Offline(net), (torch.randn(1, N, c.tokens, c.patch_dim), torch.randn(1, N, c.cond_dim),
+                                         distance_matrix(N, c.sink, c.window)),
+                          f"{out}/offline.onnx", opset_version=17, input_names=["frames", "cond", "distance"],
+                          output_names=["next_frames", "all_k", "all_v"],
+                          dynamic_axes={"frames": {0: "B", 1: "N"}, "cond": {0: "B", 1: "N"}, "distance": {0: "N", 1: "N"},
+                                        "next_frames": {0: "B", 1: "N"}, "all_k": {0: "B", 1: "N"}, "all_v": {0: "B", 1: "N"}})
+    meta = step_meta(net, extra)
     with open(f"{out}/step.json", "w") as f:
         json.dump(meta, f, indent=2)
     return meta
