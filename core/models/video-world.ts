@@ -129,8 +129,8 @@ export function distanceMatrix(n: number, sinkFrames: number, windowFrames: numb
 
 /**
  * On a GPU named explicitly, streams do not batch unless asked to: one stream's cache then stays
- * in device memory between frames, where batching would upload every stream's 0.5 MB cache each
- * frame (on an H200, a 12-layer d512 step took 9 ms with its cache resident, 222 ms uploaded).
+ * in device memory between frames, where batching would upload every stream's cache each frame
+ * (0.5 MB for the shipped model; `npm run bench -- video-device` times both on a device).
  */
 function stepOptions(options: SessionOptions): SessionOptions {
   const gpu = options.device === 'cuda' || options.device === 'webgpu';

@@ -109,6 +109,8 @@ export function concatAlong(tensors: readonly ort.Tensor[], axis: number, into?:
 export function adjacentViews(tensors: readonly ort.Tensor[], axis: number): Data | undefined {
   if (tensors[0].dims.slice(0, axis).some((d) => d !== 1)) return undefined;
   const first = tensors[0].data as Data;
+  // Empty pieces all sit at one offset: nothing to gain, and no order to tell.
+  if (first.byteLength === 0) return undefined;
   let end = first.byteOffset + first.byteLength;
   for (let i = 1; i < tensors.length; i++) {
     const d = tensors[i].data as Data;
@@ -291,7 +293,7 @@ export class StepBatcher {
         const whole = this.handOver ? undefined : adjacentViews(parts, axis);
         if (whole) {
           const dims = [...parts[0].dims];
-          dims[axis] = length / perRow;
+          dims[axis] = parts.reduce((n, t) => n + t.dims[axis], 0);
           feeds[name] = new ort.Tensor(parts[0].type as 'float32', whole as Float32Array, dims);
           continue;
         }

@@ -47,7 +47,11 @@ def rewrite(model):
     io = {v.name: dims(v) for v in list(g.input) + list(g.output)}
     # A conv module's input is its cache (the last K-1 frames) and the step's encoder frames: the
     # band's height. (onnx's shape inference stops at LayerNormalization, so from the graph's I/O.)
-    t_in = io["cache_last_time"][3] + io["logprobs"][1]
+    cache_t, frames = io["cache_last_time"][3], io["logprobs"][1]
+    if not isinstance(cache_t, int) or not isinstance(frames, int):
+        raise SystemExit("the step's time dims are not fixed (cache_last_time's last, logprobs' second): cannot lay a kernel out as a band")
+    t_in = cache_t + frames
+    graph_outputs = {o.name for o in g.output}
     new_inits, changed = [], {"depthwise": 0, "projections": 0}
 
     out_nodes = []
@@ -57,15 +61,16 @@ def rewrite(model):
             attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
             group = attrs.get("group", 1)
             if w.ndim == 3 and group == w.shape[0] and w.shape[1] == 1 and attrs.get("strides", [1]) == [1] \
-                    and attrs.get("dilations", [1]) == [1] and not any(attrs.get("pads", [0, 0])):
+                    and attrs.get("dilations", [1]) == [1] and not any(attrs.get("pads", [0, 0])) \
+                    and attrs.get("auto_pad", b"NOTSET") in (b"NOTSET", b"VALID"):
                 c, _, k = w.shape
-                if not isinstance(t_in, int) or io["cache_last_time"][3] != k - 1:
-                    raise SystemExit(f"{n.name}: the step's time length is not fixed; cannot lay the kernel out as a band")
+                if cache_t != k - 1:
+                    raise SystemExit(f"{n.name}: kernel {k} with a cache of {cache_t} frames; expected K - 1")
                 t_out = t_in - k + 1
                 band = np.zeros((c, t_in, t_out), np.float32)
                 for t in range(t_out):
                     band[:, t:t + k, t] = w[:, 0, :]
-                base = n.name.replace("/", "_").strip("_")
+                base = (n.name or n.output[0]).replace("/", "_").strip("_")
                 new_inits.append(numpy_helper.from_array(band, f"{base}_band"))
                 bias = value(n.input[2]) if len(n.input) > 2 else np.zeros(c, np.float32)
                 new_inits.append(numpy_helper.from_array(bias.reshape(c, 1, 1).astype(np.float32), f"{base}_bias"))
@@ -81,9 +86,10 @@ def rewrite(model):
         out_nodes.append(n)
 
     # A projection MatMul(x, W) + b whose every reader is a Slice of the last axis with constant
-    # bounds keeps only the columns [lo, hi) those slices span.
+    # bounds keeps only the columns [lo, hi) those slices span. The activations here are [B, T, C]
+    # (rank 3), so the last axis is -1 or 2.
     for n in out_nodes:
-        if n.op_type != "MatMul" or n.input[1] not in inits:
+        if n.op_type != "MatMul" or n.input[1] not in inits or n.output[0] in graph_outputs:
             continue
         adds = consumers.get(n.output[0], [])
         if len(adds) != 1 or adds[0].op_type != "Add":
@@ -93,7 +99,7 @@ def rewrite(model):
         if bias_name not in inits:
             continue
         slices = consumers.get(add.output[0], [])
-        if not slices or any(s.op_type != "Slice" or len(s.input) < 4 for s in slices):
+        if add.output[0] in graph_outputs or not slices or any(s.op_type != "Slice" or len(s.input) < 4 for s in slices):
             continue
         w, b = value(n.input[1]), value(bias_name)
         bounds = []
@@ -104,13 +110,16 @@ def rewrite(model):
                     or int(axes[0]) not in (-1, 2):
                 bounds = None
                 break
-            bounds.append((int(starts[0]), min(int(ends[0]), w.shape[1])))
+            # Negative bounds count from the end; both clamp to the columns there are.
+            cols = w.shape[1]
+            s0, s1 = (int(v) + cols if int(v) < 0 else int(v) for v in (starts[0], ends[0]))
+            bounds.append((min(max(s0, 0), cols), min(max(s1, 0), cols)))
         if not bounds:
             continue
         lo, hi = min(b0 for b0, _ in bounds), max(b1 for _, b1 in bounds)
         if lo == 0 and hi == w.shape[1]:
             continue
-        base = n.name.replace("/", "_").strip("_")
+        base = (n.name or n.output[0]).replace("/", "_").strip("_")
         new_inits.append(numpy_helper.from_array(np.ascontiguousarray(w[:, lo:hi]), f"{base}_cols"))
         new_inits.append(numpy_helper.from_array(np.ascontiguousarray(b[lo:hi]), f"{base}_bias_cols"))
         n.input[1] = f"{base}_cols"
@@ -127,13 +136,13 @@ def rewrite(model):
     g.initializer.extend(new_inits)
     # Drop what no node reads any more (the convs' kernels, the full projection weights).
     while True:
-        used = {i for n in g.node for i in n.input}
+        used = {i for n in g.node for i in n.input} | graph_outputs
         dead = [n for n in g.node if n.op_type in ("Identity", "Constant") and not any(o in used for o in n.output)]
         for n in dead:
             g.node.remove(n)
         if not dead:
             break
-    used = {i for n in g.node for i in n.input} | {o.name for o in g.output}
+    used = {i for n in g.node for i in n.input} | graph_outputs
     kept = [t for t in g.initializer if t.name in used]
     del g.initializer[:]
     g.initializer.extend(kept)

@@ -5,14 +5,16 @@
 // step's time is what the large model is for.
 //   node models/video-world/large-weights.mjs [step.onnx, default models/video-world/large/step.onnx] [seed]
 // Needs `npm run build` (it reads the graph with dist/core/onnx/graph.js).
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readModel, toNumber } from '../../dist/core/onnx/graph.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const model = process.argv[2] ?? join(here, 'large', 'step.onnx');
-let seed = Number(process.argv[3] ?? 7) >>> 0;
+const seedArg = process.argv[3] ?? '7';
+if (!/^\d+$/.test(seedArg)) throw new Error(`large-weights.mjs: the seed is a whole number, got '${seedArg}'`);
+let seed = Number(seedArg) >>> 0;
 const next = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296) * 2 - 1;
 
 const m = readModel(model);
@@ -26,7 +28,8 @@ try {
     if (t.dataType !== 1) throw new Error(`${model}: external tensor ${t.name} is not float32`);
     if (file === undefined) {
       file = join(dirname(model), field.location);
-      fd = openSync(file, 'w');
+      // Written aside and renamed when whole: a half-written file would pass for the weights.
+      fd = openSync(`${file}.partial`, 'w');
     } else if (join(dirname(model), field.location) !== file) {
       throw new Error(`${model}: external tensors in more than one file (${field.location})`);
     }
@@ -39,8 +42,12 @@ try {
     writeSync(fd, values, 0, values.byteLength, Number(field.offset ?? 0));
     bytes += values.byteLength;
   }
-} finally {
+} catch (e) {
   if (fd !== undefined) closeSync(fd);
+  if (file !== undefined) rmSync(`${file}.partial`, { force: true });
+  throw e;
 }
 if (file === undefined) throw new Error(`${model} has no external weights`);
-console.log(`${file}: ${(bytes / 1e6).toFixed(1)} MB of weights from seed ${process.argv[3] ?? 7}`);
+closeSync(fd);
+renameSync(`${file}.partial`, file);
+console.log(`${file}: ${(bytes / 1e6).toFixed(1)} MB of weights from seed ${seedArg}`);

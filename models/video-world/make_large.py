@@ -5,7 +5,7 @@ frames (the configuration `../shared/gpu`'s probe timed). Random weights: its fr
 world, and what it is for is how long a step takes with the cache resident on a device.
     /usr/bin/python3 models/video-world/make_large.py [outDir, default models/video-world/large]
 Writes step.onnx and step.json with every weight of 64 KB or more in an external file
-(step.weights, ~150 MB), which the repo does not keep: `node models/video-world/large-weights.mjs`
+(step.weights, 158 MB), which the repo does not keep: `node models/video-world/large-weights.mjs`
 writes one from a seed, on any machine, without torch. Only the step graph: the check times steps.
 """
 import json
