@@ -2,22 +2,8 @@
  * `npm run bench [-- part ...]`: one table, every optimised path beside its baseline measured in the same run.
  * Ratios are what count; absolute times move with the machine's load.
  */
-import { benchFfmpegResample } from './ffmpeg-resample.bench.js';
-import { benchKernels } from './kernels.bench.js';
 import type { BenchRow } from './row.js';
 import { peakRssMb } from './stats.js';
-import { benchVad } from './vad.bench.js';
-import { benchWebrtc } from './webrtc.bench.js';
-import { benchAsr } from './asr.bench.js';
-import { benchBinaural } from './binaural.bench.js';
-import { benchBatch } from './batch.bench.js';
-import { benchLoad } from './load.bench.js';
-import { benchSoak } from './soak.bench.js';
-import { benchVideo } from './video.bench.js';
-import { benchVideoDevice } from './video-device.bench.js';
-import { benchStreamify } from './streamify.bench.js';
-import { benchCluster } from './cluster.bench.js';
-import { benchRtp } from './rtp.bench.js';
 import { setLogLevel } from '../../core/log.js';
 
 function table(rows: BenchRow[]): string {
@@ -37,7 +23,24 @@ function table(rows: BenchRow[]): string {
 async function main(): Promise<void> {
   setLogLevel('warn');
   // `npm run bench -- asr vad` runs only the parts named.
-  const parts = { kernels: benchKernels, resample: benchFfmpegResample, vad: benchVad, webrtc: benchWebrtc, asr: benchAsr, binaural: benchBinaural, batch: benchBatch, load: benchLoad, video: benchVideo, 'video-device': benchVideoDevice, streamify: benchStreamify, cluster: benchCluster, rtp: benchRtp, soak: benchSoak };
+  // Each part loaded when it runs: a part needs only its own modules (bench video-device runs on a
+  // GPU machine that carries onnxruntime and little else: scripts/gpu-carry.sh).
+  const parts: Record<string, () => Promise<BenchRow[]>> = {
+    kernels: async () => (await import('./kernels.bench.js')).benchKernels(),
+    resample: async () => (await import('./ffmpeg-resample.bench.js')).benchFfmpegResample(),
+    vad: async () => (await import('./vad.bench.js')).benchVad(),
+    webrtc: async () => (await import('./webrtc.bench.js')).benchWebrtc(),
+    asr: async () => (await import('./asr.bench.js')).benchAsr(),
+    binaural: async () => (await import('./binaural.bench.js')).benchBinaural(),
+    batch: async () => (await import('./batch.bench.js')).benchBatch(),
+    load: async () => (await import('./load.bench.js')).benchLoad(),
+    video: async () => (await import('./video.bench.js')).benchVideo(),
+    'video-device': async () => (await import('./video-device.bench.js')).benchVideoDevice(),
+    streamify: async () => (await import('./streamify.bench.js')).benchStreamify(),
+    cluster: async () => (await import('./cluster.bench.js')).benchCluster(),
+    rtp: async () => (await import('./rtp.bench.js')).benchRtp(),
+    soak: async () => (await import('./soak.bench.js')).benchSoak(),
+  };
   // Parts that run only when named: the soak takes 30 minutes by default, and video-device is for
   // a machine with a GPU (a large model's frames take seconds on a CPU).
   const optIn = new Set(['soak', 'video-device']);
