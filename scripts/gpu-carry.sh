@@ -17,7 +17,6 @@
 #   bash scripts/gpu-carry.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root="$(pwd)"
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
 rm -rf .gpu
 mkdir -p .gpu/debs

@@ -285,15 +285,16 @@ export class StepBatcher {
         }
         const parts = batch.map((p) => p.feeds[name]);
         const first = parts[0].data as Data;
+        const rows = parts.reduce((n, t) => n + t.dims[axis], 0);
         const perRow = first.length / parts[0].dims[axis];
-        const length = perRow * parts.reduce((n, t) => n + t.dims[axis], 0);
+        const length = perRow * rows;
         const Ctor = first.constructor as new (n: number) => Data;
         // Already stacked (the same streams, in the same order, stepping again): the run reads
         // them where they are. Not when handing over: a transfer would take the streams' states.
         const whole = this.handOver ? undefined : adjacentViews(parts, axis);
         if (whole) {
           const dims = [...parts[0].dims];
-          dims[axis] = parts.reduce((n, t) => n + t.dims[axis], 0);
+          dims[axis] = rows;
           feeds[name] = new ort.Tensor(parts[0].type as 'float32', whole as Float32Array, dims);
           continue;
         }

@@ -9,13 +9,14 @@ import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readModel, toNumber } from '../../dist/core/onnx/graph.js';
+import { mulberry32 } from '../../dist/kernels/mulberry32.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const model = process.argv[2] ?? join(here, 'large', 'step.onnx');
 const seedArg = process.argv[3] ?? '7';
 if (!/^\d+$/.test(seedArg)) throw new Error(`large-weights.mjs: the seed is a whole number, got '${seedArg}'`);
-let seed = Number(seedArg) >>> 0;
-const next = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296) * 2 - 1;
+const draw = mulberry32(Number(seedArg));
+const next = () => (draw() / 4294967296) * 2 - 1;
 
 const m = readModel(model);
 let file;

@@ -13,6 +13,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { readVideoWorldConfig, VideoWorldStream } from '../../core/models/video-world.js';
 import type { Device, SessionOptions } from '../../core/onnx/session.js';
+import { randomSignal, rng } from '../helpers-random.js';
 import type { BenchRow } from './row.js';
 import { median } from './stats.js';
 
@@ -37,8 +38,7 @@ async function generate(options: SessionOptions, budgetMs: number): Promise<Timi
   try {
     const cond = new Float32Array(c.condDim);
     cond[0] = 1;
-    let s = 11;
-    let frame = Float32Array.from({ length: c.tokens * c.patchDim }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296) * 2 - 1);
+    let frame = randomSignal(c.tokens * c.patchDim, rng(11));
     const ms: number[] = [];
     let frames = 3;
     for (let i = 0; i < 2 + frames; i++) {

@@ -23,7 +23,7 @@ describe('core/models video-world: the large model for the GPU check (256x256, 1
     try {
       for (const f of ['step.onnx', 'step.json']) copyFileSync(join(here, 'large', f), join(dir, f));
       const model = join(dir, 'step.onnx');
-      await promisify(execFile)(process.execPath, [join(here, 'large-weights.mjs'), model, '3']);
+      await promisify(execFile)(process.execPath, [join(here, 'large-weights.mjs'), model, '3'], { timeout: 60_000 });
       const external = readModel(model).graph!.initializer!.filter((t) => (t.externalData ?? []).length > 0);
       const end = Math.max(...external.map((t) => {
         const f = Object.fromEntries(t.externalData!.map((e) => [e.key, e.value]));
